@@ -1,0 +1,18 @@
+//! ClinicBench Web: an evaluator of medical language models that runs on the user's own device.
+//!
+//! The crate is layered bottom-up, and dependencies only run downwards:
+//!
+//! - [`gguf`] parses llama.cpp's model container and reads tensors on demand;
+//! - [`quant`] holds the block formats (dequantization and dot products);
+//! - [`tokenizer`] rebuilds llama.cpp's tokenizers from GGUF metadata;
+//! - [`model`] describes decoder architectures and runs their forward pass on a backend;
+//! - [`backend`] executes the model's ops (the CPU reference here);
+//! - [`engine`] turns requests (loglikelihood, generation) into forward passes behind the
+//!   [`engine::Engine`] trait the task runner, the CLI and the page are written against.
+
+pub mod backend;
+pub mod engine;
+pub mod gguf;
+pub mod model;
+pub mod quant;
+pub mod tokenizer;
