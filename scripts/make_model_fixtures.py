@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Reference loglikelihoods and greedy generations from llama.cpp, for tests/model_reference.rs.
+
+Run from the repository root (needs `pip install llama-cpp-python`, which builds llama.cpp):
+
+    python3 scripts/make_model_fixtures.py MODEL.gguf tests/fixtures/model/NAME.json
+
+Loglikelihood follows lm-evaluation-harness: trailing whitespace of the context moves to the
+continuation; continuation tokens are tokenize(context + continuation)[len(tokenize(context)):];
+the model sees context_enc + continuation_enc; logprob is the sum of log_softmax at each
+continuation token, computed here in float64 from llama.cpp's float32 logits (logits_all=True).
+Greedy generation is argmax decoding one token at a time from llama.cpp's logits.
+"""
+import json
+import sys
+
+import numpy as np
+from llama_cpp import Llama
+
+# Texts written for these fixtures (no dataset text is committed).
+NOTE = (
+    "Patient is a 58-year-old woman with a history of hypertension (BP 162/98 mmHg) and "
+    "hyperlipidemia (LDL 4.1 mmol/L) who presents with three days of progressive dyspnea, "
+    "orthopnea and bilateral ankle edema. Medications: lisinopril 20 mg daily, atorvastatin "
+    "40 mg nightly. Exam: JVP elevated to 10 cm, bibasilar crackles, S3 gallop. ECG shows sinus "
+    "tachycardia at 112 bpm with left ventricular hypertrophy. BNP 1,240 pg/mL; troponin I "
+    "0.03 ng/mL; creatinine 1.4 mg/dL; K+ 4.9 mEq/L. Echo: EF 30%, global hypokinesis. "
+)
+LONG = (NOTE * 7).strip()  # ~700 tokens: past Gemma 3's 512-token sliding window
+
+MCQ = (
+    "Question: A 24-year-old man has fatigue, pallor and a low mean corpuscular volume. "
+    "Ferritin is 8 ng/mL. Which is the most likely diagnosis?\n"
+    "A. Vitamin B12 deficiency\nB. Iron deficiency anemia\nC. Thalassemia minor\n"
+    "D. Anemia of chronic disease\nAnswer:"
+)
+PUBMED = (
+    "Abstract: We randomized 240 adults with type 2 diabetes to metformin or placebo for "
+    "12 weeks. HbA1c fell by 0.9% with metformin versus 0.1% with placebo (p<0.001).\n"
+    "Question: Does metformin lower HbA1c in adults with type 2 diabetes?\nAnswer:"
+)
+
+LOGLIKELIHOOD = [
+    (MCQ, " A"), (MCQ, " B"), (MCQ, " C"), (MCQ, " D"),
+    (MCQ + " ", "B"),
+    (PUBMED, " yes"), (PUBMED, " no"), (PUBMED, " maybe"),
+    ("The capital of France is", " Paris"),
+    ("The normal adult resting heart rate is", " 60 to 100 beats per minute."),
+    ("Symptoms:\n\n", "fever, cough and shortness of breath"),
+    ("Dosage: 2.5 µg/kg/min of", " norepinephrine"),
+    ("", "Hello"),
+    ("Ελληνικά: α-αδρενεργικός", " υποδοχέας"),
+    ("患者主诉", "头痛三天"),
+    ("Emoji check 🩺", " 💊 done"),
+    (LONG, " The patient was started on furosemide."),
+    (LONG + "\nAssessment:", " acute decompensated heart failure"),
+    (NOTE, NOTE),
+]
+
+GENERATE = [
+    "Question: Which vitamin deficiency causes scurvy?\nAnswer:",
+    "The three most common symptoms of influenza are",
+    NOTE + "\nAssessment and plan:",
+    LONG + "\nSummary:",
+]
+N_GEN = 24
+
+
+def log_softmax(row):
+    row = row.astype(np.float64)
+    m = row.max()
+    return row - m - np.log(np.exp(row - m).sum())
+
+
+def main():
+    model_path, out_path = sys.argv[1], sys.argv[2]
+    llm = Llama(model_path=model_path, n_ctx=2048, n_batch=512, logits_all=True, n_threads=2, verbose=False, seed=0)
+    tok = lambda s: llm.tokenize(s.encode("utf-8"), add_bos=True, special=False)
+    n_vocab = llm.n_vocab()
+
+    def logits_for(tokens):
+        llm.reset()
+        llm.eval(tokens)
+        return np.array(llm.scores[: len(tokens), :n_vocab], dtype=np.float32)
+
+    lls = []
+    for context, continuation in LOGLIKELIHOOD:
+        n_spaces = len(context) - len(context.rstrip())
+        if n_spaces > 0:
+            continuation = context[-n_spaces:] + continuation
+            context = context[:-n_spaces]
+        whole = tok(context + continuation)
+        context_enc = tok(context)
+        cont_enc = whole[len(context_enc):]
+        if not context_enc:
+            context_enc = [llm.token_bos()]
+        inp = (context_enc + cont_enc)[:-1]
+        logits = logits_for(inp)
+        logprob, greedy = 0.0, True
+        first = len(inp) - len(cont_enc)
+        for k, t in enumerate(cont_enc):
+            row = logits[first + k]
+            logprob += float(log_softmax(row)[t])
+            greedy = greedy and int(np.argmax(row)) == t
+        lls.append({
+            "context": context if n_spaces == 0 else context,
+            "original_context": LOGLIKELIHOOD[len(lls)][0],
+            "continuation": LOGLIKELIHOOD[len(lls)][1],
+            "logprob": logprob,
+            "is_greedy": greedy,
+            "n_tokens": len(cont_enc),
+            "input_tokens": inp + [cont_enc[-1]],
+        })
+
+    gens = []
+    for prompt in GENERATE:
+        tokens = tok(prompt)
+        llm.reset()
+        llm.eval(tokens)
+        out, margins = [], []
+        for _ in range(N_GEN):
+            row = np.array(llm.scores[llm.n_tokens - 1, :n_vocab], dtype=np.float32)
+            order = np.argsort(-row)
+            nxt = int(order[0])
+            margins.append(float(row[order[0]] - row[order[1]]))
+            out.append(nxt)
+            if nxt == llm.token_eos():
+                break
+            llm.eval([nxt])
+        gens.append({"prompt": prompt, "prompt_tokens": len(tokens), "ids": out, "top2_margins": margins})
+
+    fixture = {
+        "model": model_path.split("/")[-1],
+        "llama_cpp_python": __import__("llama_cpp").__version__,
+        "loglikelihood": [{k: v for k, v in d.items() if k != "context"} for d in lls],
+        "generate": gens,
+    }
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump(fixture, f, ensure_ascii=False, indent=1)
+    print(f"wrote {out_path}: {len(lls)} loglikelihoods, {len(gens)} generations")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,403 @@
+//! The CPU backend: weights kept in their block formats in host memory, multithreaded natively
+//! (rayon), single-threaded with SIMD128 in the browser. It is the reference implementation.
+
+pub mod ops;
+
+use super::{Backend, BackendError};
+use crate::gguf::{ByteSource, Gguf, TensorInfo};
+use crate::model::{Activation, DecoderWeights, GateUp, ModelConfig, ModelError, Qkv, RopeLayout};
+use ops::{matmul, parallel_for, QMatrix, SharedOut};
+
+/// A weight as the CPU keeps it.
+pub enum CpuTensor {
+    /// Norm weights and biases, dequantized to f32 at load.
+    Vector(Vec<f32>),
+    Matrix(QMatrix),
+}
+
+impl CpuTensor {
+    fn load<S: ByteSource>(g: &Gguf<S>, info: &TensorInfo) -> Result<Self, BackendError> {
+        let bytes = g.read_tensor(info)?;
+        if info.dims.len() == 1 {
+            let mut v = vec![0f32; info.dims[0] as usize];
+            crate::quant::dequantize(info.ty, &bytes, &mut v).map_err(|e| ModelError::BadTensor {
+                name: info.name.clone(),
+                problem: e.to_string(),
+            })?;
+            Ok(CpuTensor::Vector(v))
+        } else {
+            let (rows, cols) = info.rows_cols();
+            let row_bytes = info.ty.row_bytes(cols).ok_or_else(|| ModelError::BadTensor {
+                name: info.name.clone(),
+                problem: format!("row of {cols} is not a whole number of {} blocks", info.ty.name()),
+            })?;
+            Ok(CpuTensor::Matrix(QMatrix { ty: info.ty, rows, cols, row_bytes, data: bytes }))
+        }
+    }
+
+    /// The f32 values of a 1-D weight. The loader's shape checks guarantee which weights are
+    /// vectors, so a matrix here is a bug in this crate, not bad input.
+    fn vector(&self) -> &[f32] {
+        match self {
+            CpuTensor::Vector(v) => v,
+            CpuTensor::Matrix(_) => unreachable!("a 1-D weight was loaded as a matrix"),
+        }
+    }
+
+    /// The stored matrix of a 2-D weight (see [`CpuTensor::vector`]).
+    fn matrix(&self) -> &QMatrix {
+        match self {
+            CpuTensor::Matrix(m) => m,
+            CpuTensor::Vector(_) => unreachable!("a 2-D weight was loaded as a vector"),
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        match self {
+            CpuTensor::Vector(v) => 4 * v.len() as u64,
+            CpuTensor::Matrix(m) => m.data.len() as u64,
+        }
+    }
+}
+
+/// Activations and scratch, sized once at load for `max_batch` tokens; `forward` allocates nothing.
+struct RunState {
+    /// Residual stream, (batch, n_embd).
+    x: Vec<f32>,
+    /// Normed input of a sub-layer, (batch, n_embd).
+    xb: Vec<f32>,
+    /// Sub-layer output before the residual add, (batch, n_embd).
+    xb2: Vec<f32>,
+    /// Fused projections' output, (batch, q_dim + k_dim + v_dim) or (batch, 2 n_ff).
+    fused: Vec<f32>,
+    /// Queries, keys, values of the batch, (batch, q_dim), (batch, k_dim), (batch, v_dim).
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    /// Attention output, (batch, n_head * head_dim_v).
+    att: Vec<f32>,
+    /// Attention scores, one row per (token, head), (batch * n_head, n_ctx).
+    scores: Vec<f32>,
+    /// Feed-forward gate and up activations, (batch, n_ff).
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    /// RoPE (cos, sin) for the batch, (batch, n_rot / 2), for full and sliding layers.
+    rope_full: Vec<(f32, f32)>,
+    rope_swa: Vec<(f32, f32)>,
+    /// Logits, (batch, n_vocab).
+    logits: Vec<f32>,
+}
+
+/// Keys and values of every position so far, (n_ctx, k_dim) and (n_ctx, v_dim) per layer.
+struct KvCache {
+    k: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    len: usize,
+}
+
+/// A decoder on the CPU.
+pub struct CpuBackend {
+    config: ModelConfig,
+    weights: DecoderWeights<CpuTensor>,
+    state: RunState,
+    kv: KvCache,
+    n_ctx: usize,
+    max_batch: usize,
+    threads: usize,
+}
+
+/// Default number of tokens per forward call during prefill.
+pub const DEFAULT_MAX_BATCH: usize = 64;
+
+impl CpuBackend {
+    /// Loads the weights of `g` and sizes a KV cache of `n_ctx` tokens.
+    pub fn load<S: ByteSource>(g: &Gguf<S>, n_ctx: usize) -> Result<Self, BackendError> {
+        let config = ModelConfig::from_gguf(g)?;
+        let weights = DecoderWeights::load(g, &config, |info| CpuTensor::load(g, info))?;
+        let n_ctx = n_ctx.max(1);
+        let max_batch = DEFAULT_MAX_BATCH;
+        let c = &config;
+        let b = max_batch;
+        let fused_width = (c.q_dim() + c.k_dim() + c.v_dim()).max(2 * c.n_ff);
+        let state = RunState {
+            x: vec![0.0; b * c.n_embd],
+            xb: vec![0.0; b * c.n_embd],
+            xb2: vec![0.0; b * c.n_embd],
+            fused: vec![0.0; b * fused_width],
+            q: vec![0.0; b * c.q_dim()],
+            k: vec![0.0; b * c.k_dim()],
+            v: vec![0.0; b * c.v_dim()],
+            att: vec![0.0; b * c.n_head * c.head_dim_v],
+            scores: vec![0.0; b * c.n_head * n_ctx],
+            gate: vec![0.0; b * c.n_ff],
+            up: vec![0.0; b * c.n_ff],
+            rope_full: vec![(0.0, 0.0); b * c.n_rot / 2],
+            rope_swa: vec![(0.0, 0.0); b * c.n_rot / 2],
+            logits: vec![0.0; b * c.n_vocab],
+        };
+        let kv = KvCache {
+            k: (0..c.n_layer).map(|_| vec![0.0; n_ctx * c.k_dim()]).collect(),
+            v: (0..c.n_layer).map(|_| vec![0.0; n_ctx * c.v_dim()]).collect(),
+            len: 0,
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let threads = rayon::current_num_threads();
+        #[cfg(target_arch = "wasm32")]
+        let threads = 1;
+        Ok(CpuBackend { config, weights, state, kv, n_ctx, max_batch, threads })
+    }
+
+    /// Bytes held by the weights.
+    pub fn weight_bytes(&self) -> u64 {
+        let w = &self.weights;
+        let mut total = w.token_embd.bytes() + w.output_norm.bytes();
+        total += w.output.as_ref().map_or(0, CpuTensor::bytes);
+        for l in &w.layers {
+            total += layer_matrices(l).iter().map(|m| m.data.len() as u64).sum::<u64>();
+        }
+        total
+    }
+}
+
+/// The matrices of one layer (what a decoded token reads).
+fn layer_matrices(l: &crate::model::LayerWeights<CpuTensor>) -> Vec<&QMatrix> {
+    let mut v = Vec::new();
+    match &l.qkv {
+        Qkv::Separate { q, k, v: vv } => v.extend([q.matrix(), k.matrix(), vv.matrix()]),
+        Qkv::Fused(m) => v.push(m.matrix()),
+    }
+    v.push(l.attn_output.matrix());
+    match &l.ffn_gate_up {
+        GateUp::Separate { gate, up } => v.extend([gate.matrix(), up.matrix()]),
+        GateUp::Fused(m) => v.push(m.matrix()),
+    }
+    v.push(l.ffn_down.matrix());
+    v
+}
+
+impl Backend for CpuBackend {
+    fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    fn describe(&self) -> String {
+        format!("cpu ({} threads)", self.threads)
+    }
+
+    fn n_ctx(&self) -> usize {
+        self.n_ctx
+    }
+
+    fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    fn kv_len(&self) -> usize {
+        self.kv.len
+    }
+
+    fn truncate_kv(&mut self, len: usize) {
+        self.kv.len = self.kv.len.min(len);
+    }
+
+    fn weight_bytes_per_token(&self) -> u64 {
+        let w = &self.weights;
+        let layers: u64 = w.layers.iter().map(|l| layer_matrices(l).iter().map(|m| m.data.len() as u64).sum::<u64>()).sum();
+        let embd_row = w.token_embd.matrix().row_bytes as u64;
+        layers + w.output_matrix().matrix().data.len() as u64 + embd_row
+    }
+
+    fn forward(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
+        let c = &self.config;
+        let n = tokens.len();
+        assert!(n <= self.max_batch && n_logits <= n, "forward: batch of {n} (max {}), {n_logits} logits", self.max_batch);
+        let p0 = self.kv.len;
+        if p0 + n > self.n_ctx {
+            return Err(BackendError::ContextFull { needed: p0 + n, n_ctx: self.n_ctx });
+        }
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= c.n_vocab) {
+            return Err(BackendError::TokenOutOfRange { id, n_vocab: c.n_vocab });
+        }
+        let w = &self.weights;
+        let s = &mut self.state;
+        let (d, qd, kd, vd) = (c.n_embd, c.q_dim(), c.k_dim(), c.v_dim());
+
+        // x = embed(tokens) * embd_scale
+        let embd = w.token_embd.matrix();
+        for (t, &id) in tokens.iter().enumerate() {
+            let row = &mut s.x[t * d..(t + 1) * d];
+            embd.dequantize_row(id as usize, row);
+            if c.embd_scale != 1.0 {
+                row.iter_mut().for_each(|v| *v *= c.embd_scale);
+            }
+        }
+
+        // RoPE angles for this batch's positions, for full and sliding-window layers.
+        let half = c.n_rot / 2;
+        let factors = w.rope_freqs.as_ref().map(|f| f.vector());
+        for t in 0..n {
+            let pos = p0 + t;
+            ops::rope_angles(pos, c.n_rot, c.rope_base, c.rope_freq_scale, factors, &mut s.rope_full[t * half..(t + 1) * half]);
+            ops::rope_angles(pos, c.n_rot, c.rope_base_swa, c.rope_freq_scale_swa, factors, &mut s.rope_swa[t * half..(t + 1) * half]);
+        }
+
+        for (il, l) in w.layers.iter().enumerate() {
+            // xb = rmsnorm(x) * attn_norm
+            for t in 0..n {
+                ops::rms_norm(&s.x[t * d..(t + 1) * d], l.attn_norm.vector(), c.rms_eps, &mut s.xb[t * d..(t + 1) * d]);
+            }
+            // q, k, v = Wq xb, Wk xb, Wv xb (+ biases)
+            match &l.qkv {
+                Qkv::Separate { q, k, v } => {
+                    matmul(q.matrix(), &s.xb[..n * d], &mut s.q[..n * qd], n);
+                    matmul(k.matrix(), &s.xb[..n * d], &mut s.k[..n * kd], n);
+                    matmul(v.matrix(), &s.xb[..n * d], &mut s.v[..n * vd], n);
+                }
+                Qkv::Fused(m) => {
+                    let fw = qd + kd + vd;
+                    matmul(m.matrix(), &s.xb[..n * d], &mut s.fused[..n * fw], n);
+                    for t in 0..n {
+                        let row = &s.fused[t * fw..(t + 1) * fw];
+                        s.q[t * qd..(t + 1) * qd].copy_from_slice(&row[..qd]);
+                        s.k[t * kd..(t + 1) * kd].copy_from_slice(&row[qd..qd + kd]);
+                        s.v[t * vd..(t + 1) * vd].copy_from_slice(&row[qd + kd..]);
+                    }
+                }
+            }
+            for (buf, bias, width) in [(&mut s.q, &l.q_bias, qd), (&mut s.k, &l.k_bias, kd), (&mut s.v, &l.v_bias, vd)] {
+                if let Some(b) = bias {
+                    for row in buf[..n * width].chunks_exact_mut(width) {
+                        row.iter_mut().zip(b.vector()).for_each(|(x, b)| *x += b);
+                    }
+                }
+            }
+            // Per-head RMSNorm of queries and keys (Qwen 3, Gemma 3), then RoPE.
+            let swa = c.is_swa_layer(il);
+            let angles = if swa { &s.rope_swa } else { &s.rope_full };
+            let interleaved = c.rope_layout == RopeLayout::Interleaved;
+            for t in 0..n {
+                let cs = &angles[t * half..(t + 1) * half];
+                for head in s.q[t * qd..(t + 1) * qd].chunks_exact_mut(c.head_dim) {
+                    if let Some(qn) = &l.q_norm {
+                        ops::rms_norm_inplace(head, qn.vector(), c.rms_eps);
+                    }
+                    ops::rope_head(head, cs, c.n_rot, interleaved);
+                }
+                for head in s.k[t * kd..(t + 1) * kd].chunks_exact_mut(c.head_dim) {
+                    if let Some(kn) = &l.k_norm {
+                        ops::rms_norm_inplace(head, kn.vector(), c.rms_eps);
+                    }
+                    ops::rope_head(head, cs, c.n_rot, interleaved);
+                }
+            }
+            // Append this batch's keys and values to the cache.
+            self.kv.k[il][p0 * kd..(p0 + n) * kd].copy_from_slice(&s.k[..n * kd]);
+            self.kv.v[il][p0 * vd..(p0 + n) * vd].copy_from_slice(&s.v[..n * vd]);
+
+            // att = softmax(scale * q k^T, causal [+ sliding window]) v, per query head.
+            let window = if swa { c.sliding_window } else { 0 };
+            attention(c, &s.q, &self.kv.k[il], &self.kv.v[il], &mut s.scores, &mut s.att, p0, n, self.n_ctx, window);
+
+            // xb2 = Wo att [; rmsnorm * post_attention_norm]; x += xb2
+            let av = c.n_head * c.head_dim_v;
+            matmul(l.attn_output.matrix(), &s.att[..n * av], &mut s.xb2[..n * d], n);
+            if let Some(pn) = &l.post_attention_norm {
+                s.xb2[..n * d].chunks_exact_mut(d).for_each(|r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
+            }
+            s.x[..n * d].iter_mut().zip(&s.xb2[..n * d]).for_each(|(x, y)| *x += y);
+
+            // xb = rmsnorm(x) * ffn_norm; h = act(W_gate xb) * (W_up xb); xb2 = W_down h
+            for t in 0..n {
+                ops::rms_norm(&s.x[t * d..(t + 1) * d], l.ffn_norm.vector(), c.rms_eps, &mut s.xb[t * d..(t + 1) * d]);
+            }
+            let f = c.n_ff;
+            match &l.ffn_gate_up {
+                GateUp::Separate { gate, up } => {
+                    matmul(gate.matrix(), &s.xb[..n * d], &mut s.gate[..n * f], n);
+                    matmul(up.matrix(), &s.xb[..n * d], &mut s.up[..n * f], n);
+                }
+                GateUp::Fused(m) => {
+                    matmul(m.matrix(), &s.xb[..n * d], &mut s.fused[..n * 2 * f], n);
+                    for t in 0..n {
+                        let row = &s.fused[t * 2 * f..(t + 1) * 2 * f];
+                        s.gate[t * f..(t + 1) * f].copy_from_slice(&row[..f]);
+                        s.up[t * f..(t + 1) * f].copy_from_slice(&row[f..]);
+                    }
+                }
+            }
+            let act: fn(f32) -> f32 = match c.activation {
+                Activation::Silu => ops::silu,
+                Activation::Gelu => ops::gelu,
+            };
+            s.gate[..n * f].iter_mut().zip(&s.up[..n * f]).for_each(|(g, u)| *g = act(*g) * u);
+            matmul(l.ffn_down.matrix(), &s.gate[..n * f], &mut s.xb2[..n * d], n);
+            if let Some(pn) = &l.post_ffw_norm {
+                s.xb2[..n * d].chunks_exact_mut(d).for_each(|r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
+            }
+            s.x[..n * d].iter_mut().zip(&s.xb2[..n * d]).for_each(|(x, y)| *x += y);
+        }
+        self.kv.len = p0 + n;
+
+        // logits = W_out rmsnorm(x) * output_norm, for the last n_logits tokens only.
+        let first = n - n_logits;
+        for t in first..n {
+            ops::rms_norm(&s.x[t * d..(t + 1) * d], w.output_norm.vector(), c.rms_eps, &mut s.xb[(t - first) * d..(t - first + 1) * d]);
+        }
+        let nv = c.n_vocab;
+        let logits = &mut s.logits[..n_logits * nv];
+        matmul(w.output_matrix().matrix(), &s.xb[..n_logits * d], logits, n_logits);
+        if c.final_softcap > 0.0 {
+            let cap = c.final_softcap;
+            logits.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh());
+        }
+        Ok(&s.logits[..n_logits * nv])
+    }
+}
+
+/// Causal (optionally sliding-window) attention of `n` new queries at positions `p0..p0+n`
+/// over the cache, with grouped KV heads. Masking, as llama.cpp's: query `i` sees key `j` when
+/// `j <= i` and, with a window `w > 0`, `i - j < w`.
+#[allow(clippy::too_many_arguments)]
+fn attention(
+    c: &ModelConfig,
+    q: &[f32],
+    k_cache: &[f32],
+    v_cache: &[f32],
+    scores: &mut [f32],
+    att: &mut [f32],
+    p0: usize,
+    n: usize,
+    n_ctx: usize,
+    window: usize,
+) {
+    let (hd, hdv) = (c.head_dim, c.head_dim_v);
+    let (qd, kd, vd) = (c.q_dim(), c.k_dim(), c.v_dim());
+    let group = c.n_head / c.n_head_kv;
+    let av = c.n_head * hdv;
+    let scores_out = SharedOut::new(scores);
+    let att_out = SharedOut::new(att);
+    parallel_for(n * c.n_head, |task| {
+        let (t, h) = (task / c.n_head, task % c.n_head);
+        let kvh = h / group;
+        let pos = p0 + t;
+        let start = if window > 0 { (pos + 1).saturating_sub(window) } else { 0 };
+        let qh = &q[t * qd + h * hd..t * qd + (h + 1) * hd];
+        // SAFETY: task (t, h) owns row `task` of the scores and head h of token t's output.
+        let sc = unsafe { scores_out.slice(task * n_ctx, pos + 1 - start) };
+        for (j, s) in (start..=pos).zip(sc.iter_mut()) {
+            let kj = &k_cache[j * kd + kvh * hd..j * kd + (kvh + 1) * hd];
+            let mut v = ops::dot_f32(qh, kj) * c.attn_scale;
+            if c.attn_softcap > 0.0 {
+                v = c.attn_softcap * (v / c.attn_softcap).tanh();
+            }
+            *s = v;
+        }
+        ops::softmax_inplace(sc);
+        let out = unsafe { att_out.slice(t * av + h * hdv, hdv) };
+        out.iter_mut().for_each(|o| *o = 0.0);
+        for (j, &p) in (start..=pos).zip(sc.iter()) {
+            let vj = &v_cache[j * vd + kvh * hdv..j * vd + (kvh + 1) * hdv];
+            out.iter_mut().zip(vj).for_each(|(o, v)| *o += p * v);
+        }
+    });
+}

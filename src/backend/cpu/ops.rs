@@ -1,0 +1,289 @@
+//! The CPU backend's kernels: the reference every other backend is tested against.
+//!
+//! Numerics follow ggml's CPU kernels where they choose something (f64 accumulation of squared
+//! sums and softmax denominators, RoPE angles built by repeated multiplication) so that our
+//! logits stay within rounding of llama.cpp's.
+
+use crate::quant::{self, GgmlType};
+
+/// A weight matrix in its stored block format: `rows` rows of `cols` elements, row-major.
+pub struct QMatrix {
+    pub ty: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+    pub row_bytes: usize,
+    pub data: Vec<u8>,
+}
+
+impl QMatrix {
+    /// The stored bytes of row `r`.
+    #[inline]
+    pub fn row(&self, r: usize) -> &[u8] {
+        &self.data[r * self.row_bytes..(r + 1) * self.row_bytes]
+    }
+
+    /// Dequantizes row `r` into `dst` (`cols` long).
+    pub fn dequantize_row(&self, r: usize, dst: &mut [f32]) {
+        // Lengths are fixed at load, so this cannot fail for a matrix we built.
+        let _ = quant::dequantize(self.ty, self.row(r), dst);
+    }
+}
+
+/// An output buffer shared by parallel tasks that each write their own disjoint elements.
+#[derive(Clone, Copy)]
+pub struct SharedOut(*mut f32, usize);
+// SAFETY: tasks write disjoint elements of a buffer that outlives the parallel loop (every use
+// states which elements a task owns).
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    pub fn new(buf: &mut [f32]) -> Self {
+        SharedOut(buf.as_mut_ptr(), buf.len())
+    }
+    /// Writes element `i`.
+    ///
+    /// # Safety
+    /// No other task may access element `i` during the parallel loop.
+    #[inline]
+    pub unsafe fn write(self, i: usize, v: f32) {
+        assert!(i < self.1);
+        *self.0.add(i) = v;
+    }
+    /// The elements `start..start + len` as a slice.
+    ///
+    /// # Safety
+    /// No other task may access these elements during the parallel loop.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn slice(&self, start: usize, len: usize) -> &mut [f32] {
+        assert!(start + len <= self.1);
+        std::slice::from_raw_parts_mut(self.0.add(start), len)
+    }
+}
+
+/// Rows handled by one task: enough to amortise scheduling, few enough to balance two cores.
+const ROWS_PER_TASK: usize = 32;
+/// Rows dequantized together in the batched path, so each activation row is reused from cache.
+const ROW_TILE: usize = 8;
+
+/// `y[t, r] = sum_c w[r, c] * x[t, c]` for `t < n_tokens`: x is (n_tokens, cols), y is (n_tokens, rows).
+///
+/// One token (decode) takes the fused dequantize-and-dot path; several tokens (prefill)
+/// dequantize a tile of rows once and reuse it for every token.
+pub fn matmul(w: &QMatrix, x: &[f32], y: &mut [f32], n_tokens: usize) {
+    debug_assert_eq!(x.len(), n_tokens * w.cols);
+    debug_assert_eq!(y.len(), n_tokens * w.rows);
+    let out = SharedOut::new(y);
+    let rows = w.rows;
+    let n_tasks = rows.div_ceil(ROWS_PER_TASK);
+    let task = move |i: usize| {
+        let out = out;
+        let r0 = i * ROWS_PER_TASK;
+        let r1 = (r0 + ROWS_PER_TASK).min(rows);
+        if n_tokens == 1 {
+            for r in r0..r1 {
+                let v = quant::dot(w.ty, w.row(r), x);
+                // SAFETY: each r belongs to exactly one task; r < rows = y.len().
+                unsafe { out.write(r, v) };
+            }
+            return;
+        }
+        TILE.with(|tile| {
+            let mut tile = tile.borrow_mut();
+            if tile.len() < ROW_TILE * w.cols {
+                tile.resize(ROW_TILE * w.cols, 0.0);
+            }
+            let mut r = r0;
+            while r < r1 {
+                let nr = ROW_TILE.min(r1 - r);
+                for j in 0..nr {
+                    w.dequantize_row(r + j, &mut tile[j * w.cols..(j + 1) * w.cols]);
+                }
+                for t in 0..n_tokens {
+                    let xt = &x[t * w.cols..(t + 1) * w.cols];
+                    for j in 0..nr {
+                        let v = dot_f32(&tile[j * w.cols..(j + 1) * w.cols], xt);
+                        // SAFETY: (t, r + j) is written by this task only; in bounds by construction.
+                        unsafe { out.write(t * rows + r + j, v) };
+                    }
+                }
+                r += nr;
+            }
+        });
+    };
+    parallel_for(n_tasks, task);
+}
+
+thread_local! {
+    /// Per-thread scratch for dequantized row tiles (grown once, then reused).
+    static TILE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f(i)` for `i < n`, across threads natively and in order on wasm32.
+pub fn parallel_for(n: usize, f: impl Fn(usize) + Send + Sync) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        (0..n).into_par_iter().for_each(f);
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        (0..n).for_each(f);
+    }
+}
+
+/// f32 dot product with independent accumulators, so LLVM vectorizes it.
+#[inline]
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 16;
+    let mut acc = [0f32; L];
+    let ca = a.chunks_exact(L);
+    let cb = b.chunks_exact(L);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (xa, xb) in ca.zip(cb) {
+        for i in 0..L {
+            acc[i] += xa[i] * xb[i];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// RMSNorm: `out = x / sqrt(mean(x^2) + eps) * w` (ggml_rms_norm then ggml_mul).
+pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    let sum: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    let mean = (sum / x.len() as f64) as f32;
+    let scale = 1.0 / (mean + eps).sqrt();
+    for ((o, &v), &g) in out.iter_mut().zip(x).zip(w) {
+        *o = v * scale * g;
+    }
+}
+
+/// RMSNorm in place.
+pub fn rms_norm_inplace(x: &mut [f32], w: &[f32], eps: f32) {
+    let sum: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    let mean = (sum / x.len() as f64) as f32;
+    let scale = 1.0 / (mean + eps).sqrt();
+    for (v, &g) in x.iter_mut().zip(w) {
+        *v = *v * scale * g;
+    }
+}
+
+/// The rotation angles' cosines and sines for one position: `n_rot / 2` pairs.
+///
+/// As ggml_rope builds them: `theta_i = pos * freq_scale * base^(-2i/n_rot) / freq_factor_i`,
+/// with the power taken by repeated multiplication in f32.
+pub fn rope_angles(pos: usize, n_rot: usize, base: f32, freq_scale: f32, factors: Option<&[f32]>, cs: &mut [(f32, f32)]) {
+    let theta_scale = base.powf(-2.0 / n_rot as f32);
+    let mut theta = pos as f32;
+    for (i, slot) in cs.iter_mut().enumerate().take(n_rot / 2) {
+        let ff = factors.map_or(1.0, |f| f[i]);
+        let t = freq_scale * theta / ff;
+        *slot = (t.cos(), t.sin());
+        theta *= theta_scale;
+    }
+}
+
+/// Rotates one head in place. `interleaved` pairs `(x[2i], x[2i+1])` (Llama); otherwise NeoX
+/// pairs `(x[i], x[i + n_rot/2])` (Qwen, Gemma, Phi-3). Using the wrong layout silently
+/// produces a model that runs and answers badly; see the unit test below.
+pub fn rope_head(head: &mut [f32], cs: &[(f32, f32)], n_rot: usize, interleaved: bool) {
+    let half = n_rot / 2;
+    for (i, &(c, s)) in cs.iter().enumerate().take(half) {
+        let (a, b) = if interleaved { (2 * i, 2 * i + 1) } else { (i, i + half) };
+        let (x0, x1) = (head[a], head[b]);
+        head[a] = x0 * c - x1 * s;
+        head[b] = x0 * s + x1 * c;
+    }
+}
+
+/// GELU, tanh approximation (ggml_gelu).
+#[inline]
+pub fn gelu(x: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    const COEF_A: f32 = 0.044715;
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + COEF_A * x * x)).tanh())
+}
+
+/// SiLU, `x * sigmoid(x)` (ggml_silu).
+#[inline]
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+/// Softmax in place, with the max subtracted and the denominator summed in f64 (ggml_soft_max).
+pub fn softmax_inplace(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f64;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v as f64;
+    }
+    let inv = (1.0 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rope_layouts_pair_different_dimensions() {
+        let mut cs = vec![(0.0, 0.0); 2];
+        rope_angles(1, 4, 10000.0, 1.0, None, &mut cs);
+        // Position 1, pair 0 rotates by 1 radian; pair 1 by 10000^(-1/2) = 0.01 radians.
+        assert!((cs[0].1 - 1f32.sin()).abs() < 1e-6);
+        assert!((cs[1].1 - 0.01f32.sin()).abs() < 1e-6);
+        let x = [1.0, 0.0, 0.0, 0.0];
+        let mut neox = x;
+        rope_head(&mut neox, &cs, 4, false);
+        let mut inter = x;
+        rope_head(&mut inter, &cs, 4, true);
+        // NeoX pairs x[0] with x[2]; interleaved pairs x[0] with x[1].
+        assert!((neox[2] - 1f32.sin()).abs() < 1e-6 && neox[1] == 0.0);
+        assert!((inter[1] - 1f32.sin()).abs() < 1e-6 && inter[2] == 0.0);
+    }
+
+    #[test]
+    fn rms_norm_matches_definition() {
+        let x = [1.0, -2.0, 3.0, 0.5];
+        let w = [1.0, 2.0, 0.5, 1.0];
+        let mut out = [0.0; 4];
+        rms_norm(&x, &w, 1e-6, &mut out);
+        let rms = ((1.0 + 4.0 + 9.0 + 0.25) / 4.0f32 + 1e-6).sqrt();
+        for i in 0..4 {
+            assert!((out[i] - x[i] / rms * w[i]).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn matmul_batched_equals_single_token() {
+        let (rows, cols) = (37, 64);
+        let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 113) as f32 - 56.0) / 50.0).collect();
+        let m = QMatrix {
+            ty: GgmlType::F32,
+            rows,
+            cols,
+            row_bytes: cols * 4,
+            data: w.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        };
+        let x: Vec<f32> = (0..3 * cols).map(|i| ((i * 31 % 17) as f32 - 8.0) / 9.0).collect();
+        let mut y = vec![0.0; 3 * rows];
+        matmul(&m, &x, &mut y, 3);
+        for t in 0..3 {
+            let mut y1 = vec![0.0; rows];
+            matmul(&m, &x[t * cols..(t + 1) * cols], &mut y1, 1);
+            for r in 0..rows {
+                let want: f32 = (0..cols).map(|c| w[r * cols + c] * x[t * cols + c]).sum();
+                assert!((y[t * rows + r] - want).abs() < 1e-4, "batched ({t},{r})");
+                assert!((y1[r] - want).abs() < 1e-4, "single ({t},{r})");
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Backends execute a decoder's forward pass: the CPU reference here, wgpu later.
+//!
+//! A backend owns the weights in its own storage and the KV cache. The engine drives it through
+//! [`Backend`]: append tokens to the cache, get logits back for the last few of them.
+
+pub mod cpu;
+
+use crate::model::{ModelConfig, ModelError};
+
+/// Why a forward pass could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Gguf(#[from] crate::gguf::GgufError),
+    #[error("the context is full: {needed} tokens do not fit in the {n_ctx}-token KV cache")]
+    ContextFull { needed: usize, n_ctx: usize },
+    #[error("token id {id} is outside the vocabulary of {n_vocab}")]
+    TokenOutOfRange { id: u32, n_vocab: usize },
+    #[error("the model needs {needed} bytes of memory, more than the {limit} allowed")]
+    OutOfMemory { needed: u64, limit: u64 },
+}
+
+/// A decoder running on some device.
+pub trait Backend {
+    /// The model's hyperparameters.
+    fn config(&self) -> &ModelConfig;
+    /// A short description for reports, e.g. `cpu (2 threads)`.
+    fn describe(&self) -> String;
+    /// Capacity of the KV cache in tokens.
+    fn n_ctx(&self) -> usize;
+    /// Most tokens one [`Backend::forward`] call accepts.
+    fn max_batch(&self) -> usize;
+    /// Tokens currently held in the KV cache.
+    fn kv_len(&self) -> usize;
+    /// Forgets cached positions from `len` on (a shared prefix stays).
+    fn truncate_kv(&mut self, len: usize);
+    /// Runs `tokens` at positions `kv_len()..`, appends them to the cache, and returns the logits
+    /// of the last `n_logits` of them, row-major `(n_logits, n_vocab)`.
+    fn forward(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError>;
+    /// Bytes of weights read for one decoded token (for the roofline).
+    fn weight_bytes_per_token(&self) -> u64;
+}

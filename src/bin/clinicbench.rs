@@ -1,0 +1,417 @@
+//! `clinicbench`: the native command line over the same core the page runs.
+//!
+//! Every request command reads JSON lines on stdin and writes one JSON line per input line, in
+//! order; a bad line gets `{"error": ...}` in its place and the run goes on. Exit status: 0 all
+//! well, 1 some lines failed, 2 bad usage or an unreadable model.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use clinicbench::backend::cpu::CpuBackend;
+use clinicbench::backend::Backend;
+use clinicbench::engine::{Engine, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
+use clinicbench::gguf::{FileSource, Gguf};
+use clinicbench::model::ModelConfig;
+use clinicbench::tokenizer::Tokenizer;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "clinicbench", version, about = "Evaluate medical language models on your own device")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Token ids of each JSON string on stdin, BOS included when the model says so.
+    Tokenize(ModelArgs),
+    /// Log-probability of each {"context", "continuation"} on stdin (lm-evaluation-harness rules).
+    Loglikelihood(RunArgs),
+    /// Generate text for each {"prompt", "stop"?} on stdin.
+    Generate(GenerateArgs),
+    /// Describe a model file: architecture, size, quantization, memory.
+    Inspect {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure prefill and decode speed; prints one JSON line.
+    Bench(BenchArgs),
+    /// Answer a few demo questions with a model (the README's main command).
+    Demo(RunArgs),
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// Path to a GGUF model file.
+    #[arg(long, short)]
+    model: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendKind {
+    Cpu,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendKind,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// KV cache size in tokens (default: the model's training context, at most 4096).
+    #[arg(long)]
+    ctx_size: Option<usize>,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    #[arg(long, default_value_t = 256)]
+    max_tokens: usize,
+    /// Sample at this temperature instead of greedy decoding.
+    #[arg(long)]
+    temperature: Option<f32>,
+    /// Seed for sampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sample only among the k most likely tokens (0: all).
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    /// Keep generating past end-of-generation tokens.
+    #[arg(long)]
+    ignore_eos: bool,
+    /// Wrap each prompt as a user turn in the model's chat template.
+    #[arg(long)]
+    chat_template: bool,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    #[arg(long, default_value_t = 512)]
+    prompt_tokens: usize,
+    #[arg(long, default_value_t = 128)]
+    gen_tokens: usize,
+}
+
+/// A failure that ends the command with exit status 2.
+struct Fatal(anyhow::Error);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(Fatal(e)) => {
+            eprintln!("clinicbench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Returns whether every input line succeeded.
+fn run(cli: Cli) -> Result<bool, Fatal> {
+    let fatal = Fatal;
+    match cli.command {
+        Command::Tokenize(m) => {
+            let gguf = open_gguf(&m.model).map_err(fatal)?;
+            let tok = Tokenizer::from_gguf(&gguf).context("cannot build the tokenizer").map_err(fatal)?;
+            Ok(json_lines(|line| {
+                let text: String = serde_json::from_str(line).context("expected a JSON string")?;
+                Ok(json!(tok.encode(&text, true, false)))
+            }))
+        }
+        Command::Loglikelihood(r) => {
+            let mut engine = load_engine(&r).map_err(fatal)?;
+            Ok(json_lines(|line| {
+                let req: LogLikelihoodRequest =
+                    serde_json::from_str(line).context("expected {\"context\": ..., \"continuation\": ...}")?;
+                let out = engine.loglikelihood(std::slice::from_ref(&req))?;
+                let ll = &out[0];
+                Ok(json!({"logprob": ll.logprob, "is_greedy": ll.is_greedy, "n_tokens": ll.n_tokens, "truncated": ll.truncated}))
+            }))
+        }
+        Command::Generate(g) => {
+            let mut engine = load_engine(&g.run).map_err(fatal)?;
+            if g.chat_template && engine.tokenizer().chat_template().is_none() {
+                return Err(fatal(anyhow::anyhow!(
+                    "--chat-template: the model has no tokenizer.chat_template in its metadata"
+                )));
+            }
+            let sampling = match g.temperature {
+                Some(t) => Sampling::Temperature { temperature: t, seed: g.seed, top_k: g.top_k },
+                None => Sampling::Greedy,
+            };
+            Ok(json_lines(|line| {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Line {
+                    prompt: String,
+                    #[serde(default)]
+                    stop: Vec<String>,
+                }
+                let l: Line = serde_json::from_str(line).context("expected {\"prompt\": ..., \"stop\"?: [...]}")?;
+                let req = GenerateRequest {
+                    prompt: l.prompt,
+                    stop: l.stop,
+                    max_tokens: g.max_tokens,
+                    sampling,
+                    ignore_eos: g.ignore_eos,
+                };
+                let out = if g.chat_template {
+                    let mut ids = engine.tokenizer().encode_chat(&[("user".to_string(), req.prompt.clone())], true)?;
+                    engine.generate_tokens(&mut ids, &req, &mut |_| {})?
+                } else {
+                    engine.generate(&req, &mut |_| {})?
+                };
+                Ok(json!({"text": out.text, "ids": out.ids, "finish": out.finish, "truncated": out.truncated}))
+            }))
+        }
+        Command::Inspect { model, json } => {
+            inspect(&model.model, json).map_err(fatal)?;
+            Ok(true)
+        }
+        Command::Bench(b) => {
+            bench(&b).map_err(fatal)?;
+            Ok(true)
+        }
+        Command::Demo(r) => {
+            demo(&r).map_err(fatal)?;
+            Ok(true)
+        }
+    }
+}
+
+fn open_gguf(path: &Path) -> Result<Gguf<FileSource>> {
+    let src = FileSource::open(path).with_context(|| format!("cannot open model file {}", path.display()))?;
+    Gguf::open(src).with_context(|| format!("cannot read model file {}", path.display()))
+}
+
+fn default_ctx(c: &ModelConfig) -> usize {
+    c.n_ctx_train.min(4096)
+}
+
+fn load_engine(r: &RunArgs) -> Result<LocalEngine<CpuBackend>> {
+    if let Some(t) = r.threads {
+        rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global().ok();
+    }
+    let BackendKind::Cpu = r.backend;
+    let gguf = open_gguf(&r.model.model)?;
+    let tok = Tokenizer::from_gguf(&gguf).context("cannot build the tokenizer")?;
+    let config = ModelConfig::from_gguf(&gguf).with_context(|| format!("cannot run {}", r.model.model.display()))?;
+    let n_ctx = r.ctx_size.unwrap_or_else(|| default_ctx(&config));
+    let backend = CpuBackend::load(&gguf, n_ctx).with_context(|| format!("cannot load {}", r.model.model.display()))?;
+    Ok(LocalEngine::new(tok, backend))
+}
+
+/// Reads JSON lines from stdin and answers each with `f`, keeping output aligned with input.
+fn json_lines(mut f: impl FnMut(&str) -> Result<Value>) -> bool {
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let p = indicatif::ProgressBar::new_spinner();
+        p.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} lines  {elapsed}  {per_sec}").unwrap());
+        p
+    });
+    let mut all_ok = true;
+    for (i, line) in stdin.lock().lines().enumerate() {
+        let reply = match line {
+            Err(e) => Err(anyhow::Error::new(e).context("cannot read the line (invalid UTF-8?)")),
+            Ok(l) => f(&l),
+        };
+        let value = match reply {
+            Ok(v) => v,
+            Err(e) => {
+                all_ok = false;
+                eprintln!("clinicbench: line {}: {e:#}", i + 1);
+                json!({"error": format!("{e:#}")})
+            }
+        };
+        if writeln!(out, "{value}").and_then(|_| out.flush()).is_err() {
+            break; // stdout closed (e.g. piped into `head`): stop quietly
+        }
+        if let Some(p) = &progress {
+            p.inc(1);
+        }
+    }
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    all_ok
+}
+
+fn inspect(path: &Path, as_json: bool) -> Result<()> {
+    let g = open_gguf(path)?;
+    let config = ModelConfig::from_gguf(&g);
+    let tok_kind = g.get_str("tokenizer.ggml.model").unwrap_or("none").to_string();
+    let n_params: u64 = g.tensors.iter().map(|t| t.n_elements()).sum();
+    let mut mix: Vec<(String, usize, u64)> = Vec::new();
+    for t in &g.tensors {
+        match mix.iter_mut().find(|m| m.0 == t.ty.name()) {
+            Some(m) => {
+                m.1 += 1;
+                m.2 += t.n_bytes()
+            }
+            None => mix.push((t.ty.name().to_string(), 1, t.n_bytes())),
+        }
+    }
+    mix.sort_by(|a, b| b.2.cmp(&a.2));
+    let weights = g.tensor_bytes();
+    let (arch, n_ctx_train, kv_per_token, ctx) = match &config {
+        Ok(c) => {
+            let kv = (c.n_layer * (c.k_dim() + c.v_dim()) * 4) as u64;
+            (c.arch.clone(), c.n_ctx_train, kv, default_ctx(c))
+        }
+        Err(_) => (g.get_str("general.architecture").unwrap_or("unknown").to_string(), 0, 0, 0),
+    };
+    let memory = weights + kv_per_token * ctx as u64;
+    let value = json!({
+        "file": path.display().to_string(),
+        "name": g.get_str("general.name").ok(),
+        "architecture": arch,
+        "supported": config.as_ref().err().map(|e| e.to_string()).map_or(json!(true), |e| json!(e)),
+        "parameters": n_params,
+        "gguf_version": g.version,
+        "tensors": g.tensors.len(),
+        "quantization": mix.iter().map(|(n, c, b)| json!({"type": n, "tensors": c, "bytes": b})).collect::<Vec<_>>(),
+        "context_length": n_ctx_train,
+        "weights_bytes": weights,
+        "kv_cache_bytes_per_token": kv_per_token,
+        "memory_bytes": memory,
+        "memory_ctx": ctx,
+        "tokenizer": tok_kind,
+        "layers": config.as_ref().ok().map(|c| c.n_layer),
+        "embedding_length": config.as_ref().ok().map(|c| c.n_embd),
+        "heads": config.as_ref().ok().map(|c| json!({"q": c.n_head, "kv": c.n_head_kv, "dim": c.head_dim})),
+        "vocab": config.as_ref().ok().map(|c| c.n_vocab),
+        "chat_template": g.get("tokenizer.chat_template").is_some(),
+    });
+    if as_json {
+        println!("{value}");
+        return Ok(());
+    }
+    let mib = |b: u64| format!("{:.1} MiB", b as f64 / (1 << 20) as f64);
+    println!("file            {}", path.display());
+    println!("name            {}", g.get_str("general.name").unwrap_or("-"));
+    println!("architecture    {arch}");
+    if let Err(e) = &config {
+        println!("supported       no: {e}");
+    }
+    println!("parameters      {:.1} M", n_params as f64 / 1e6);
+    println!("context length  {n_ctx_train}");
+    println!("tokenizer       {tok_kind}");
+    println!("weights         {}", mib(weights));
+    println!("memory needed   {} (weights + f32 KV cache for {ctx} tokens)", mib(memory));
+    println!("quantization");
+    for (name, count, bytes) in &mix {
+        println!("  {name:<6} {count:>4} tensors  {:>12}", mib(*bytes));
+    }
+    Ok(())
+}
+
+fn bench(b: &BenchArgs) -> Result<()> {
+    let mut engine = load_engine(&b.run)?;
+    let n_ctx = engine.backend().n_ctx();
+    anyhow::ensure!(
+        b.prompt_tokens + b.gen_tokens <= n_ctx && b.prompt_tokens > 0,
+        "--prompt-tokens {} + --gen-tokens {} must fit in the {n_ctx}-token context (raise --ctx-size)",
+        b.prompt_tokens,
+        b.gen_tokens
+    );
+    // A realistic prompt: clinical text, repeated to length.
+    let text = "A 67-year-old man with type 2 diabetes presents with chest pain radiating to the left arm. \
+                Blood pressure 150/95 mmHg, HbA1c 8.1%, troponin elevated. ";
+    let mut prompt = engine.encode(&text.repeat(1 + b.prompt_tokens / 20));
+    prompt.truncate(b.prompt_tokens);
+    let backend = engine.backend_mut();
+    backend.truncate_kv(0);
+    let t0 = Instant::now();
+    let mut last = 0u32;
+    for chunk in prompt.chunks(backend.max_batch()) {
+        let logits = backend.forward(chunk, 1)?;
+        last = clinicbench::engine::argmax(logits) as u32;
+    }
+    let prefill_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    for _ in 0..b.gen_tokens {
+        let logits = backend.forward(&[last], 1)?;
+        last = clinicbench::engine::argmax(logits) as u32;
+    }
+    let decode_s = t1.elapsed().as_secs_f64();
+    let bytes_per_token = backend.weight_bytes_per_token();
+    let decode_tok_s = b.gen_tokens as f64 / decode_s;
+    println!(
+        "{}",
+        json!({
+            "model": b.run.model.model.display().to_string(),
+            "backend": backend.describe(),
+            "threads": rayon::current_num_threads(),
+            "prompt_tokens": prompt.len(),
+            "gen_tokens": b.gen_tokens,
+            "prefill_tok_s": prompt.len() as f64 / prefill_s,
+            "decode_tok_s": decode_tok_s,
+            "bytes_per_token": bytes_per_token,
+            "decode_gb_s": bytes_per_token as f64 * decode_tok_s / 1e9,
+        })
+    );
+    Ok(())
+}
+
+fn demo(r: &RunArgs) -> Result<()> {
+    let mut engine = load_engine(r)?;
+    eprintln!("model: {} on {}", r.model.model.display(), engine.backend().describe());
+    let mut out = std::io::stdout();
+    let questions = [
+        "Question: Which vitamin deficiency causes scurvy?\nAnswer:",
+        "Question: What is the first-line medication for type 2 diabetes?\nAnswer:",
+        "Question: Name the main symptom of a myocardial infarction.\nAnswer:",
+    ];
+    for q in questions {
+        writeln!(out, "\n{q}")?;
+        let req = GenerateRequest {
+            prompt: q.to_string(),
+            stop: vec!["\n\n".into(), "Question:".into()],
+            max_tokens: 48,
+            sampling: Sampling::Greedy,
+            ignore_eos: false,
+        };
+        engine.generate(&req, &mut |piece| {
+            let _ = write!(out, "{piece}");
+            let _ = out.flush();
+        })?;
+        writeln!(out)?;
+    }
+    // A multiple-choice question scored the way the benchmark scores it.
+    let context = "Question: Which organ produces insulin?\nA. Liver\nB. Pancreas\nC. Kidney\nD. Spleen\nAnswer:";
+    let options = [" A", " B", " C", " D"];
+    let reqs: Vec<_> = options
+        .iter()
+        .map(|o| LogLikelihoodRequest { context: context.to_string(), continuation: o.to_string() })
+        .collect();
+    let lls = engine.loglikelihood(&reqs)?;
+    let total: f64 = lls.iter().map(|l| l.logprob.exp()).sum();
+    writeln!(out, "\n{context}")?;
+    for (o, l) in options.iter().zip(&lls) {
+        writeln!(out, "  {} {:5.1}%", o.trim(), 100.0 * l.logprob.exp() / total)?;
+    }
+    let s = &engine.stats;
+    eprintln!(
+        "\nprefill {:.1} tok/s, decode {:.1} tok/s",
+        s.prefill_tokens as f64 / s.prefill_seconds.max(1e-9),
+        s.decode_tokens as f64 / s.decode_seconds.max(1e-9)
+    );
+    Ok(())
+}

@@ -1,0 +1,424 @@
+//! Requests in, answers out: the seam between the task runner and the model.
+//!
+//! [`Engine`] is the one interface the tasks, the CLI and the page are written against (a mock
+//! implements it in tests). [`LocalEngine`] implements it over a tokenizer and a [`Backend`]:
+//! it applies lm-evaluation-harness's tokenization conventions, reuses the KV cache across
+//! requests that share a prefix, and runs greedy or seeded sampled generation.
+
+mod sampling;
+
+pub use sampling::{argmax, Sampler, Sampling};
+
+use crate::backend::{Backend, BackendError};
+use crate::tokenizer::Tokenizer;
+use serde::{Deserialize, Serialize};
+
+/// Score `continuation` given `context` (lm-eval's `loglikelihood` request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogLikelihoodRequest {
+    pub context: String,
+    pub continuation: String,
+}
+
+/// The answer to a [`LogLikelihoodRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLikelihood {
+    /// Sum of the continuation tokens' log-probabilities (natural log).
+    pub logprob: f64,
+    /// Whether every continuation token was the model's argmax.
+    pub is_greedy: bool,
+    /// Number of continuation tokens.
+    pub n_tokens: usize,
+    /// Whether the context was cut on the left to fit the model's context.
+    pub truncated: bool,
+}
+
+/// Generate text after `prompt`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerateRequest {
+    pub prompt: String,
+    /// Generation stops when any of these appears; the text is cut before it.
+    #[serde(default)]
+    pub stop: Vec<String>,
+    pub max_tokens: usize,
+    #[serde(default)]
+    pub sampling: Sampling,
+    /// Keep going past the model's end-of-generation tokens.
+    #[serde(default)]
+    pub ignore_eos: bool,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Finish {
+    /// A stop string appeared.
+    Stop,
+    /// The model produced an end-of-generation token.
+    Eos,
+    /// `max_tokens` were generated, or the context filled up.
+    Length,
+}
+
+/// The answer to a [`GenerateRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    /// The generated text, without the stop string and what followed it.
+    pub text: String,
+    /// The generated token ids (an end-of-generation token is not included).
+    pub ids: Vec<u32>,
+    pub finish: Finish,
+    /// Whether the prompt was cut on the left to leave room for `max_tokens`.
+    pub truncated: bool,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("the continuation is {n_tokens} tokens, longer than the model's {n_ctx}-token context")]
+    ContinuationTooLong { n_tokens: usize, n_ctx: usize },
+    #[error("the continuation is empty: it adds no tokens to the context")]
+    EmptyContinuation,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// The interface between the task runner and a model.
+pub trait Engine {
+    /// Scores each request's continuation.
+    fn loglikelihood(&mut self, reqs: &[LogLikelihoodRequest]) -> Result<Vec<LogLikelihood>, EngineError>;
+    /// Generates text, calling `on_token` with each new piece of text as it becomes final.
+    fn generate(&mut self, req: &GenerateRequest, on_token: &mut dyn FnMut(&str)) -> Result<Generation, EngineError>;
+}
+
+/// Python's `str.isspace`, which `rstrip()` uses: Unicode White_Space plus the four ASCII
+/// information separators (U+001C..U+001F) that Rust's `char::is_whitespace` leaves out.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// lm-eval's `_encode_pair` split: trailing whitespace of the context moves to the front of the
+/// continuation, so `"Answer: "` + `"A"` is scored as `"Answer:"` + `" A"`.
+pub fn split_trailing_whitespace<'a>(context: &'a str, continuation: &str) -> (&'a str, String) {
+    let trimmed = context.trim_end_matches(is_python_space);
+    let moved = &context[trimmed.len()..];
+    (trimmed, format!("{moved}{continuation}"))
+}
+
+/// An [`Engine`] running a model locally on a [`Backend`].
+pub struct LocalEngine<B: Backend> {
+    tokenizer: Tokenizer,
+    backend: B,
+    /// The token sequence whose keys and values are in the backend's cache.
+    cached: Vec<u32>,
+    /// Counters for `bench` and reports.
+    pub stats: EngineStats,
+}
+
+/// Work done so far.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EngineStats {
+    /// Tokens run through the model in batches (prompt processing).
+    pub prefill_tokens: u64,
+    pub prefill_seconds: f64,
+    /// Tokens produced one at a time during generation.
+    pub decode_tokens: u64,
+    pub decode_seconds: f64,
+    /// Tokens whose keys and values were reused from the cache.
+    pub reused_tokens: u64,
+}
+
+impl<B: Backend> LocalEngine<B> {
+    pub fn new(tokenizer: Tokenizer, backend: B) -> Self {
+        LocalEngine { tokenizer, backend, cached: Vec::new(), stats: EngineStats::default() }
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.backend
+    }
+
+    /// Tokenizes user or dataset text: BOS per the model's metadata, no special-token parsing.
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        self.tokenizer.encode(text, true, false)
+    }
+
+    /// Makes the cache hold `tokens[..keep]` for some `keep <= limit`, reusing the longest
+    /// common prefix with what is cached, and returns `keep`.
+    fn reuse_prefix(&mut self, tokens: &[u32], limit: usize) -> usize {
+        let common = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+        let keep = common.min(limit);
+        self.backend.truncate_kv(keep);
+        self.cached.truncate(keep);
+        self.stats.reused_tokens += keep as u64;
+        keep
+    }
+
+    /// Runs `tokens[from..]` through the model (after `tokens[..from]` is cached), calling
+    /// `on_logits(i, row)` for every position `i >= first_logit` with that position's logits.
+    fn run(
+        &mut self,
+        tokens: &[u32],
+        from: usize,
+        first_logit: usize,
+        on_logits: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<(), EngineError> {
+        let n_vocab = self.backend.config().n_vocab;
+        let max_batch = self.backend.max_batch();
+        let started = now();
+        let mut pos = from;
+        while pos < tokens.len() {
+            let end = (pos + max_batch).min(tokens.len());
+            let first_in_batch = first_logit.max(pos);
+            let n_logits = end.saturating_sub(first_in_batch);
+            let result = self.backend.forward(&tokens[pos..end], n_logits);
+            let logits = match result {
+                Ok(l) => l,
+                Err(e) => {
+                    // The cache may hold part of this batch; forget it so state stays consistent.
+                    self.backend.truncate_kv(pos);
+                    self.cached.truncate(pos);
+                    return Err(e.into());
+                }
+            };
+            self.cached.extend_from_slice(&tokens[pos..end]);
+            for (k, row) in logits.chunks_exact(n_vocab).enumerate() {
+                on_logits(first_in_batch + k, row);
+            }
+            pos = end;
+        }
+        self.stats.prefill_tokens += (tokens.len() - from) as u64;
+        self.stats.prefill_seconds += now() - started;
+        Ok(())
+    }
+
+    fn loglikelihood_one(&mut self, req: &LogLikelihoodRequest) -> Result<LogLikelihood, EngineError> {
+        let (context, continuation) = split_trailing_whitespace(&req.context, &req.continuation);
+        let whole = self.encode(&format!("{context}{continuation}"));
+        let mut context_enc = self.encode(context);
+        let context_len = context_enc.len();
+        if context_len >= whole.len() {
+            return Err(EngineError::EmptyContinuation);
+        }
+        // lm-eval: continuation_enc = whole_enc[len(context_enc):]; the model sees
+        // context_enc + continuation_enc, which may differ from whole_enc at the seam.
+        let continuation_enc = &whole[context_len..];
+        let n_cont = continuation_enc.len();
+        if context_enc.is_empty() {
+            // lm-eval scores an empty context after its prefix token (BOS, else EOS).
+            let prefix = self.tokenizer.bos().or(self.tokenizer.eos()).ok_or_else(|| {
+                EngineError::Invalid("the context is empty and the model has neither BOS nor EOS".into())
+            })?;
+            context_enc.push(prefix);
+        }
+        let mut all = context_enc;
+        all.extend_from_slice(continuation_enc);
+        // lm-eval: inp = (context_enc + continuation_enc)[-(max_length + 1):][:-1]
+        let n_ctx = self.backend.n_ctx();
+        if n_cont > n_ctx {
+            return Err(EngineError::ContinuationTooLong { n_tokens: n_cont, n_ctx });
+        }
+        let window_start = all.len().saturating_sub(n_ctx + 1);
+        let truncated = window_start > 0;
+        let input = &all[window_start..all.len() - 1];
+        let targets = continuation_enc;
+        // Position i's logits predict input[i + 1]; the first continuation token is predicted at
+        // index input.len() - n_cont.
+        let first_logit = input.len() - n_cont;
+        let keep = self.reuse_prefix(input, first_logit);
+        let mut logprob = 0f64;
+        let mut is_greedy = true;
+        self.run(input, keep, first_logit, &mut |i, row| {
+            let target = targets[i - first_logit] as usize;
+            let (lp, argmax) = log_softmax_at(row, target);
+            logprob += lp;
+            is_greedy &= argmax == target;
+        })?;
+        Ok(LogLikelihood { logprob, is_greedy, n_tokens: n_cont, truncated })
+    }
+}
+
+/// `log_softmax(row)[target]` in f64, and the argmax (first on ties, as torch/numpy argmax).
+pub fn log_softmax_at(row: &[f32], target: usize) -> (f64, usize) {
+    let mut argmax = 0;
+    let mut max = f32::NEG_INFINITY;
+    for (i, &v) in row.iter().enumerate() {
+        if v > max {
+            max = v;
+            argmax = i;
+        }
+    }
+    let sum: f64 = row.iter().map(|&v| ((v - max) as f64).exp()).sum();
+    ((row[target] - max) as f64 - sum.ln(), argmax)
+}
+
+impl<B: Backend> Engine for LocalEngine<B> {
+    fn loglikelihood(&mut self, reqs: &[LogLikelihoodRequest]) -> Result<Vec<LogLikelihood>, EngineError> {
+        reqs.iter().map(|r| self.loglikelihood_one(r)).collect()
+    }
+
+    fn generate(&mut self, req: &GenerateRequest, on_token: &mut dyn FnMut(&str)) -> Result<Generation, EngineError> {
+        let mut prompt = self.encode(&req.prompt);
+        self.generate_tokens(&mut prompt, req, on_token)
+    }
+}
+
+impl<B: Backend> LocalEngine<B> {
+    /// Generates after already-tokenized `prompt` (the chat-template path tokenizes itself).
+    pub fn generate_tokens(
+        &mut self,
+        prompt: &mut Vec<u32>,
+        req: &GenerateRequest,
+        on_token: &mut dyn FnMut(&str),
+    ) -> Result<Generation, EngineError> {
+        if prompt.is_empty() {
+            return Err(EngineError::Invalid("the prompt is empty and the model adds no BOS token".into()));
+        }
+        let n_ctx = self.backend.n_ctx();
+        if req.max_tokens >= n_ctx {
+            return Err(EngineError::Invalid(format!(
+                "max_tokens {} leaves no room for a prompt in the {n_ctx}-token context",
+                req.max_tokens
+            )));
+        }
+        // Left-truncate the prompt so that prompt + max_tokens fit, as lm-eval does.
+        let room = n_ctx - req.max_tokens;
+        let truncated = prompt.len() > room;
+        if truncated {
+            prompt.drain(..prompt.len() - room);
+        }
+        let mut sampler = Sampler::new(&req.sampling);
+        let n_vocab = self.backend.config().n_vocab;
+        let mut next_logits = vec![0f32; n_vocab];
+        let keep = self.reuse_prefix(prompt, prompt.len() - 1);
+        self.run(prompt, keep, prompt.len() - 1, &mut |_, row| next_logits.copy_from_slice(row))?;
+
+        let mut ids = Vec::new();
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut emitted = 0usize; // bytes of `bytes` already passed to on_token
+        let max_stop = req.stop.iter().map(|s| s.len()).max().unwrap_or(0);
+        let started = now();
+        let mut finish = Finish::Length;
+        let mut stop_at = None;
+        while ids.len() < req.max_tokens {
+            let id = sampler.sample(&next_logits);
+            if !req.ignore_eos && self.tokenizer.is_eog(id) {
+                finish = Finish::Eos;
+                break;
+            }
+            ids.push(id);
+            bytes.extend_from_slice(&self.tokenizer.token_bytes(id));
+            // Stop strings: search the text so far (a stop may span tokens).
+            let text = String::from_utf8_lossy(&bytes);
+            if let Some(cut) = req.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min() {
+                stop_at = Some(cut);
+                finish = Finish::Stop;
+                break;
+            }
+            // Stream what can no longer change: complete UTF-8, not a possible stop-string prefix.
+            let valid = utf8_complete_prefix(&bytes);
+            let safe = valid.saturating_sub(max_stop.saturating_sub(1));
+            let safe = floor_char_boundary(&bytes[..valid], safe);
+            if safe > emitted {
+                on_token(&String::from_utf8_lossy(&bytes[emitted..safe]));
+                emitted = safe;
+            }
+            if ids.len() == req.max_tokens {
+                break;
+            }
+            if self.backend.kv_len() + 1 > n_ctx {
+                break;
+            }
+            let step = now();
+            let logits = self.backend.forward(&[id], 1)?;
+            next_logits.copy_from_slice(logits);
+            self.cached.push(id);
+            self.stats.decode_tokens += 1;
+            self.stats.decode_seconds += now() - step;
+        }
+        let _ = started;
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(cut) = stop_at {
+            text.truncate(cut);
+        }
+        if text.len() > emitted {
+            // `emitted` is on a char boundary of the lossy text because only valid UTF-8 was emitted.
+            on_token(&text[emitted.min(text.len())..]);
+        }
+        Ok(Generation { text, ids, finish, truncated })
+    }
+}
+
+/// Length of the longest prefix of `b` that does not end inside a UTF-8 sequence.
+fn utf8_complete_prefix(b: &[u8]) -> usize {
+    match std::str::from_utf8(b) {
+        Ok(_) => b.len(),
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        // Invalid bytes mid-stream: lossy decoding will replace them; everything is final.
+        Err(_) => b.len(),
+    }
+}
+
+/// The largest char boundary of `b` (valid UTF-8 up to its end) at or below `i`.
+fn floor_char_boundary(b: &[u8], mut i: usize) -> usize {
+    while i > 0 && i < b.len() && (b[i] & 0xC0) == 0x80 {
+        i -= 1;
+    }
+    i
+}
+
+/// Seconds on a monotonic clock (0 where none exists, as on wasm32 without a performance API).
+fn now() -> f64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::OnceLock;
+        use std::time::Instant;
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed().as_secs_f64()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_whitespace_moves_to_the_continuation() {
+        assert_eq!(split_trailing_whitespace("Answer: ", "A"), ("Answer:", " A".to_string()));
+        assert_eq!(split_trailing_whitespace("Q\n\n", "yes"), ("Q", "\n\nyes".to_string()));
+        assert_eq!(split_trailing_whitespace("x\u{1f}\u{a0}", "y"), ("x", "\u{1f}\u{a0}y".to_string()));
+        assert_eq!(split_trailing_whitespace("no space", " B"), ("no space", " B".to_string()));
+    }
+
+    #[test]
+    fn log_softmax_is_normalised() {
+        let row = [1.0f32, 3.0, 2.0, 3.0];
+        let total: f64 = (0..4).map(|t| log_softmax_at(&row, t).0.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-9);
+        assert_eq!(log_softmax_at(&row, 0).1, 1, "ties resolve to the first maximum");
+    }
+
+    #[test]
+    fn streaming_never_splits_a_character() {
+        let s = "é€😀".as_bytes();
+        assert_eq!(utf8_complete_prefix(&s[..3]), 2);
+        assert_eq!(floor_char_boundary(s, 3), 2);
+        assert_eq!(floor_char_boundary(s, 5), 5);
+    }
+}

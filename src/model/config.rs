@@ -1,0 +1,312 @@
+//! Hyperparameters of a decoder, read from GGUF metadata, and the per-family switches.
+
+use crate::gguf::{ByteSource, Gguf, GgufError};
+
+/// The architecture families we run. Several `general.architecture` names map to one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Llama 2/3, Mistral, SmolLM, TinyLlama, BioMistral (`llama`, `mistral`).
+    Llama,
+    Qwen2,
+    Qwen3,
+    Gemma2,
+    Gemma3,
+    Phi3,
+}
+
+impl Family {
+    fn from_arch(arch: &str) -> Option<Family> {
+        Some(match arch {
+            "llama" | "mistral" => Family::Llama,
+            "qwen2" => Family::Qwen2,
+            "qwen3" => Family::Qwen3,
+            "gemma2" => Family::Gemma2,
+            "gemma3" => Family::Gemma3,
+            "phi3" => Family::Phi3,
+            _ => return None,
+        })
+    }
+}
+
+/// How RoPE pairs the dimensions of a head. Getting this wrong does not crash: the model
+/// still runs and produces fluent-looking garbage, so each family states its layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopeLayout {
+    /// Adjacent pairs `(x[2i], x[2i+1])` (ggml `LLAMA_ROPE_TYPE_NORM`: Llama, Mistral).
+    Interleaved,
+    /// Halves `(x[i], x[i + n_rot/2])` (ggml `LLAMA_ROPE_TYPE_NEOX`: Qwen, Gemma, Phi-3).
+    Neox,
+}
+
+/// The gated feed-forward's activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `silu(gate) * up` (SwiGLU).
+    Silu,
+    /// `gelu_tanh(gate) * up` (GeGLU, Gemma).
+    Gelu,
+}
+
+/// Everything the forward pass needs to know about a model's shape and conventions.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// `general.architecture` as written in the file.
+    pub arch: String,
+    pub family: Family,
+    pub n_vocab: usize,
+    pub n_embd: usize,
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub n_head_kv: usize,
+    /// Per-head width of queries and keys.
+    pub head_dim: usize,
+    /// Per-head width of values.
+    pub head_dim_v: usize,
+    pub n_ff: usize,
+    pub rms_eps: f32,
+    /// Context length the model was trained for.
+    pub n_ctx_train: usize,
+    pub rope_layout: RopeLayout,
+    /// Dimensions of each head that are rotated (the rest pass through).
+    pub n_rot: usize,
+    pub rope_base: f32,
+    /// Multiplier on positions (1 / linear scaling factor).
+    pub rope_freq_scale: f32,
+    /// RoPE base of sliding-window layers where it differs (Gemma 3: 10000).
+    pub rope_base_swa: f32,
+    pub rope_freq_scale_swa: f32,
+    /// Sliding-window size in tokens (0: none).
+    pub sliding_window: usize,
+    /// Layer `il` uses the sliding window when `il % swa_period < swa_period - 1`
+    /// (Gemma 2: period 2; Gemma 3: period 6; 0: no sliding layers).
+    pub swa_period: usize,
+    /// Multiplier applied to queries before `QK^T`.
+    pub attn_scale: f32,
+    /// `softcap * tanh(x / softcap)` on attention scores (Gemma 2), 0 for none.
+    pub attn_softcap: f32,
+    /// The same on the final logits (Gemma 2), 0 for none.
+    pub final_softcap: f32,
+    /// Embeddings are multiplied by this (Gemma: sqrt(n_embd)).
+    pub embd_scale: f32,
+    pub activation: Activation,
+}
+
+/// Why a model cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    #[error("architecture {0:?} is not supported (supported: llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3)")]
+    UnsupportedArchitecture(String),
+    #[error("model hyperparameter {key}: {problem}")]
+    BadHyperparameter { key: String, problem: String },
+    #[error("tensor {name:?}: expected shape {expected:?}, found {found:?}")]
+    BadShape { name: String, expected: Vec<u64>, found: Vec<u64> },
+    #[error("tensor {name:?}: {problem}")]
+    BadTensor { name: String, problem: String },
+}
+
+impl ModelConfig {
+    /// Reads the hyperparameters of `g`, with llama.cpp's defaults where a key is optional.
+    pub fn from_gguf<S: ByteSource>(g: &Gguf<S>) -> Result<Self, ModelError> {
+        let arch = g.get_str("general.architecture")?.to_string();
+        let family = Family::from_arch(&arch).ok_or_else(|| ModelError::UnsupportedArchitecture(arch.clone()))?;
+        let arch_name = arch.clone();
+        let key = |k: &str| format!("{arch_name}.{k}");
+        let usize_key = |k: &str| -> Result<usize, ModelError> {
+            let v = g.get_u64(&key(k))?;
+            usize::try_from(v)
+                .ok()
+                .filter(|&v| v > 0 && v < (1 << 24))
+                .ok_or_else(|| ModelError::BadHyperparameter { key: key(k), problem: format!("{v} is out of range") })
+        };
+        let opt_usize = |k: &str| -> Result<Option<usize>, ModelError> {
+            if g.get(&key(k)).is_some() {
+                usize_key(k).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let opt_f32 = |k: &str| -> Result<Option<f32>, ModelError> {
+            match g.get(&key(k)) {
+                Some(_) => Ok(Some(g.get_f32(&key(k))?)),
+                None => Ok(None),
+            }
+        };
+
+        let n_embd = usize_key("embedding_length")?;
+        let n_layer = usize_key("block_count")?;
+        let n_head = usize_key("attention.head_count")?;
+        let n_head_kv = opt_usize("attention.head_count_kv")?.unwrap_or(n_head);
+        if n_head % n_head_kv != 0 {
+            return Err(ModelError::BadHyperparameter {
+                key: key("attention.head_count_kv"),
+                problem: format!("{n_head} query heads are not a multiple of {n_head_kv} KV heads"),
+            });
+        }
+        let head_dim = opt_usize("attention.key_length")?.unwrap_or(n_embd / n_head);
+        let head_dim_v = opt_usize("attention.value_length")?.unwrap_or(head_dim);
+        let n_ff = usize_key("feed_forward_length")?;
+        let rms_eps = opt_f32("attention.layer_norm_rms_epsilon")?.unwrap_or(1e-5);
+        let n_ctx_train = opt_usize("context_length")?.unwrap_or(2048);
+        let n_rot = opt_usize("rope.dimension_count")?.unwrap_or(head_dim);
+        if n_rot > head_dim || n_rot % 2 != 0 {
+            return Err(ModelError::BadHyperparameter {
+                key: key("rope.dimension_count"),
+                problem: format!("{n_rot} rotated dimensions in heads of {head_dim}"),
+            });
+        }
+        let rope_base = opt_f32("rope.freq_base")?.unwrap_or(10000.0);
+        let rope_freq_scale = match opt_f32("rope.scaling.factor")? {
+            Some(f) if f > 0.0 && g.get_str(&key("rope.scaling.type")).unwrap_or("linear") == "linear" => 1.0 / f,
+            _ => 1.0,
+        };
+        let sliding_window = opt_usize("attention.sliding_window")?.unwrap_or(0);
+        let n_vocab = match g.get_array("tokenizer.ggml.tokens") {
+            Ok(tokens) => tokens.len(),
+            Err(_) => opt_usize("vocab_size")?.unwrap_or(0),
+        };
+
+        let mut c = ModelConfig {
+            arch,
+            family,
+            n_vocab,
+            n_embd,
+            n_layer,
+            n_head,
+            n_head_kv,
+            head_dim,
+            head_dim_v,
+            n_ff,
+            rms_eps,
+            n_ctx_train,
+            rope_layout: RopeLayout::Neox,
+            n_rot,
+            rope_base,
+            rope_freq_scale,
+            rope_base_swa: rope_base,
+            rope_freq_scale_swa: rope_freq_scale,
+            sliding_window,
+            swa_period: 0,
+            attn_scale: 1.0 / (head_dim as f32).sqrt(),
+            attn_softcap: 0.0,
+            final_softcap: 0.0,
+            embd_scale: 1.0,
+            activation: Activation::Silu,
+        };
+
+        // Per-family conventions, as llama.cpp's llama-model.cpp sets them.
+        match family {
+            Family::Llama => {
+                c.rope_layout = RopeLayout::Interleaved;
+                // Mistral v0.1 declares a 4096 sliding window on every layer.
+                if c.sliding_window > 0 {
+                    c.swa_period = 1;
+                }
+            }
+            Family::Qwen2 | Family::Qwen3 => {}
+            Family::Phi3 => {
+                if c.sliding_window > 0 {
+                    c.swa_period = 1;
+                }
+            }
+            Family::Gemma2 | Family::Gemma3 => {
+                c.activation = Activation::Gelu;
+                c.embd_scale = (n_embd as f32).sqrt();
+                // Gemma 2 27B and Gemma 3 27B scale queries by the model width per head instead.
+                let is_27b = n_layer == 46 || n_layer == 62;
+                if is_27b {
+                    c.attn_scale = 1.0 / ((n_embd / n_head) as f32).sqrt();
+                }
+                if family == Family::Gemma2 {
+                    c.swa_period = 2;
+                    c.attn_softcap = opt_f32("attn_logit_softcapping")?.unwrap_or(50.0);
+                    c.final_softcap = opt_f32("final_logit_softcapping")?.unwrap_or(30.0);
+                } else {
+                    c.swa_period = 6;
+                    c.rope_base_swa = 10000.0;
+                    c.rope_freq_scale_swa = 1.0;
+                    c.final_softcap = opt_f32("final_logit_softcapping")?.unwrap_or(0.0);
+                }
+                if c.sliding_window == 0 {
+                    c.swa_period = 0;
+                }
+            }
+        }
+        // Note: in a sliding layer with period 1 every layer slides.
+        Ok(c)
+    }
+
+    /// Whether layer `il` attends through the sliding window.
+    pub fn is_swa_layer(&self, il: usize) -> bool {
+        match self.swa_period {
+            0 => false,
+            1 => true,
+            p => il % p < p - 1,
+        }
+    }
+
+    /// Width of all query heads together.
+    pub fn q_dim(&self) -> usize {
+        self.n_head * self.head_dim
+    }
+
+    /// Width of all key heads together.
+    pub fn k_dim(&self) -> usize {
+        self.n_head_kv * self.head_dim
+    }
+
+    /// Width of all value heads together.
+    pub fn v_dim(&self) -> usize {
+        self.n_head_kv * self.head_dim_v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(period: usize) -> ModelConfig {
+        ModelConfig {
+            arch: "gemma3".into(),
+            family: Family::Gemma3,
+            n_vocab: 1,
+            n_embd: 1,
+            n_layer: 12,
+            n_head: 1,
+            n_head_kv: 1,
+            head_dim: 1,
+            head_dim_v: 1,
+            n_ff: 1,
+            rms_eps: 1e-6,
+            n_ctx_train: 1,
+            rope_layout: RopeLayout::Neox,
+            n_rot: 2,
+            rope_base: 1.0,
+            rope_freq_scale: 1.0,
+            rope_base_swa: 1.0,
+            rope_freq_scale_swa: 1.0,
+            sliding_window: 4,
+            swa_period: period,
+            attn_scale: 1.0,
+            attn_softcap: 0.0,
+            final_softcap: 0.0,
+            embd_scale: 1.0,
+            activation: Activation::Gelu,
+        }
+    }
+
+    /// Gemma 3 alternates five sliding layers with one global layer; a wrong pattern still runs
+    /// but degrades long-context answers, so the pattern is pinned here.
+    #[test]
+    fn gemma3_every_sixth_layer_is_global() {
+        let c = cfg(6);
+        let global: Vec<usize> = (0..12).filter(|&il| !c.is_swa_layer(il)).collect();
+        assert_eq!(global, vec![5, 11]);
+        let c = cfg(2);
+        let global: Vec<usize> = (0..6).filter(|&il| !c.is_swa_layer(il)).collect();
+        assert_eq!(global, vec![1, 3, 5]);
+        assert!(!cfg(0).is_swa_layer(0));
+        assert!(cfg(1).is_swa_layer(7));
+    }
+}

@@ -1,0 +1,9 @@
+//! Decoder architectures: hyperparameters and per-family switches ([`ModelConfig`]) and the
+//! weights a decoder has ([`DecoderWeights`]). One decoder covers llama, mistral, qwen2, qwen3,
+//! gemma2, gemma3 and phi3; backends run its forward pass.
+
+mod config;
+mod weights;
+
+pub use config::{Activation, Family, ModelConfig, ModelError, RopeLayout};
+pub use weights::{DecoderWeights, GateUp, LayerWeights, Qkv};
