@@ -1,0 +1,381 @@
+//! Chat templates (`tokenizer.chat_template`, Jinja2) rendered with minijinja the way
+//! llama-cpp-python renders them with jinja2: `trim_blocks` and `lstrip_blocks` on, variables
+//! `messages` (a list of `{role, content}`), `add_generation_prompt`, `bos_token` and
+//! `eos_token` (the vocabulary texts of BOS/EOS), and the functions `raise_exception(msg)` and
+//! `strftime_now(fmt)`. Python string and dict methods that templates call (`.strip()`,
+//! `.startswith()`, `.items()`, ...) are provided for the common cases.
+
+use minijinja::value::{Value, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, State};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Renders `template`. `messages` are `(role, content)` pairs.
+pub(crate) fn render(
+    template: &str,
+    messages: &[(&str, &str)],
+    add_generation_prompt: bool,
+    bos_token: &str,
+    eos_token: &str,
+) -> Result<String, String> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_function("raise_exception", |msg: String| -> Result<Value, Error> {
+        Err(Error::new(ErrorKind::InvalidOperation, msg))
+    });
+    env.add_function("strftime_now", |fmt: String| -> String { strftime_now(&fmt) });
+    env.set_unknown_method_callback(py_method);
+    let tmpl = env.template_from_str(template).map_err(|e| format!("{e:#}"))?;
+    let msgs: Vec<Value> = messages
+        .iter()
+        .map(|(role, content)| Value::from_iter([("role", Value::from(*role)), ("content", Value::from(*content))]))
+        .collect();
+    let ctx = Value::from_iter([
+        ("messages", Value::from(msgs)),
+        ("add_generation_prompt", Value::from(add_generation_prompt)),
+        ("bos_token", Value::from(bos_token)),
+        ("eos_token", Value::from(eos_token)),
+    ]);
+    tmpl.render(ctx).map_err(|e| {
+        // Show the template's own message for raise_exception, with minijinja's context after.
+        match e.detail() {
+            Some(d) if e.kind() == ErrorKind::InvalidOperation => format!("{d} ({e})"),
+            _ => format!("{e:#}"),
+        }
+    })
+}
+
+/// Python's `str.isspace` for one char (Unicode White_Space plus the ASCII separators
+/// U+001C..U+001F).
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+fn arg_str(args: &[Value], i: usize) -> Option<&str> {
+    args.get(i).and_then(|v| v.as_str())
+}
+
+/// A subset of Python's `str` and `dict` methods, for templates written against jinja2.
+fn py_method(_state: &State, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
+    let bad = || {
+        Error::new(
+            ErrorKind::UnknownMethod,
+            format!("{} has no method {method}", value.kind()),
+        )
+    };
+    match value.kind() {
+        ValueKind::String => {
+            let s = value.as_str().unwrap_or("");
+            let chars_arg = arg_str(args, 0);
+            let strip_set = |c: char| match chars_arg {
+                Some(set) => set.contains(c),
+                None => py_space(c),
+            };
+            Ok(match method {
+                "strip" => Value::from(s.trim_matches(strip_set)),
+                "lstrip" => Value::from(s.trim_start_matches(strip_set)),
+                "rstrip" => Value::from(s.trim_end_matches(strip_set)),
+                "upper" => Value::from(s.to_uppercase()),
+                "lower" => Value::from(s.to_lowercase()),
+                "title" => Value::from(title_case(s)),
+                "capitalize" => {
+                    let mut cs = s.chars();
+                    Value::from(match cs.next() {
+                        Some(f) => f
+                            .to_uppercase()
+                            .chain(cs.flat_map(char::to_lowercase))
+                            .collect::<String>(),
+                        None => String::new(),
+                    })
+                }
+                "startswith" | "endswith" => {
+                    let test = |p: &str| {
+                        if method == "startswith" {
+                            s.starts_with(p)
+                        } else {
+                            s.ends_with(p)
+                        }
+                    };
+                    let arg = args.first().ok_or_else(bad)?;
+                    let hit = match arg.kind() {
+                        ValueKind::String => test(arg.as_str().unwrap_or("")),
+                        ValueKind::Seq => arg.try_iter()?.any(|p| p.as_str().is_some_and(test)),
+                        _ => return Err(bad()),
+                    };
+                    Value::from(hit)
+                }
+                "replace" => {
+                    let (old, new) = (arg_str(args, 0).ok_or_else(bad)?, arg_str(args, 1).ok_or_else(bad)?);
+                    match args.get(2).and_then(|v| v.as_i64()) {
+                        Some(n) if n >= 0 => Value::from(s.replacen(old, new, n as usize)),
+                        _ => Value::from(s.replace(old, new)),
+                    }
+                }
+                "split" => {
+                    let maxsplit = args
+                        .get(1)
+                        .and_then(|v| v.as_i64())
+                        .filter(|&n| n >= 0)
+                        .map(|n| n as usize);
+                    let parts: Vec<Value> = match args.first().and_then(|v| v.as_str()) {
+                        Some(sep) if !sep.is_empty() => match maxsplit {
+                            Some(n) => s.splitn(n + 1, sep).map(Value::from).collect(),
+                            None => s.split(sep).map(Value::from).collect(),
+                        },
+                        Some(_) => return Err(Error::new(ErrorKind::InvalidOperation, "empty separator")),
+                        None => s.split(py_space).filter(|p| !p.is_empty()).map(Value::from).collect(),
+                    };
+                    Value::from(parts)
+                }
+                "splitlines" => Value::from(s.lines().map(Value::from).collect::<Vec<_>>()),
+                "find" => {
+                    let sub = arg_str(args, 0).ok_or_else(bad)?;
+                    Value::from(s.find(sub).map(|b| s[..b].chars().count() as i64).unwrap_or(-1))
+                }
+                "count" => {
+                    let sub = arg_str(args, 0).ok_or_else(bad)?;
+                    Value::from(if sub.is_empty() {
+                        s.chars().count() + 1
+                    } else {
+                        s.matches(sub).count()
+                    })
+                }
+                "join" => {
+                    let items = args.first().ok_or_else(bad)?;
+                    let parts: Vec<String> = items.try_iter()?.map(|v| v.to_string()).collect();
+                    Value::from(parts.join(s))
+                }
+                "isdigit" => Value::from(!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())),
+                "isalpha" => Value::from(!s.is_empty() && s.chars().all(char::is_alphabetic)),
+                "isspace" => Value::from(!s.is_empty() && s.chars().all(py_space)),
+                _ => return Err(bad()),
+            })
+        }
+        ValueKind::Map => match method {
+            "items" => {
+                let mut out = Vec::new();
+                for k in value.try_iter()? {
+                    let v = value.get_item(&k)?;
+                    out.push(Value::from(vec![k, v]));
+                }
+                Ok(Value::from(out))
+            }
+            "keys" => Ok(Value::from(value.try_iter()?.collect::<Vec<_>>())),
+            "values" => {
+                let mut out = Vec::new();
+                for k in value.try_iter()? {
+                    out.push(value.get_item(&k)?);
+                }
+                Ok(Value::from(out))
+            }
+            "get" => {
+                let key = args.first().ok_or_else(bad)?;
+                let v = value.get_item(key)?;
+                Ok(if v.is_undefined() {
+                    args.get(1).cloned().unwrap_or(Value::from(()))
+                } else {
+                    v
+                })
+            }
+            _ => Err(bad()),
+        },
+        _ => Err(bad()),
+    }
+}
+
+fn title_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev_cased = false;
+    for c in s.chars() {
+        if prev_cased {
+            out.extend(c.to_lowercase());
+        } else {
+            out.extend(c.to_uppercase());
+        }
+        prev_cased = c.is_alphabetic();
+    }
+    out
+}
+
+/// Today's date/time (UTC) formatted with the strftime directives chat templates use
+/// (`%d %b %Y`, `%B`, `%m`, `%y`, `%H:%M:%S`, `%A`, `%a`, `%j`, `%%`).
+fn strftime_now(fmt: &str) -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format_time(secs, fmt)
+}
+
+fn format_time(secs: u64, fmt: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const DAYS: [&str; 7] = [
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+    ];
+    let days = (secs / 86_400) as i64;
+    let tod = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    const CUM: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let jday = CUM[(m - 1) as usize] + d + i64::from(leap && m > 2);
+    let weekday = DAYS[days.rem_euclid(7) as usize];
+
+    let mut out = String::new();
+    let mut it = fmt.chars();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('d') => out.push_str(&format!("{d:02}")),
+            Some('m') => out.push_str(&format!("{m:02}")),
+            Some('Y') => out.push_str(&y.to_string()),
+            Some('y') => out.push_str(&format!("{:02}", y % 100)),
+            Some('B') => out.push_str(MONTHS[(m - 1) as usize]),
+            Some('b') => out.push_str(&MONTHS[(m - 1) as usize][..3]),
+            Some('A') => out.push_str(weekday),
+            Some('a') => out.push_str(&weekday[..3]),
+            Some('j') => out.push_str(&format!("{jday:03}")),
+            Some('H') => out.push_str(&format!("{:02}", tod / 3600)),
+            Some('M') => out.push_str(&format!("{:02}", tod / 60 % 60)),
+            Some('S') => out.push_str(&format!("{:02}", tod % 60)),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+/// Markers put around message content to find it in the rendered text: Unicode noncharacters,
+/// which no real message contains.
+pub(crate) const OPEN: char = '\u{FDD0}';
+pub(crate) const CLOSE: char = '\u{FDD1}';
+
+/// Renders and splits the result into `(text, is_content)` segments: message content (as the
+/// template placed it) and the template's own text. Returns `None` when the split cannot be
+/// trusted: the template changed the content in a way the markers do not survive.
+pub(crate) fn render_segments(
+    template: &str,
+    messages: &[(&str, &str)],
+    add_generation_prompt: bool,
+    bos_token: &str,
+    eos_token: &str,
+    plain: &str,
+) -> Option<Vec<(String, bool)>> {
+    if messages.iter().any(|(_, c)| c.contains(OPEN) || c.contains(CLOSE)) {
+        return None;
+    }
+    // First the content as is; then pre-trimmed, for templates that `| trim` it.
+    for trim in [false, true] {
+        let marked: Vec<String> = messages
+            .iter()
+            .map(|(_, c)| format!("{OPEN}{}{CLOSE}", if trim { c.trim_matches(py_space) } else { c }))
+            .collect();
+        let msgs: Vec<(&str, &str)> = messages
+            .iter()
+            .zip(&marked)
+            .map(|((r, _), m)| (*r, m.as_str()))
+            .collect();
+        let Ok(out) = render(template, &msgs, add_generation_prompt, bos_token, eos_token) else {
+            continue;
+        };
+        let stripped: String = out.chars().filter(|&c| c != OPEN && c != CLOSE).collect();
+        if stripped != plain {
+            continue;
+        }
+        let mut segments = Vec::new();
+        let mut cur = String::new();
+        let mut inside = false;
+        let mut ok = true;
+        for c in out.chars() {
+            match c {
+                OPEN if !inside => {
+                    segments.push((std::mem::take(&mut cur), false));
+                    inside = true;
+                }
+                CLOSE if inside => {
+                    segments.push((std::mem::take(&mut cur), true));
+                    inside = false;
+                }
+                OPEN | CLOSE => ok = false,
+                _ => cur.push(c),
+            }
+        }
+        if !ok || inside {
+            continue;
+        }
+        segments.push((cur, false));
+        segments.retain(|(s, _)| !s.is_empty());
+        return Some(segments);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_format_like_strftime() {
+        // 2024-07-23 14:05:09 UTC was a Tuesday.
+        let t = 1_721_743_509;
+        assert_eq!(format_time(t, "%d %b %Y"), "23 Jul 2024");
+        assert_eq!(
+            format_time(t, "%A %B %m/%d/%y %H:%M:%S %j %%"),
+            "Tuesday July 07/23/24 14:05:09 205 %"
+        );
+        assert_eq!(format_time(0, "%Y-%m-%d %a"), "1970-01-01 Thu");
+    }
+
+    #[test]
+    fn python_methods_work_in_templates() {
+        let out = render(
+            "{{ messages[0]['content'].strip().upper() }}|{{ 'a,b'.split(',') | join('+') }}|{{ 'x'.startswith(('y','x')) }}",
+            &[("user", "  hi  ")],
+            false,
+            "",
+            "",
+        )
+        .unwrap();
+        assert_eq!(out, "HI|a+b|True");
+    }
+
+    #[test]
+    fn raise_exception_reports_the_message() {
+        let e = render("{{ raise_exception('no system role') }}", &[], false, "", "").unwrap_err();
+        assert!(e.starts_with("no system role"), "{e}");
+    }
+}
