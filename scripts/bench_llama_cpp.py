@@ -10,6 +10,7 @@ import argparse
 import json
 import time
 
+import llama_cpp
 import numpy as np
 from llama_cpp import Llama
 
@@ -28,17 +29,24 @@ def main():
     llm = Llama(model_path=a.model, n_ctx=a.prompt_tokens + a.gen_tokens + 8, n_batch=512,
                 n_threads=a.threads, n_threads_batch=a.threads, verbose=False)
     prompt = llm.tokenize((TEXT * (1 + a.prompt_tokens // 20)).encode(), add_bos=True)[: a.prompt_tokens]
+    n_vocab = llm.n_vocab()
+
+    def last_argmax():
+        # The logits of the last evaluated token, read straight from llama.cpp's buffer.
+        ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+        return int(np.argmax(np.ctypeslib.as_array(ptr, shape=(n_vocab,))))
+
     best_p, best_d = 0.0, 0.0
     for _ in range(a.repeat):
         llm.reset()
         t0 = time.perf_counter()
         llm.eval(prompt)
         tp = time.perf_counter() - t0
-        tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        tok = last_argmax()
         t1 = time.perf_counter()
         for _ in range(a.gen_tokens):
             llm.eval([tok])
-            tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            tok = last_argmax()
         td = time.perf_counter() - t1
         best_p = max(best_p, len(prompt) / tp)
         best_d = max(best_d, a.gen_tokens / td)

@@ -10,6 +10,13 @@ continuation; continuation tokens are tokenize(context + continuation)[len(token
 the model sees context_enc + continuation_enc; logprob is the sum of log_softmax at each
 continuation token, computed here in float64 from llama.cpp's float32 logits (logits_all=True).
 Greedy generation is argmax decoding one token at a time from llama.cpp's logits.
+
+With a third argument, the path of the same model with every tensor dequantized to F32 (write it
+with `python3 scripts/dequantize_gguf.py MODEL.gguf MODEL-f32.gguf`), the fixture also records
+llama.cpp's answers on those exact weights with an f32 KV cache (`*_f32_weights` fields). That is
+the like-for-like reference for our engine, which computes with exactly dequantized weights in f32:
+llama.cpp on the quantized file rounds activations to 8 bits inside its matmuls (and its results
+then depend on its batch size), which moves loglikelihoods by about 0.1 nats on this model.
 """
 import json
 import sys
@@ -72,9 +79,10 @@ def log_softmax(row):
     return row - m - np.log(np.exp(row - m).sum())
 
 
-def main():
-    model_path, out_path = sys.argv[1], sys.argv[2]
-    llm = Llama(model_path=model_path, n_ctx=2048, n_batch=512, logits_all=True, n_threads=2, verbose=False, seed=0)
+def run(model_path, f32_kv):
+    kw = dict(type_k=0, type_v=0) if f32_kv else {}
+    llm = Llama(model_path=model_path, n_ctx=2048, n_batch=512, logits_all=True, n_threads=2,
+                verbose=False, seed=0, **kw)
     tok = lambda s: llm.tokenize(s.encode("utf-8"), add_bos=True, special=False)
     n_vocab = llm.n_vocab()
 
@@ -84,7 +92,8 @@ def main():
         return np.array(llm.scores[: len(tokens), :n_vocab], dtype=np.float32)
 
     lls = []
-    for context, continuation in LOGLIKELIHOOD:
+    for original_context, original_continuation in LOGLIKELIHOOD:
+        context, continuation = original_context, original_continuation
         n_spaces = len(context) - len(context.rstrip())
         if n_spaces > 0:
             continuation = context[-n_spaces:] + continuation
@@ -103,9 +112,8 @@ def main():
             logprob += float(log_softmax(row)[t])
             greedy = greedy and int(np.argmax(row)) == t
         lls.append({
-            "context": context if n_spaces == 0 else context,
-            "original_context": LOGLIKELIHOOD[len(lls)][0],
-            "continuation": LOGLIKELIHOOD[len(lls)][1],
+            "original_context": original_context,
+            "continuation": original_continuation,
             "logprob": logprob,
             "is_greedy": greedy,
             "n_tokens": len(cont_enc),
@@ -128,11 +136,25 @@ def main():
                 break
             llm.eval([nxt])
         gens.append({"prompt": prompt, "prompt_tokens": len(tokens), "ids": out, "top2_margins": margins})
+    return lls, gens
 
+
+def main():
+    model_path, out_path = sys.argv[1], sys.argv[2]
+    lls, gens = run(model_path, f32_kv=False)
+    if len(sys.argv) > 3:
+        lls32, gens32 = run(sys.argv[3], f32_kv=True)
+        for a, b in zip(lls, lls32):
+            assert a["input_tokens"] == b["input_tokens"]
+            a["logprob_f32_weights"] = b["logprob"]
+            a["is_greedy_f32_weights"] = b["is_greedy"]
+        for a, b in zip(gens, gens32):
+            a["ids_f32_weights"] = b["ids"]
+            a["top2_margins_f32_weights"] = b["top2_margins"]
     fixture = {
         "model": model_path.split("/")[-1],
         "llama_cpp_python": __import__("llama_cpp").__version__,
-        "loglikelihood": [{k: v for k, v in d.items() if k != "context"} for d in lls],
+        "loglikelihood": lls,
         "generate": gens,
     }
     with open(out_path, "w", encoding="utf-8") as f:

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Writes a copy of a GGUF model with every tensor dequantized to F32 (same metadata).
+
+    python3 scripts/dequantize_gguf.py MODEL.gguf OUT-f32.gguf
+
+Dequantization is PyPI gguf's `gguf.quants.dequantize`, which our block formats match bit for
+bit; llama.cpp on the copy is then the like-for-like reference for our engine on the original.
+"""
+import sys
+
+import gguf
+import numpy as np
+from gguf.quants import dequantize
+
+
+def main():
+    src, dst = sys.argv[1], sys.argv[2]
+    r = gguf.GGUFReader(src)
+    w = gguf.GGUFWriter(dst, r.fields["general.architecture"].contents())
+    for key, field in r.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        vtype = field.types[0]
+        sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        w.add_key_value(key, field.contents(), vtype, sub)
+    for t in r.tensors:
+        shape = [int(x) for x in reversed(t.shape)]
+        w.add_tensor(t.name, dequantize(t.data, t.tensor_type).astype(np.float32).reshape(shape))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+if __name__ == "__main__":
+    main()
