@@ -64,18 +64,21 @@ impl SharedOut {
 
 /// Rows handled by one task: enough to amortise scheduling, few enough to balance two cores.
 const ROWS_PER_TASK: usize = 32;
-/// Rows dequantized together in the batched path, so each activation row is reused from cache.
-const ROW_TILE: usize = 8;
+/// Rows and tokens of the register tile in the batched path: each loaded vector of weights is
+/// reused for `TILE_T` tokens and each loaded vector of activations for `TILE_R` rows, so the
+/// kernel does two multiply-adds per load instead of one.
+const TILE_R: usize = 4;
+const TILE_T: usize = 4;
 
 /// `y[t, r] = sum_c w[r, c] * x[t, c]` for `t < n_tokens`: x is (n_tokens, cols), y is (n_tokens, rows).
 ///
-/// One token (decode) takes the fused dequantize-and-dot path; several tokens (prefill)
-/// dequantize a tile of rows once and reuse it for every token.
+/// One token (decode) takes the fused dequantize-and-dot path of [`quant::dot`]; several tokens
+/// (prefill) dequantize a tile of rows once and multiply it with the tokens in register tiles.
 pub fn matmul(w: &QMatrix, x: &[f32], y: &mut [f32], n_tokens: usize) {
     debug_assert_eq!(x.len(), n_tokens * w.cols);
     debug_assert_eq!(y.len(), n_tokens * w.rows);
     let out = SharedOut::new(y);
-    let rows = w.rows;
+    let (rows, cols) = (w.rows, w.cols);
     let n_tasks = rows.div_ceil(ROWS_PER_TASK);
     let task = move |i: usize| {
         let out = out;
@@ -91,28 +94,95 @@ pub fn matmul(w: &QMatrix, x: &[f32], y: &mut [f32], n_tokens: usize) {
         }
         TILE.with(|tile| {
             let mut tile = tile.borrow_mut();
-            if tile.len() < ROW_TILE * w.cols {
-                tile.resize(ROW_TILE * w.cols, 0.0);
+            if tile.len() < TILE_R * cols {
+                tile.resize(TILE_R * cols, 0.0);
             }
             let mut r = r0;
             while r < r1 {
-                let nr = ROW_TILE.min(r1 - r);
-                for j in 0..nr {
-                    w.dequantize_row(r + j, &mut tile[j * w.cols..(j + 1) * w.cols]);
-                }
-                for t in 0..n_tokens {
-                    let xt = &x[t * w.cols..(t + 1) * w.cols];
-                    for j in 0..nr {
-                        let v = dot_f32(&tile[j * w.cols..(j + 1) * w.cols], xt);
-                        // SAFETY: (t, r + j) is written by this task only; in bounds by construction.
-                        unsafe { out.write(t * rows + r + j, v) };
+                let nr = TILE_R.min(r1 - r);
+                for j in 0..TILE_R {
+                    let dst = &mut tile[j * cols..(j + 1) * cols];
+                    if j < nr {
+                        w.dequantize_row(r + j, dst);
+                    } else {
+                        dst.fill(0.0); // padding rows of the last tile; their results are dropped
                     }
+                }
+                let wrows: [&[f32]; TILE_R] = std::array::from_fn(|j| &tile[j * cols..(j + 1) * cols]);
+                let mut t = 0;
+                while t < n_tokens {
+                    let nt = TILE_T.min(n_tokens - t);
+                    // Short token tiles repeat the last token; the repeats are not written.
+                    let xrows: [&[f32]; TILE_T] = std::array::from_fn(|k| {
+                        let tk = t + k.min(nt - 1);
+                        &x[tk * cols..(tk + 1) * cols]
+                    });
+                    let acc = dot_tile(&wrows, &xrows);
+                    for (k, acc_t) in acc.iter().enumerate().take(nt) {
+                        for (j, &v) in acc_t.iter().enumerate().take(nr) {
+                            // SAFETY: (t + k, r + j) is written by this task only; in bounds.
+                            unsafe { out.write((t + k) * rows + r + j, v) };
+                        }
+                    }
+                    t += nt;
                 }
                 r += nr;
             }
         });
     };
     parallel_for(n_tasks, task);
+}
+
+/// SIMD width the register tile is written for (one AVX-512 register, or two AVX2/SSE ones).
+#[cfg(target_feature = "avx512f")]
+const LANES: usize = 16;
+#[cfg(not(target_feature = "avx512f"))]
+const LANES: usize = 8;
+
+/// `a * b + c`, fused where the target has FMA (elsewhere `mul_add` is a slow library call).
+#[inline(always)]
+fn madd(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(target_feature = "fma")]
+    {
+        a.mul_add(b, c)
+    }
+    #[cfg(not(target_feature = "fma"))]
+    {
+        a * b + c
+    }
+}
+
+/// The `TILE_R x TILE_T` dot products of `w` rows with `x` rows, `acc[t][r]`, kept in registers
+/// (`TILE_R * TILE_T` accumulators of [`LANES`] floats).
+#[inline(always)]
+fn dot_tile(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R]; TILE_T] {
+    let n = w[0].len();
+    let full = n / LANES * LANES;
+    let mut acc = [[[0f32; LANES]; TILE_R]; TILE_T];
+    let mut c = 0;
+    while c < full {
+        let wv: [[f32; LANES]; TILE_R] = std::array::from_fn(|j| w[j][c..c + LANES].try_into().unwrap());
+        let xv: [[f32; LANES]; TILE_T] = std::array::from_fn(|k| x[k][c..c + LANES].try_into().unwrap());
+        for k in 0..TILE_T {
+            for j in 0..TILE_R {
+                for i in 0..LANES {
+                    acc[k][j][i] = madd(wv[j][i], xv[k][i], acc[k][j][i]);
+                }
+            }
+        }
+        c += LANES;
+    }
+    let mut out = [[0f32; TILE_R]; TILE_T];
+    for k in 0..TILE_T {
+        for j in 0..TILE_R {
+            let mut s: f32 = acc[k][j].iter().sum();
+            for i in full..n {
+                s = madd(w[j][i], x[k][i], s);
+            }
+            out[k][j] = s;
+        }
+    }
+    out
 }
 
 thread_local! {
