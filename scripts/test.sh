@@ -9,4 +9,4 @@ if [ -z "${CLINICBENCH_MODEL:-}" ]; then
   export CLINICBENCH_MODEL
 fi
 cargo build --lib --target wasm32-unknown-unknown
-cargo test --all-targets
+cargo test --release --all-targets

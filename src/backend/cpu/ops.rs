@@ -133,10 +133,8 @@ pub fn matmul(w: &QMatrix, x: &[f32], y: &mut [f32], n_tokens: usize) {
     parallel_for(n_tasks, task);
 }
 
-/// SIMD width the register tile is written for (one AVX-512 register, or two AVX2/SSE ones).
-#[cfg(target_feature = "avx512f")]
-const LANES: usize = 16;
-#[cfg(not(target_feature = "avx512f"))]
+/// SIMD width the register tile is written for: one 256-bit register (LLVM prefers 256-bit
+/// vectors even on AVX-512 parts; 16 lanes made it spill the tile's accumulators to the stack).
 const LANES: usize = 8;
 
 /// `a * b + c`, fused where the target has FMA (elsewhere `mul_add` is a slow library call).

@@ -1,0 +1,131 @@
+//! The `clinicbench` command as a user runs it: JSON lines in and out, errors in place, exit codes.
+
+mod common;
+
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn run(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clinicbench"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run clinicbench");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn unreadable_models_exit_2_with_a_message() {
+    let out = run(&["tokenize", "--model", "/nonexistent/m.gguf"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/nonexistent/m.gguf"), "{}", stderr(&out));
+
+    let dir = std::env::temp_dir().join(format!("clinicbench-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("junk.gguf");
+    std::fs::write(&junk, b"this is not a model file at all").unwrap();
+    let out = run(&["loglikelihood", "--model", junk.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not a GGUF file"), "{}", stderr(&out));
+
+    // A real model cut short: the header may parse, the tensors cannot all be there.
+    if let Some(model) = common::real_model() {
+        let mut head = vec![0u8; 40 << 20];
+        let mut f = std::fs::File::open(model).unwrap();
+        std::io::Read::read_exact(&mut f, &mut head).unwrap();
+        let cut = dir.join("cut.gguf");
+        std::fs::write(&cut, &head).unwrap();
+        let out = run(&["generate", "--model", cut.to_str().unwrap()], "");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("past the end"), "{}", stderr(&out));
+    }
+    let out = run(&["frobnicate"], "");
+    assert_eq!(out.status.code(), Some(2), "bad usage");
+}
+
+#[test]
+fn requests_answer_line_by_line_and_bad_lines_get_errors_in_place() {
+    let Some(model) = common::real_model() else { return };
+    let m = model.to_str().unwrap();
+
+    let out = run(&["tokenize", "--model", m], "\"120/80 mmHg\"\nnot json\n\"\"\n");
+    assert_eq!(out.status.code(), Some(1), "one line failed");
+    let l = lines(&out);
+    assert_eq!(l.len(), 3);
+    assert_eq!(l[0][0], 2, "BOS first");
+    assert!(l[1]["error"].as_str().unwrap().contains("JSON string"));
+    assert_eq!(l[2], serde_json::json!([2]));
+
+    let input = concat!(
+        r#"{"context": "Question: Which organ produces insulin?\nAnswer:", "continuation": " The pancreas"}"#,
+        "\n",
+        r#"{"context": "x"}"#,
+        "\n",
+        r#"{"context": "Question: Which organ produces insulin?\nAnswer: ", "continuation": "The pancreas"}"#,
+        "\n"
+    );
+    let out = run(&["loglikelihood", "--model", m], input);
+    assert_eq!(out.status.code(), Some(1));
+    let l = lines(&out);
+    assert_eq!(l.len(), 3);
+    assert!(l[0]["logprob"].as_f64().unwrap() < 0.0);
+    assert!(l[1]["error"].is_string());
+    // Trailing whitespace of the context moves to the continuation: the same request.
+    assert_eq!(l[0]["logprob"], l[2]["logprob"]);
+    assert_eq!(l[0]["n_tokens"], l[2]["n_tokens"]);
+
+    let out = run(
+        &["generate", "--model", m, "--max-tokens", "40"],
+        "{\"prompt\": \"Question: Which vitamin deficiency causes scurvy?\\nAnswer:\", \"stop\": [\"\\n\"]}\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let g = &lines(&out)[0];
+    assert!(g["text"].as_str().unwrap().contains("Vitamin C"), "{g}");
+    assert!(!g["text"].as_str().unwrap().contains('\n'), "the stop string is cut: {g}");
+    assert_eq!(g["finish"], "stop");
+
+    let out = run(&["generate", "--model", m, "--max-tokens", "5", "--ignore-eos"], "{\"prompt\": \"Hello\"}\n");
+    let g = &lines(&out)[0];
+    assert_eq!(g["ids"].as_array().unwrap().len(), 5);
+    assert_eq!(g["finish"], "length");
+
+    let out = run(&["generate", "--model", m, "--chat-template"], "{\"prompt\": \"Hi\"}\n");
+    assert_eq!(out.status.code(), Some(2), "this model has no chat template");
+    assert!(stderr(&out).contains("chat_template"));
+}
+
+#[test]
+fn inspect_and_bench_describe_the_model() {
+    let Some(model) = common::real_model() else { return };
+    let m = model.to_str().unwrap();
+    let out = run(&["inspect", "--model", m, "--json"], "");
+    assert_eq!(out.status.code(), Some(0));
+    let v = &lines(&out)[0];
+    assert_eq!(v["architecture"], "gemma3");
+    assert_eq!(v["tokenizer"], "llama");
+    assert_eq!(v["context_length"], 32768);
+    assert!((260e6..280e6).contains(&v["parameters"].as_f64().unwrap()));
+    let types: Vec<&str> = v["quantization"].as_array().unwrap().iter().map(|q| q["type"].as_str().unwrap()).collect();
+    for t in ["Q8_0", "Q5_0", "Q4_K", "Q6_K", "F32"] {
+        assert!(types.contains(&t), "{t} in {types:?}");
+    }
+
+    let out = run(&["bench", "--model", m, "--prompt-tokens", "16", "--gen-tokens", "4"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let b = &lines(&out)[0];
+    for k in ["prefill_tok_s", "decode_tok_s", "bytes_per_token"] {
+        assert!(b[k].as_f64().unwrap() > 0.0, "{k} in {b}");
+    }
+}
