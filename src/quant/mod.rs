@@ -22,6 +22,8 @@
 
 pub mod blocks;
 pub mod dot;
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+mod x86;
 
 use std::fmt;
 
@@ -357,8 +359,14 @@ pub fn dot(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
         GgmlType::BF16 => dot::dot_bf16(row, x),
         GgmlType::Q4_0 => dot::dot_q4_0(row, x),
         GgmlType::Q4_1 => dot::dot_q4_1(row, x),
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+        GgmlType::Q5_0 => x86::dot_q5_0(row, x),
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
         GgmlType::Q5_0 => dot::dot_q5_0(row, x),
         GgmlType::Q5_1 => dot::dot_q5_1(row, x),
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+        GgmlType::Q8_0 => x86::dot_q8_0(row, x),
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
         GgmlType::Q8_0 => dot::dot_q8_0(row, x),
         GgmlType::Q2K => dot::dot_q2_k(row, x),
         GgmlType::Q3K => dot::dot_q3_k(row, x),
