@@ -396,7 +396,7 @@ fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
 
 /// Per sub-block of 32 of a Q4_K/Q5_K block: the scale `d * sc` and the min `dmin * m`.
 #[inline(always)]
-fn k4_scales_mins(d: [u8; 2], dmin: [u8; 2], scales: &[u8; 12]) -> ([f32; 8], [f32; 8]) {
+pub(crate) fn k4_scales_mins(d: [u8; 2], dmin: [u8; 2], scales: &[u8; 12]) -> ([f32; 8], [f32; 8]) {
     let (d, dmin) = (half(d), half(dmin));
     let mut sc = [0.0; 8];
     let mut mn = [0.0; 8];

@@ -370,8 +370,14 @@ pub fn dot(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
         GgmlType::Q8_0 => dot::dot_q8_0(row, x),
         GgmlType::Q2K => dot::dot_q2_k(row, x),
         GgmlType::Q3K => dot::dot_q3_k(row, x),
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+        GgmlType::Q4K => x86::dot_q4_k(row, x),
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
         GgmlType::Q4K => dot::dot_q4_k(row, x),
         GgmlType::Q5K => dot::dot_q5_k(row, x),
+        #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+        GgmlType::Q6K => x86::dot_q6_k(row, x),
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
         GgmlType::Q6K => dot::dot_q6_k(row, x),
         _ => panic!("quant::dot: tensor type {ty} is not supported"),
     }

@@ -89,6 +89,110 @@ pub fn dot_q8_0(row: &[u8], x: &[f32]) -> f32 {
     }
 }
 
+const Q4_K_BYTES: usize = 144;
+const Q6_K_BYTES: usize = 210;
+
+/// `sum_i q_i * x_i` for eight unsigned bytes (the low 8 of `q`) and eight floats.
+#[inline(always)]
+unsafe fn dot8_u8(q: __m128i, x: *const f32, acc: __m256) -> __m256 {
+    _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q)), _mm256_loadu_ps(x), acc)
+}
+
+/// `sum_i q_i * x_i` for eight signed bytes (the low 8 of `q`) and eight floats.
+#[inline(always)]
+unsafe fn dot8_i8(q: __m128i, x: *const f32, acc: __m256) -> __m256 {
+    _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), _mm256_loadu_ps(x), acc)
+}
+
+/// Q4_K row times an f32 vector (`block_q4_K`: 8 sub-blocks of 32 with 6-bit scales and mins;
+/// weight = sc * q - mn). Per sub-block this computes `sc * sum(q x) - mn * sum(x)`.
+pub fn dot_q4_k(row: &[u8], x: &[f32]) -> f32 {
+    debug_assert_eq!(row.len() / Q4_K_BYTES * 256, x.len());
+    // SAFETY: compiled only with AVX2 and FMA; loads stay inside `b` (qs at 16..144) and `xs`.
+    unsafe {
+        let mut acc = _mm256_setzero_ps();
+        let mask = _mm256_set1_epi8(0x0F);
+        for (b, xs) in row.chunks_exact(Q4_K_BYTES).zip(x.chunks_exact(256)) {
+            let blk: &[u8; Q4_K_BYTES] = b.try_into().unwrap_or_else(|_| unreachable!());
+            let scales: &[u8; 12] = blk[4..16].try_into().unwrap_or_else(|_| unreachable!());
+            let (sc, mn) = super::blocks::k4_scales_mins([blk[0], blk[1]], [blk[2], blk[3]], scales);
+            for c in 0..4 {
+                let q = _mm256_loadu_si256(blk.as_ptr().add(16 + 32 * c) as *const __m256i);
+                // Low nibbles are sub-block 2c, high nibbles sub-block 2c + 1.
+                let halves = [_mm256_and_si256(q, mask), _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)];
+                for (h, nib) in halves.into_iter().enumerate() {
+                    let sub = 2 * c + h;
+                    let xp = xs.as_ptr().add(32 * sub);
+                    let (lo, hi) = (_mm256_castsi256_si128(nib), _mm256_extracti128_si256(nib, 1));
+                    let mut qx = dot8_u8(lo, xp, _mm256_setzero_ps());
+                    qx = dot8_u8(_mm_srli_si128(lo, 8), xp.add(8), qx);
+                    qx = dot8_u8(hi, xp.add(16), qx);
+                    qx = dot8_u8(_mm_srli_si128(hi, 8), xp.add(24), qx);
+                    let sx = _mm256_add_ps(
+                        _mm256_add_ps(_mm256_loadu_ps(xp), _mm256_loadu_ps(xp.add(8))),
+                        _mm256_add_ps(_mm256_loadu_ps(xp.add(16)), _mm256_loadu_ps(xp.add(24))),
+                    );
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(sc[sub]), qx, acc);
+                    acc = _mm256_fnmadd_ps(_mm256_set1_ps(mn[sub]), sx, acc);
+                }
+            }
+        }
+        horizontal_sum(acc)
+    }
+}
+
+/// Q6_K row times an f32 vector (`block_q6_K`: `ql` 128 bytes of low nibbles, `qh` 64 bytes of
+/// top-two-bit pairs, 16 signed 8-bit scales, f16 `d`; 16 weights per scale, q in -32..32).
+pub fn dot_q6_k(row: &[u8], x: &[f32]) -> f32 {
+    debug_assert_eq!(row.len() / Q6_K_BYTES * 256, x.len());
+    // SAFETY: compiled only with AVX2 and FMA; loads stay inside `b` (ql 0..128, qh 128..192)
+    // and `xs`.
+    unsafe {
+        let mut acc = _mm256_setzero_ps();
+        let m4 = _mm256_set1_epi8(0x0F);
+        let m2 = _mm256_set1_epi8(0x03);
+        let bias = _mm256_set1_epi8(32);
+        for (b, xs) in row.chunks_exact(Q6_K_BYTES).zip(x.chunks_exact(256)) {
+            let d = f16_to_f32(u16::from_le_bytes([b[208], b[209]]));
+            for h in 0..2 {
+                let p = b.as_ptr();
+                let a = _mm256_loadu_si256(p.add(64 * h) as *const __m256i);
+                let bb = _mm256_loadu_si256(p.add(64 * h + 32) as *const __m256i);
+                let hb = _mm256_loadu_si256(p.add(128 + 32 * h) as *const __m256i);
+                let top = |shift: i32| -> __m256i {
+                    let t = match shift {
+                        0 => hb,
+                        2 => _mm256_srli_epi16(hb, 2),
+                        4 => _mm256_srli_epi16(hb, 4),
+                        _ => _mm256_srli_epi16(hb, 6),
+                    };
+                    _mm256_slli_epi16(_mm256_and_si256(t, m2), 4)
+                };
+                // The four groups of 32 weights of this half, each as signed bytes q - 32.
+                let groups = [
+                    _mm256_and_si256(a, m4),
+                    _mm256_and_si256(bb, m4),
+                    _mm256_and_si256(_mm256_srli_epi16(a, 4), m4),
+                    _mm256_and_si256(_mm256_srli_epi16(bb, 4), m4),
+                ];
+                for (g, low) in groups.into_iter().enumerate() {
+                    let q = _mm256_sub_epi8(_mm256_or_si256(low, top(2 * g as i32)), bias);
+                    let xp = xs.as_ptr().add(128 * h + 32 * g);
+                    let (lo, hi) = (_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+                    // Elements 0..16 and 16..32 of the group have their own scales.
+                    let s0 = dot8_i8(_mm_srli_si128(lo, 8), xp.add(8), dot8_i8(lo, xp, _mm256_setzero_ps()));
+                    let s1 = dot8_i8(_mm_srli_si128(hi, 8), xp.add(24), dot8_i8(hi, xp.add(16), _mm256_setzero_ps()));
+                    let sc0 = d * f32::from(b[192 + 8 * h + 2 * g] as i8);
+                    let sc1 = d * f32::from(b[192 + 8 * h + 2 * g + 1] as i8);
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(sc0), s0, acc);
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(sc1), s1, acc);
+                }
+            }
+        }
+        horizontal_sum(acc)
+    }
+}
+
 /// Sum of the eight lanes.
 #[inline(always)]
 unsafe fn horizontal_sum(v: __m256) -> f32 {
