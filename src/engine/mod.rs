@@ -353,9 +353,10 @@ impl<B: Backend> LocalEngine<B> {
         if let Some(cut) = stop_at {
             text.truncate(cut);
         }
-        if text.len() > emitted {
-            // `emitted` is on a char boundary of the lossy text because only valid UTF-8 was emitted.
-            on_token(&text[emitted.min(text.len())..]);
+        // `emitted` counts raw bytes; the lossy text is longer wherever invalid bytes became U+FFFD.
+        let emitted_text = String::from_utf8_lossy(&bytes[..emitted]).len();
+        if text.len() > emitted_text && text.is_char_boundary(emitted_text) {
+            on_token(&text[emitted_text..]);
         }
         Ok(Generation { text, ids, finish, truncated })
     }
