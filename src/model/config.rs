@@ -199,16 +199,15 @@ impl ModelConfig {
         match family {
             Family::Llama => {
                 c.rope_layout = RopeLayout::Interleaved;
-                // Mistral v0.1 declares a 4096 sliding window on every layer.
-                if c.sliding_window > 0 {
-                    c.swa_period = 1;
-                }
+                // llama.cpp's llama graph has no sliding window: a declared one (Mistral v0.1's
+                // 4096) is ignored there, so it is here (tests/families.rs, mistral_q2_k).
+                c.sliding_window = 0;
             }
             Family::Qwen2 | Family::Qwen3 => {}
             Family::Phi3 => {
-                if c.sliding_window > 0 {
-                    c.swa_period = 1;
-                }
+                // llama.cpp reads phi3.attention.sliding_window but disables it ("Phi SWA is
+                // currently disabled", llama.cpp PR 13676): every layer attends globally.
+                c.sliding_window = 0;
             }
             Family::Gemma2 | Family::Gemma3 => {
                 c.activation = Activation::Gelu;
@@ -220,13 +219,36 @@ impl ModelConfig {
                 }
                 if family == Family::Gemma2 {
                     c.swa_period = 2;
+                    c.rope_base_swa = opt_f32("rope.freq_base_swa")?.unwrap_or(rope_base);
                     c.attn_softcap = opt_f32("attn_logit_softcapping")?.unwrap_or(50.0);
                     c.final_softcap = opt_f32("final_logit_softcapping")?.unwrap_or(30.0);
                 } else {
                     c.swa_period = 6;
-                    c.rope_base_swa = 10000.0;
+                    c.rope_base_swa = opt_f32("rope.freq_base_swa")?.unwrap_or(10000.0);
                     c.rope_freq_scale_swa = 1.0;
                     c.final_softcap = opt_f32("final_logit_softcapping")?.unwrap_or(0.0);
+                }
+                // An explicit pattern overrides the family's (llama.cpp `load_swa_pattern`, whose
+                // n = 0 means every layer slides and n = 1 none; ours are the other way round).
+                let pattern_key = key("attention.sliding_window_pattern");
+                match g.get(&pattern_key) {
+                    None => {}
+                    Some(crate::gguf::MetadataValue::Array(_)) => {
+                        return Err(ModelError::BadHyperparameter {
+                            key: pattern_key,
+                            problem: "per-layer sliding-window patterns are not supported".into(),
+                        })
+                    }
+                    Some(_) => {
+                        c.swa_period = match g.get_u64(&pattern_key)? {
+                            0 => 1,
+                            1 => 0,
+                            n => usize::try_from(n).map_err(|_| ModelError::BadHyperparameter {
+                                key: pattern_key.clone(),
+                                problem: format!("{n} is out of range"),
+                            })?,
+                        }
+                    }
                 }
                 if c.sliding_window == 0 {
                     c.swa_period = 0;
