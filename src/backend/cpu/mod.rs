@@ -17,7 +17,9 @@ pub enum CpuTensor {
 
 impl CpuTensor {
     fn load<S: ByteSource>(g: &Gguf<S>, info: &TensorInfo) -> Result<Self, BackendError> {
-        let bytes = g.read_tensor(info)?;
+        let mut bytes = vec![0u8; info.n_bytes() as usize];
+        advise_huge_pages(&mut bytes);
+        g.read_tensor_into(info, &mut bytes)?;
         if info.dims.len() == 1 {
             let mut v = vec![0f32; info.dims[0] as usize];
             crate::quant::dequantize(info.ty, &bytes, &mut v).map_err(|e| ModelError::BadTensor {
@@ -58,6 +60,27 @@ impl CpuTensor {
             CpuTensor::Matrix(m) => m.data.len() as u64,
         }
     }
+}
+
+/// Asks Linux to back a large weight buffer with 2 MiB pages: decode streams every weight once
+/// per token, and with 4 KiB pages the TLB misses cost a tenth of the memory bandwidth.
+/// Advice only: where it is refused or unavailable nothing changes.
+fn advise_huge_pages(buf: &mut [u8]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = buf.as_mut_ptr() as usize;
+        let aligned = start.next_multiple_of(HUGE);
+        let end = (start + buf.len()) / HUGE * HUGE;
+        if end > aligned {
+            // SAFETY: the range lies inside `buf`, which we own; madvise changes no contents.
+            unsafe {
+                libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buf;
 }
 
 /// Activations and scratch, sized once at load for `max_batch` tokens; `forward` allocates nothing.
@@ -395,9 +418,19 @@ fn attention(
         ops::softmax_inplace(sc);
         let out = unsafe { att_out.slice(t * av + h * hdv, hdv) };
         out.iter_mut().for_each(|o| *o = 0.0);
-        for (j, &p) in (start..=pos).zip(sc.iter()) {
-            let vj = &v_cache[j * vd + kvh * hdv..j * vd + (kvh + 1) * hdv];
-            out.iter_mut().zip(vj).for_each(|(o, v)| *o += p * v);
+        let v_row = |j: usize| &v_cache[j * vd + kvh * hdv..j * vd + (kvh + 1) * hdv];
+        // Four keys per pass over the output, so `out` is loaded and stored a quarter as often.
+        let mut j = start;
+        for p in sc.chunks_exact(4) {
+            let (v0, v1, v2, v3) = (v_row(j), v_row(j + 1), v_row(j + 2), v_row(j + 3));
+            for i in 0..hdv {
+                out[i] += p[0] * v0[i] + p[1] * v1[i] + p[2] * v2[i] + p[3] * v3[i];
+            }
+            j += 4;
+        }
+        for &p in sc.chunks_exact(4).remainder() {
+            out.iter_mut().zip(v_row(j)).for_each(|(o, v)| *o += p * v);
+            j += 1;
         }
     });
 }
