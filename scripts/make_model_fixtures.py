@@ -79,20 +79,13 @@ def log_softmax(row):
     return row - m - np.log(np.exp(row - m).sum())
 
 
-def run(model_path, f32_kv):
-    kw = dict(type_k=0, type_v=0) if f32_kv else {}
-    llm = Llama(model_path=model_path, n_ctx=2048, n_batch=512, logits_all=True, n_threads=2,
-                verbose=False, seed=0, **kw)
+def lm_eval_loglikelihoods(llm, cases):
+    """lm-evaluation-harness loglikelihoods of (context, continuation) pairs from a loaded
+    llama_cpp.Llama (logits_all=True), with the tokens the model saw."""
     tok = lambda s: llm.tokenize(s.encode("utf-8"), add_bos=True, special=False)
     n_vocab = llm.n_vocab()
-
-    def logits_for(tokens):
-        llm.reset()
-        llm.eval(tokens)
-        return np.array(llm.scores[: len(tokens), :n_vocab], dtype=np.float32)
-
     lls = []
-    for original_context, original_continuation in LOGLIKELIHOOD:
+    for original_context, original_continuation in cases:
         context, continuation = original_context, original_continuation
         n_spaces = len(context) - len(context.rstrip())
         if n_spaces > 0:
@@ -104,7 +97,9 @@ def run(model_path, f32_kv):
         if not context_enc:
             context_enc = [llm.token_bos()]
         inp = (context_enc + cont_enc)[:-1]
-        logits = logits_for(inp)
+        llm.reset()
+        llm.eval(inp)
+        logits = np.array(llm.scores[: len(inp), :n_vocab], dtype=np.float32)
         logprob, greedy = 0.0, True
         first = len(inp) - len(cont_enc)
         for k, t in enumerate(cont_enc):
@@ -119,6 +114,17 @@ def run(model_path, f32_kv):
             "n_tokens": len(cont_enc),
             "input_tokens": inp + [cont_enc[-1]],
         })
+    return lls
+
+
+def run(model_path, f32_kv):
+    kw = dict(type_k=0, type_v=0) if f32_kv else {}
+    llm = Llama(model_path=model_path, n_ctx=2048, n_batch=512, logits_all=True, n_threads=2,
+                verbose=False, seed=0, **kw)
+    tok = lambda s: llm.tokenize(s.encode("utf-8"), add_bos=True, special=False)
+    n_vocab = llm.n_vocab()
+
+    lls = lm_eval_loglikelihoods(llm, LOGLIKELIHOOD)
 
     gens = []
     for prompt in GENERATE:

@@ -316,7 +316,7 @@ def make_tokenizer(spec, gemma_model):
 # reference answers
 # ---------------------------------------------------------------------------------------------
 
-from make_model_fixtures import MCQ, NOTE, PUBMED, log_softmax  # noqa: E402
+from make_model_fixtures import MCQ, NOTE, PUBMED, lm_eval_loglikelihoods  # noqa: E402
 
 LOGLIKELIHOOD = [
     (MCQ, " A"), (MCQ, " B"),
@@ -349,34 +349,7 @@ def answers(path, ll_only=False):
     tok = lambda s: llm.tokenize(s.encode("utf-8"), add_bos=True, special=False)
     n_vocab = llm.n_vocab()
 
-    def logits_for(tokens):
-        llm.reset()
-        llm.eval(tokens)
-        return np.array(llm.scores[: len(tokens), :n_vocab], dtype=np.float32)
-
-    lls = []
-    for original_context, original_continuation in LOGLIKELIHOOD:
-        context, continuation = original_context, original_continuation
-        n_spaces = len(context) - len(context.rstrip())
-        if n_spaces > 0:
-            continuation = context[-n_spaces:] + continuation
-            context = context[:-n_spaces]
-        whole = tok(context + continuation)
-        context_enc = tok(context)
-        cont_enc = whole[len(context_enc):]
-        if not context_enc:
-            context_enc = [llm.token_bos()]
-        inp = (context_enc + cont_enc)[:-1]
-        logits = logits_for(inp)
-        logprob, greedy = 0.0, True
-        first = len(inp) - len(cont_enc)
-        for k, t in enumerate(cont_enc):
-            row = logits[first + k]
-            logprob += float(log_softmax(row)[t])
-            greedy = greedy and int(np.argmax(row)) == t
-        lls.append({"original_context": original_context, "continuation": original_continuation,
-                    "logprob": logprob, "is_greedy": greedy, "n_tokens": len(cont_enc),
-                    "input_tokens": inp + [cont_enc[-1]]})
+    lls = lm_eval_loglikelihoods(llm, LOGLIKELIHOOD)
     if ll_only:
         del llm
         return lls, None
