@@ -6,66 +6,7 @@ mod common;
 
 use clinicbench::gguf::{ByteSource, FileSource, Gguf, MetadataValue, SliceSource};
 use clinicbench::quant::GgmlType;
-
-/// A minimal GGUF writer for tests.
-struct Writer {
-    version: u32,
-    kvs: Vec<u8>,
-    n_kv: u64,
-    tensors: Vec<(String, Vec<u64>, u32, Vec<u8>)>,
-    alignment: u64,
-}
-
-fn s(buf: &mut Vec<u8>, v: &str) {
-    buf.extend((v.len() as u64).to_le_bytes());
-    buf.extend(v.as_bytes());
-}
-
-impl Writer {
-    fn new(version: u32) -> Self {
-        Writer { version, kvs: vec![], n_kv: 0, tensors: vec![], alignment: 32 }
-    }
-    fn kv(&mut self, key: &str, ty: u32, value: &[u8]) -> &mut Self {
-        s(&mut self.kvs, key);
-        self.kvs.extend(ty.to_le_bytes());
-        self.kvs.extend(value);
-        self.n_kv += 1;
-        self
-    }
-    fn tensor(&mut self, name: &str, dims: &[u64], ty: u32, data: Vec<u8>) -> &mut Self {
-        self.tensors.push((name.into(), dims.to_vec(), ty, data));
-        self
-    }
-    fn bytes(&self) -> Vec<u8> {
-        let mut b = b"GGUF".to_vec();
-        b.extend(self.version.to_le_bytes());
-        b.extend((self.tensors.len() as u64).to_le_bytes());
-        b.extend(self.n_kv.to_le_bytes());
-        b.extend(&self.kvs);
-        let mut offset = 0u64;
-        let mut offsets = vec![];
-        for (name, dims, ty, data) in &self.tensors {
-            s(&mut b, name);
-            b.extend((dims.len() as u32).to_le_bytes());
-            for d in dims {
-                b.extend(d.to_le_bytes());
-            }
-            b.extend(ty.to_le_bytes());
-            b.extend(offset.to_le_bytes());
-            offsets.push(offset);
-            offset = (offset + data.len() as u64).div_ceil(self.alignment) * self.alignment;
-        }
-        while b.len() as u64 % self.alignment != 0 {
-            b.push(0);
-        }
-        let start = b.len();
-        for ((_, _, _, data), off) in self.tensors.iter().zip(offsets) {
-            b.resize(start + off as usize, 0);
-            b.extend(data);
-        }
-        b
-    }
-}
+use common::{gguf_string as s, GgufWriter as Writer};
 
 fn sample(version: u32) -> Writer {
     let mut w = Writer::new(version);
@@ -275,4 +216,47 @@ fn real_model_header() {
     // The last tensor ends inside the file.
     let end = g.tensors.iter().map(|t| g.data_offset + t.offset + t.n_bytes()).max().unwrap();
     assert!(end <= g.source().len());
+}
+
+/// A tiny llama-architecture model (n_embd 32, one layer, four tokens), F32 weights.
+fn tiny_llama(extra: Option<&str>) -> Vec<u8> {
+    let mut w = Writer::new(3);
+    let mut arch = vec![];
+    s(&mut arch, "llama");
+    let mut tokens = vec![];
+    tokens.extend(8u32.to_le_bytes());
+    tokens.extend(4u64.to_le_bytes());
+    for t in ["<unk>", "<s>", "</s>", "a"] {
+        s(&mut tokens, t);
+    }
+    w.kv("general.architecture", 8, &arch)
+        .kv("llama.embedding_length", 4, &32u32.to_le_bytes())
+        .kv("llama.block_count", 4, &1u32.to_le_bytes())
+        .kv("llama.feed_forward_length", 4, &32u32.to_le_bytes())
+        .kv("llama.attention.head_count", 4, &2u32.to_le_bytes())
+        .kv("tokenizer.ggml.tokens", 9, &tokens);
+    let f32s = |n: usize| (0..n).flat_map(|i| ((i % 7) as f32 * 0.01).to_le_bytes()).collect::<Vec<u8>>();
+    w.tensor("token_embd.weight", &[32, 4], 0, f32s(128)).tensor("output_norm.weight", &[32], 0, f32s(32));
+    for name in ["attn_norm", "ffn_norm"] {
+        w.tensor(&format!("blk.0.{name}.weight"), &[32], 0, f32s(32));
+    }
+    for name in ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"] {
+        w.tensor(&format!("blk.0.{name}.weight"), &[32, 32], 0, f32s(1024));
+    }
+    if let Some(name) = extra {
+        w.tensor(name, &[32], 0, f32s(32));
+    }
+    w.bytes()
+}
+
+#[test]
+fn tensors_the_decoder_would_not_use_are_refused() {
+    use clinicbench::backend::{cpu::CpuBackend, Backend};
+    let g = Gguf::open(SliceSource(tiny_llama(None))).unwrap();
+    let mut b = CpuBackend::load(&g, 8).unwrap();
+    assert_eq!(b.forward(&[1, 3], 1).unwrap().len(), 4, "the tiny model runs");
+    // A bias llama.cpp would add is not silently dropped.
+    let g = Gguf::open(SliceSource(tiny_llama(Some("blk.0.attn_output.bias")))).unwrap();
+    let e = CpuBackend::load(&g, 8).err().unwrap().to_string();
+    assert!(e.contains("blk.0.attn_output.bias") && e.contains("does not use"), "{e}");
 }

@@ -70,7 +70,41 @@ impl<T> DecoderWeights<T> {
 
 impl<T> DecoderWeights<T> {
     /// Resolves every tensor the family needs, checks its shape, and loads it with `load`.
+    ///
+    /// A file holding tensors this decoder would not read (biases, extra norms, another
+    /// architecture's weights) is refused before anything is loaded, as llama.cpp refuses it:
+    /// running without them would silently compute a different model.
     pub fn load<S: ByteSource, E>(
+        g: &Gguf<S>,
+        c: &ModelConfig,
+        load: impl FnMut(&TensorInfo) -> Result<T, E>,
+    ) -> Result<Self, E>
+    where
+        E: From<ModelError>,
+    {
+        let mut used = std::collections::HashSet::new();
+        DecoderWeights::<()>::resolve(g, c, |info: &TensorInfo| -> Result<(), ModelError> {
+            used.insert(info.name.clone());
+            Ok(())
+        })?;
+        let unused: Vec<&str> = g.tensors.iter().map(|t| t.name.as_str()).filter(|n| !used.contains(*n)).collect();
+        if !unused.is_empty() {
+            let shown = unused.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+            return Err(ModelError::BadTensor {
+                name: unused[0].to_string(),
+                problem: format!(
+                    "{} tensor(s) that a {} decoder does not use ({shown}{}): the file is not a model this engine can run faithfully",
+                    unused.len(),
+                    c.arch,
+                    if unused.len() > 5 { ", ..." } else { "" }
+                ),
+            }
+            .into());
+        }
+        Self::resolve(g, c, load)
+    }
+
+    fn resolve<S: ByteSource, E>(
         g: &Gguf<S>,
         c: &ModelConfig,
         mut load: impl FnMut(&TensorInfo) -> Result<T, E>,

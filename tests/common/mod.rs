@@ -31,3 +31,65 @@ pub fn real_model() -> Option<PathBuf> {
 pub fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
 }
+
+/// A minimal GGUF writer for tests.
+pub struct GgufWriter {
+    pub version: u32,
+    kvs: Vec<u8>,
+    n_kv: u64,
+    tensors: Vec<(String, Vec<u64>, u32, Vec<u8>)>,
+    pub alignment: u64,
+}
+
+/// Appends a GGUF string (u64 length, bytes).
+pub fn gguf_string(buf: &mut Vec<u8>, v: &str) {
+    buf.extend((v.len() as u64).to_le_bytes());
+    buf.extend(v.as_bytes());
+}
+
+impl GgufWriter {
+    pub fn new(version: u32) -> Self {
+        GgufWriter { version, kvs: vec![], n_kv: 0, tensors: vec![], alignment: 32 }
+    }
+    pub fn kv(&mut self, key: &str, ty: u32, value: &[u8]) -> &mut Self {
+        gguf_string(&mut self.kvs, key);
+        self.kvs.extend(ty.to_le_bytes());
+        self.kvs.extend(value);
+        self.n_kv += 1;
+        self
+    }
+    pub fn tensor(&mut self, name: &str, dims: &[u64], ty: u32, data: Vec<u8>) -> &mut Self {
+        self.tensors.push((name.into(), dims.to_vec(), ty, data));
+        self
+    }
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut b = b"GGUF".to_vec();
+        b.extend(self.version.to_le_bytes());
+        b.extend((self.tensors.len() as u64).to_le_bytes());
+        b.extend(self.n_kv.to_le_bytes());
+        b.extend(&self.kvs);
+        let mut offset = 0u64;
+        let mut offsets = vec![];
+        for (name, dims, ty, data) in &self.tensors {
+            gguf_string(&mut b, name);
+            b.extend((dims.len() as u32).to_le_bytes());
+            for d in dims {
+                b.extend(d.to_le_bytes());
+            }
+            b.extend(ty.to_le_bytes());
+            b.extend(offset.to_le_bytes());
+            offsets.push(offset);
+            offset = (offset + data.len() as u64).div_ceil(self.alignment) * self.alignment;
+        }
+        while b.len() as u64 % self.alignment != 0 {
+            b.push(0);
+        }
+        let start = b.len();
+        for ((_, _, _, data), off) in self.tensors.iter().zip(offsets) {
+            b.resize(start + off as usize, 0);
+            b.extend(data);
+        }
+        b
+    }
+}
+
