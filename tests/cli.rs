@@ -101,6 +101,11 @@ fn requests_answer_line_by_line_and_bad_lines_get_errors_in_place() {
     assert_eq!(g["ids"].as_array().unwrap().len(), 5);
     assert_eq!(g["finish"], "length");
 
+    // An impossible KV cache is refused up front with a reason, not an abort.
+    let out = run(&["loglikelihood", "--model", m, "--ctx-size", "100000000"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("training context"), "{}", stderr(&out));
+
     let out = run(&["generate", "--model", m, "--chat-template"], "{\"prompt\": \"Hi\"}\n");
     assert_eq!(out.status.code(), Some(2), "this model has no chat template");
     assert!(stderr(&out).contains("chat_template"));

@@ -18,8 +18,10 @@ pub enum BackendError {
     ContextFull { needed: usize, n_ctx: usize },
     #[error("token id {id} is outside the vocabulary of {n_vocab}")]
     TokenOutOfRange { id: u32, n_vocab: usize },
-    #[error("the model needs {needed} bytes of memory, more than the {limit} allowed")]
+    #[error("the model needs {} MiB of memory with this context size, more than the {} MiB allowed", needed >> 20, limit >> 20)]
     OutOfMemory { needed: u64, limit: u64 },
+    #[error("a context of {n_ctx} tokens is not possible: it must be between 1 and the model's training context, {n_ctx_train}")]
+    BadContextSize { n_ctx: usize, n_ctx_train: usize },
 }
 
 /// A decoder running on some device.

@@ -129,6 +129,14 @@ pub struct CpuBackend {
     threads: usize,
 }
 
+/// Most memory the CPU backend will ask for (weights, KV cache and scratch): the 4 GiB a wasm32
+/// page can address, and natively a bound that keeps a typo in `--ctx-size` from swapping the
+/// machine to death.
+#[cfg(target_arch = "wasm32")]
+const MAX_HOST_BYTES: u64 = 4 << 30;
+#[cfg(not(target_arch = "wasm32"))]
+const MAX_HOST_BYTES: u64 = 64 << 30;
+
 /// Default number of tokens per forward call during prefill.
 pub const DEFAULT_MAX_BATCH: usize = 64;
 
@@ -136,8 +144,18 @@ impl CpuBackend {
     /// Loads the weights of `g` and sizes a KV cache of `n_ctx` tokens.
     pub fn load<S: ByteSource>(g: &Gguf<S>, n_ctx: usize) -> Result<Self, BackendError> {
         let config = ModelConfig::from_gguf(g)?;
+        if n_ctx == 0 || n_ctx > config.n_ctx_train {
+            return Err(BackendError::BadContextSize { n_ctx, n_ctx_train: config.n_ctx_train });
+        }
+        // Size the KV cache and scratch before reading any weight, so an impossible request
+        // fails at once with a message instead of after loading (or by the OOM killer).
+        let kv_bytes = 4 * config.n_layer as u64 * n_ctx as u64 * (config.k_dim() + config.v_dim()) as u64;
+        let scratch_bytes = 4 * DEFAULT_MAX_BATCH as u64 * (config.n_head * n_ctx + config.n_vocab) as u64;
+        let needed = kv_bytes + scratch_bytes + g.tensor_bytes();
+        if needed > MAX_HOST_BYTES {
+            return Err(BackendError::OutOfMemory { needed, limit: MAX_HOST_BYTES });
+        }
         let weights = DecoderWeights::load(g, &config, |info| CpuTensor::load(g, info))?;
-        let n_ctx = n_ctx.max(1);
         let max_batch = DEFAULT_MAX_BATCH;
         let c = &config;
         let b = max_batch;
