@@ -8,11 +8,17 @@
 //! - [`model`] describes decoder architectures and runs their forward pass on a backend;
 //! - [`backend`] executes the model's ops (the CPU reference here);
 //! - [`engine`] turns requests (loglikelihood, generation) into forward passes behind the
-//!   [`engine::Engine`] trait the task runner, the CLI and the page are written against.
+//!   [`engine::Engine`] trait the task runner, the CLI and the page are written against;
+//! - [`metrics`] scores plain predictions against references (accuracy, ROUGE, BLEU, entity and
+//!   label F1), equal to the reference implementations, with standard errors and intervals;
+//! - [`tasks`] reads ClinicBench's datasets, builds lm-eval-style prompts and scores documents
+//!   through the engine.
 
 pub mod backend;
 pub mod engine;
 pub mod gguf;
+pub mod metrics;
 pub mod model;
 pub mod quant;
+pub mod tasks;
 pub mod tokenizer;

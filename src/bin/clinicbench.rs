@@ -1,8 +1,13 @@
 //! `clinicbench`: the native command line over the same core the page runs.
 //!
 //! Every request command reads JSON lines on stdin and writes one JSON line per input line, in
-//! order; a bad line gets `{"error": ...}` in its place and the run goes on. Exit status: 0 all
-//! well, 1 some lines failed, 2 bad usage or an unreadable model.
+//! order; a bad line gets `{"error": ...}` in its place and the run goes on. `score` reads
+//! `{"prediction", "reference"}` lines and writes one JSON object for the whole input; its bad
+//! lines are reported on stderr and the rest are scored. Exit status: 0 all well, 1 some lines
+//! failed, 2 bad usage or an unreadable model.
+
+#[path = "clinicbench/eval.rs"]
+mod eval;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -10,6 +15,7 @@ use clinicbench::backend::cpu::CpuBackend;
 use clinicbench::backend::Backend;
 use clinicbench::engine::{Engine, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
 use clinicbench::gguf::{FileSource, Gguf};
+use clinicbench::metrics::{Metric, MetricError, ScoreOptions, Scorer};
 use clinicbench::model::ModelConfig;
 use clinicbench::tokenizer::Tokenizer;
 use serde::Deserialize;
@@ -46,6 +52,13 @@ enum Command {
     Bench(BenchArgs),
     /// Answer a few demo questions with a model (the README's main command).
     Demo(RunArgs),
+    /// Run ClinicBench tasks on a model; writes results.json and samples.jsonl.
+    Eval(eval::EvalArgs),
+    /// List the tasks: scenario, metrics, expected data layout, licence.
+    Tasks,
+    /// Score {"prediction", "reference"} JSON lines on stdin; prints one JSON object
+    /// {"metric", "value", "n", "stderr", "ci95"}.
+    Score(ScoreArgs),
 }
 
 #[derive(Args)]
@@ -105,6 +118,24 @@ struct BenchArgs {
     prompt_tokens: usize,
     #[arg(long, default_value_t = 128)]
     gen_tokens: usize,
+}
+
+#[derive(Args)]
+struct ScoreArgs {
+    /// acc, acc_norm, exact_match, quasi_exact_match, rouge1, rouge2, rougeL, rougeLsum, bleu,
+    /// entity_f1, f1_micro, f1_macro or set_f1.
+    #[arg(long, value_parser = parse_metric)]
+    metric: Metric,
+    /// Stem tokens with rouge-score's Porter stemmer (ROUGE metrics only).
+    #[arg(long)]
+    rouge_stemmer: bool,
+    /// Score only these labels, as scikit-learn's `labels=` (f1_micro, f1_macro only).
+    #[arg(long, value_delimiter = ',')]
+    labels: Option<Vec<String>>,
+}
+
+fn parse_metric(name: &str) -> Result<Metric, String> {
+    name.parse().map_err(|e: MetricError| e.to_string())
 }
 
 /// A failure that ends the command with exit status 2.
@@ -192,6 +223,54 @@ fn run(cli: Cli) -> Result<bool, Fatal> {
             demo(&r).map_err(fatal)?;
             Ok(true)
         }
+        Command::Eval(e) => eval::eval(&e).map_err(fatal),
+        Command::Tasks => {
+            eval::list_tasks();
+            Ok(true)
+        }
+        Command::Score(s) => score(s),
+    }
+}
+
+/// `score`: every line is one sample; bad lines are reported and skipped, the rest scored.
+fn score(args: ScoreArgs) -> Result<bool, Fatal> {
+    let options = ScoreOptions { rouge_stemmer: args.rouge_stemmer, labels: args.labels, ..Default::default() };
+    let mut scorer = Scorer::new(args.metric, options).map_err(|e| Fatal(e.into()))?;
+    let mut all_ok = true;
+    for (i, line) in std::io::stdin().lock().lines().enumerate() {
+        let pushed = match line {
+            Err(e) => Err(anyhow::Error::new(e).context("cannot read the line (invalid UTF-8?)")),
+            Ok(l) => score_line(&mut scorer, &l),
+        };
+        if let Err(e) = pushed {
+            all_ok = false;
+            eprintln!("clinicbench: line {}: {e:#}", i + 1);
+        }
+    }
+    match scorer.finish() {
+        Ok(scored) => {
+            println!("{}", json!(scored.score()));
+            Ok(all_ok)
+        }
+        Err(e) => {
+            eprintln!("clinicbench: {e}");
+            Ok(false)
+        }
+    }
+}
+
+fn score_line(scorer: &mut Scorer, line: &str) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Line {
+        prediction: Value,
+        reference: Value,
+    }
+    let l: Line = serde_json::from_str(line).context("expected {\"prediction\": ..., \"reference\": ...}")?;
+    match scorer.push_json(&l.prediction, &l.reference) {
+        Ok(_) => Ok(()),
+        // The line number already says which sample.
+        Err(MetricError::Sample { reason, .. }) => Err(anyhow::anyhow!("{}: {reason}", scorer.metric())),
+        Err(e) => Err(e.into()),
     }
 }
 
