@@ -4,7 +4,7 @@
 
 use super::pretokenize::PreTokenizer;
 use super::unicode;
-use super::{FxBuild, Vocab};
+use super::{FxBuild, Symbol, Vocab};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
@@ -55,13 +55,6 @@ impl Merges {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Symbol {
-    start: usize,
-    n: usize,
-    prev: isize,
-    next: isize,
-}
 
 struct Bigram {
     left: usize,

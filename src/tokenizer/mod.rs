@@ -41,6 +41,18 @@ mod unicode;
 mod unicode_data;
 
 use crate::gguf::{ByteSource, Gguf, GgufError, MetadataValue};
+
+/// A symbol of a word being merged, as both merge algorithms keep it: a doubly linked list over
+/// the word's bytes, as llama.cpp's `llm_symbol`.
+#[derive(Clone, Copy)]
+struct Symbol {
+    /// Byte range of the symbol in the text: `start .. start + n`; `n == 0` once merged away.
+    start: usize,
+    n: usize,
+    /// Neighbours' indices, -1 at the ends.
+    prev: isize,
+    next: isize,
+}
 use special::{Fragment, SpecialToken, Specials};
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};

@@ -10,18 +10,10 @@
 //! vocabulary; every symbol it would re-split was built by a merge whose result *is* in the
 //! vocabulary, so that path never runs and is not ported.
 
-use super::Vocab;
+use super::{Symbol, Vocab};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-#[derive(Clone, Copy)]
-struct Symbol {
-    /// Byte range of the symbol in the text: `start .. start + n`; `n == 0` once merged away.
-    start: usize,
-    n: usize,
-    prev: isize,
-    next: isize,
-}
 
 struct Bigram {
     left: usize,
