@@ -213,30 +213,6 @@ def quantize(src, dst, m):
         sys.exit(f"llama_model_quantize failed for {m['name']} ({rc})")
 
 
-def dequantize_copy(src, dst):
-    """Every tensor of `src` as F32, same metadata (see /work/cache/ref/dequant_model.py)."""
-    import gguf
-    from gguf.quants import dequantize
-    r = gguf.GGUFReader(src)
-    w = gguf.GGUFWriter(dst, r.fields["general.architecture"].contents())
-    for k, f in r.fields.items():
-        if k.startswith("GGUF.") or k == "general.architecture":
-            continue
-        vt = f.types[0]
-        sub = f.types[-1] if vt == gguf.GGUFValueType.ARRAY else None
-        w.add_key_value(k, f.contents(), vt, sub)
-    types = {}
-    for t in r.tensors:
-        types[t.name] = t.tensor_type.name
-        a = dequantize(t.data, t.tensor_type).astype(np.float32)
-        w.add_tensor(t.name, a.reshape([int(x) for x in reversed(t.shape)]))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return types
-
-
 # ---------------------------------------------------------------------------------------------
 # tokenizers
 # ---------------------------------------------------------------------------------------------
@@ -317,6 +293,7 @@ def make_tokenizer(spec, gemma_model):
 # ---------------------------------------------------------------------------------------------
 
 from make_model_fixtures import MCQ, NOTE, PUBMED, lm_eval_loglikelihoods  # noqa: E402
+from dequantize_gguf import dequantize_copy  # noqa: E402
 
 LOGLIKELIHOOD = [
     (MCQ, " A"), (MCQ, " B"),
