@@ -134,3 +134,46 @@ fn inspect_and_bench_describe_the_model() {
         assert!(b[k].as_f64().unwrap() > 0.0, "{k} in {b}");
     }
 }
+
+#[test]
+fn eval_writes_results_and_samples_and_resumes() {
+    let Some(model) = common::real_model() else { return };
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
+    if !root.is_dir() {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but ../shared/datasets is missing");
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("clinicbench-eval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let args = |limit: &str, resume: bool| {
+        let mut a = vec!["eval", "--model", model.to_str().unwrap(), "--task", "mmlu_medical_genetics", "--limit", limit];
+        a.extend(["--data-root", root.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        if resume {
+            a.push("--resume");
+        }
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let first = run(&args("2", false).iter().map(String::as_str).collect::<Vec<_>>(), "");
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("mmlu_medical_genetics"), "the summary table");
+    let again = run(&args("3", true).iter().map(String::as_str).collect::<Vec<_>>(), "");
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(stderr(&again).contains("resuming with 2 finished samples"), "{}", stderr(&again));
+
+    let samples: Vec<Value> = std::fs::read_to_string(out.join("samples.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(samples.iter().map(|s| s["doc_id"].as_u64().unwrap()).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert!(samples[0]["prompt"].as_str().unwrap().starts_with("The following are multiple choice questions"));
+    assert_eq!(samples[0]["loglikelihoods"].as_array().unwrap().len(), 4);
+    let results: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let r = &results["results"]["mmlu_medical_genetics"];
+    assert_eq!(r["n"], 3);
+    assert!(r["acc"].as_f64().unwrap() <= 1.0 && r["acc_ci95"].as_array().unwrap().len() == 2);
+    let p = &results["provenance"];
+    assert_eq!(p["model_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(p["datasets"]["mmlu_medical_genetics"]["files"].as_array().unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(&out);
+}

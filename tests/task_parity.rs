@@ -55,7 +55,7 @@ fn first_100_documents_agree_with_lm_eval_prompts_scored_by_llama_cpp() {
     for (name, rows) in &fx.tasks {
         let spec = tasks::spec::find(name).unwrap();
         let data = tasks::load_data(&spec, &root, None).unwrap();
-        let opts = RunOptions { shots: 0, limit: Some(rows.len()), seed: 1234 };
+        let opts = RunOptions { shots: 0, limit: Some(rows.len()), seed: 1234, previous: vec![] };
         let run = tasks::run_multiple_choice(&mut engine, &spec, &data, &opts, &mut |_| {}).unwrap();
         assert_eq!(run.samples.len(), rows.len(), "{name}");
 

@@ -91,7 +91,7 @@ fn multiple_choice_runner_scores_acc_and_acc_norm_and_skips_bad_gold() {
     // " yes" wins raw; per character " maybe" (-6/5) beats " yes" (-4/3).
     let mut engine = Scripted(vec![(" yes".into(), -4.0), (" no".into(), -9.0), (" maybe".into(), -6.0)]);
     let d = data(vec![doc("yes"), doc("maybe"), doc("perhaps")], vec![]);
-    let opts = RunOptions { shots: 0, limit: None, seed: 1 };
+    let opts = RunOptions { shots: 0, limit: None, seed: 1, previous: vec![] };
     let mut seen = 0;
     let run = tasks::run_multiple_choice(&mut engine, &spec, &d, &opts, &mut |_| seen += 1).unwrap();
     assert_eq!(seen, 2);
@@ -109,12 +109,20 @@ fn multiple_choice_runner_scores_acc_and_acc_norm_and_skips_bad_gold() {
 
     // Few-shot from the same split never shows the document itself, and is seeded.
     let d = data((0..6).map(|i| doc(["yes", "no"][i % 2])).collect(), vec![]);
-    let opts = RunOptions { shots: 3, limit: Some(2), seed: 7 };
+    let opts = RunOptions { shots: 3, limit: Some(2), seed: 7, previous: vec![] };
     let a = tasks::run_multiple_choice(&mut engine, &spec, &d, &opts, &mut |_| {}).unwrap();
     let b = tasks::run_multiple_choice(&mut engine, &spec, &d, &opts, &mut |_| {}).unwrap();
     assert_eq!(a.samples.len(), 2);
     assert_eq!(a.samples[0].prompt, b.samples[0].prompt);
     assert_eq!(a.samples[0].prompt.matches("Answer:").count(), 4);
+
+    // Resuming keeps the finished documents and scores only the rest.
+    let opts = RunOptions { shots: 0, limit: Some(4), seed: 7, previous: a.samples.clone() };
+    let mut scored = vec![];
+    let c = tasks::run_multiple_choice(&mut engine, &spec, &d, &opts, &mut |s| scored.push(s.doc_id)).unwrap();
+    assert_eq!(scored, vec![2, 3]);
+    assert_eq!(c.samples.len(), 4);
+    assert_eq!(c.samples[0].prompt, a.samples[0].prompt, "the earlier sample is kept as it was");
 }
 
 #[test]

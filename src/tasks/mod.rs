@@ -17,7 +17,7 @@ use crate::engine::{Engine, EngineError, LogLikelihoodRequest};
 use crate::metrics::multiple_choice::{choose, ChoiceNormalization};
 use crate::metrics::{Metric, Scored};
 use minijinja::Environment;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Why a task could not run.
@@ -93,10 +93,13 @@ pub struct RunOptions {
     pub limit: Option<usize>,
     /// Seeds the few-shot selection of tasks without a dev split.
     pub seed: u64,
+    /// Samples of an earlier, interrupted run of this task (`--resume`): their documents are not
+    /// scored again, and they count in the results.
+    pub previous: Vec<Sample>,
 }
 
 /// One scored document, as `samples.jsonl` holds it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sample {
     pub task: String,
     pub doc_id: usize,
@@ -207,7 +210,15 @@ pub fn run_multiple_choice(
     let prompter = Prompter::new(spec)?;
     let n = opts.limit.map_or(data.docs.len(), |l| l.min(data.docs.len()));
     let mut run = TaskRun { samples: Vec::with_capacity(n), skipped: Vec::new() };
+    let previous: std::collections::BTreeMap<usize, &Sample> =
+        opts.previous.iter().filter(|s| s.task == spec.name).map(|s| (s.doc_id, s)).collect();
     for (doc_id, doc) in data.docs.iter().take(n).enumerate() {
+        if let Some(&done) = previous.get(&doc_id) {
+            if done.native_id == doc.native_id {
+                run.samples.push(done.clone());
+                continue;
+            }
+        }
         let Some(target) = spec.choices.iter().position(|c| *c == doc.gold) else {
             run.skipped.push(format!(
                 "document {doc_id} ({}): gold label {:?} is not among the choices {:?}",

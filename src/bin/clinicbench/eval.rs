@@ -43,6 +43,30 @@ pub struct EvalArgs {
     /// Folder for results.json and samples.jsonl.
     #[arg(long)]
     pub out: PathBuf,
+    /// Continue an interrupted run: keep the samples already in OUT/samples.jsonl and score only
+    /// the documents missing from it. Give the same task, model and prompt settings as before.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// The samples an earlier run left in `path`. A last line cut short by an interruption is
+/// dropped; any other unreadable line is an error (the file is not one of ours).
+fn previous_samples(path: &std::path::Path) -> Result<Vec<tasks::Sample>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_str(line) {
+            Ok(s) => out.push(s),
+            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => {}
+            Err(e) => bail!("--resume: {} line {}: {e}", path.display(), i + 1),
+        }
+    }
+    Ok(out)
 }
 
 /// Which tasks a command line names.
@@ -83,10 +107,20 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
     let mut engine = super::load_engine(&args.run)?;
     let model_sha = sha256_file(&args.run.model.model)?;
     let samples_path = args.out.join("samples.jsonl");
+    let previous = if args.resume { previous_samples(&samples_path)? } else { vec![] };
+    if args.resume {
+        eprintln!("clinicbench: resuming with {} finished samples", previous.len());
+    }
+    // Rewrite the kept samples first, so the file never holds a half line or a sample twice.
     let mut samples_file = std::io::BufWriter::new(
         std::fs::File::create(&samples_path).with_context(|| format!("cannot write {}", samples_path.display()))?,
     );
-    let opts = RunOptions { shots: args.shots, limit: args.limit, seed: args.seed };
+    for s in &previous {
+        serde_json::to_writer(&mut samples_file, s)?;
+        samples_file.write_all(b"\n")?;
+    }
+    samples_file.flush()?;
+    let opts = RunOptions { shots: args.shots, limit: args.limit, seed: args.seed, previous };
     let mut results = serde_json::Map::new();
     let mut datasets = serde_json::Map::new();
     let mut all_ok = true;
