@@ -309,7 +309,6 @@ impl<B: Backend> LocalEngine<B> {
         let mut bytes: Vec<u8> = Vec::new();
         let mut emitted = 0usize; // bytes of `bytes` already passed to on_token
         let max_stop = req.stop.iter().map(|s| s.len()).max().unwrap_or(0);
-        let started = now();
         let mut finish = Finish::Length;
         let mut stop_at = None;
         while ids.len() < req.max_tokens {
@@ -348,7 +347,6 @@ impl<B: Backend> LocalEngine<B> {
             self.stats.decode_tokens += 1;
             self.stats.decode_seconds += now() - step;
         }
-        let _ = started;
         let mut text = String::from_utf8_lossy(&bytes).into_owned();
         if let Some(cut) = stop_at {
             text.truncate(cut);
