@@ -20,8 +20,7 @@ use clinicbench::metrics::{
     compare, porter, Metric, MetricError, PairedTest, SampleError, ScoreOptions, Scored, Scorer,
 };
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 const TOL: f64 = 1e-6;
 
@@ -377,16 +376,7 @@ fn failing_samples_are_errors_with_their_index() {
 // ---------------------------------------------------------------------------------------------
 
 fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clinicbench"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run clinicbench");
-    // Bad usage exits before reading stdin: a broken pipe is expected then.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
+    common::run_cli(args, stdin)
 }
 
 fn jsonl(pairs: impl IntoIterator<Item = (Value, Value)>) -> String {

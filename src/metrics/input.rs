@@ -76,12 +76,7 @@ impl Scorer {
 
     /// Number of samples kept so far.
     pub fn n(&self) -> usize {
-        match &self.samples {
-            Samples::Mean(v) => v.len(),
-            Samples::Bleu(v) => v.len(),
-            Samples::Labels(l) => l.len(),
-            Samples::Entities(e) => e.len(),
-        }
+        self.samples.len()
     }
 
     /// The run's [`Scored`]; an error when no sample was kept (or, for `f1_*`, no label).

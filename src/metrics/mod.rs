@@ -407,6 +407,18 @@ enum Samples {
     Entities(EntitySamples),
 }
 
+impl Samples {
+    /// Number of samples kept.
+    fn len(&self) -> usize {
+        match self {
+            Samples::Mean(v) => v.len(),
+            Samples::Bleu(v) => v.len(),
+            Samples::Labels(l) => l.len(),
+            Samples::Entities(e) => e.len(),
+        }
+    }
+}
+
 /// One run of one metric over its samples.
 #[derive(Debug, Clone)]
 pub struct Scored {
@@ -454,12 +466,7 @@ impl Scored {
 
     /// Number of samples.
     pub fn n(&self) -> usize {
-        match &self.samples {
-            Samples::Mean(v) => v.len(),
-            Samples::Bleu(v) => v.len(),
-            Samples::Labels(l) => l.len(),
-            Samples::Entities(e) => e.len(),
-        }
+        self.samples.len()
     }
 
     /// Per-sample values, for mean metrics (`None` for corpus metrics).

@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 
 /// The real model (Gemma 3 270M Q4_K_M): `$CLINICBENCH_MODEL`, else the cache the README's
 /// commands fill. Absent: `None` with a note, or a failure under `CI=true`, where the model
@@ -93,3 +95,17 @@ impl GgufWriter {
     }
 }
 
+
+/// Runs the `clinicbench` binary with `args`, feeding `stdin`.
+pub fn run_cli(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clinicbench"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run clinicbench");
+    // Bad usage exits before reading stdin: a broken pipe is expected then.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    child.wait_with_output().unwrap()
+}
