@@ -636,31 +636,19 @@ impl Tokenizer {
     /// add_special, true)` except that special-token text inside a `false` segment stays text.
     pub fn encode_segments(&self, segments: &[(&str, bool)], add_special: bool) -> Vec<u32> {
         let mut full = String::with_capacity(segments.iter().map(|(s, _)| s.len()).sum());
-        let mut fragments: Vec<Fragment> = Vec::new();
-        let mut part = Vec::new();
+        let mut parsed: Vec<(usize, usize)> = Vec::new();
         for &(text, parse_special) in segments {
-            let base = full.len();
-            full.push_str(text);
-            part.clear();
-            self.specials.partition(text, parse_special, &mut part);
-            for f in &part {
-                let f = match *f {
-                    Fragment::Text { start, end } => Fragment::Text {
-                        start: start + base,
-                        end: end + base,
-                    },
-                    t => t,
-                };
-                match (fragments.last_mut(), f) {
-                    (Some(Fragment::Text { end: prev_end, .. }), Fragment::Text { start, end })
-                        if *prev_end == start =>
-                    {
-                        *prev_end = end;
-                    }
-                    _ => fragments.push(f),
-                }
+            if parse_special {
+                parsed.push((full.len(), full.len() + text.len()));
             }
+            full.push_str(text);
         }
+        // One pass over the whole text, so that a user-defined token (Gemma's runs of newlines)
+        // can span a segment boundary as it does in the concatenation; control tokens only
+        // inside segments that allow them.
+        let mut fragments: Vec<Fragment> = Vec::new();
+        let allowed = |_: &special::SpecialToken, s: usize, e: usize| parsed.iter().any(|&(a, b)| a <= s && e <= b);
+        self.specials.partition_where(&full, &allowed, &mut fragments);
         self.encode_fragments(&full, &fragments, add_special)
     }
 
@@ -949,17 +937,75 @@ impl Tokenizer {
         messages: &[(String, String)],
         add_generation_prompt: bool,
     ) -> Result<Vec<u32>, TokenizerError> {
+        let segments = self.chat_segments(template, messages, add_generation_prompt)?;
+        let segs: Vec<(&str, bool)> = segments.iter().map(|(s, special)| (s.as_str(), *special)).collect();
+        Ok(self.chat_ids(&segs))
+    }
+
+    /// The rendered chat prompt as segments, each saying whether special-token text in it is
+    /// parsed (template markup) or kept as text (message content). A template that rewrites
+    /// content gives one segment, parsed whole (llama.cpp's behaviour).
+    fn chat_segments(
+        &self,
+        template: &str,
+        messages: &[(String, String)],
+        add_generation_prompt: bool,
+    ) -> Result<Vec<(String, bool)>, TokenizerError> {
         let plain = self.apply_chat_template_with(template, messages, add_generation_prompt)?;
         let msgs: Vec<(&str, &str)> = messages.iter().map(|(r, c)| (r.as_str(), c.as_str())).collect();
         let bos_text = self.special_text(self.bos);
         let eos_text = self.special_text(self.eos);
-        let mut ids = match chat::render_segments(template, &msgs, add_generation_prompt, bos_text, eos_text, &plain) {
-            Some(segments) => {
-                let segs: Vec<(&str, bool)> = segments.iter().map(|(s, content)| (s.as_str(), !*content)).collect();
-                self.encode_segments(&segs, false)
+        Ok(match chat::render_segments(template, &msgs, add_generation_prompt, bos_text, eos_text, &plain) {
+            Some(segments) => segments.into_iter().map(|(s, content)| (s, !content)).collect(),
+            None => vec![(plain, true)],
+        })
+    }
+
+    /// Token ids of a chat context (the model's template, generation prompt added) and of the
+    /// context followed by `continuation`, split as lm-evaluation-harness splits a rendered
+    /// chat context: trailing whitespace of the rendering (the newline after the assistant
+    /// marker) moves to the front of the continuation. Returns `(context_ids, whole_ids)`;
+    /// the continuation's tokens are `whole_ids[context_ids.len()..]`.
+    pub fn encode_chat_continuation(
+        &self,
+        messages: &[(String, String)],
+        continuation: &str,
+    ) -> Result<(Vec<u32>, Vec<u32>), TokenizerError> {
+        let template = self.chat_template.as_deref().ok_or(TokenizerError::NoChatTemplate)?;
+        self.encode_chat_continuation_with(template, messages, continuation)
+    }
+
+    /// [`encode_chat_continuation`](Self::encode_chat_continuation) with a given template.
+    pub fn encode_chat_continuation_with(
+        &self,
+        template: &str,
+        messages: &[(String, String)],
+        continuation: &str,
+    ) -> Result<(Vec<u32>, Vec<u32>), TokenizerError> {
+        let mut segments = self.chat_segments(template, messages, true)?;
+        let is_space = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
+        let mut moved = String::new();
+        while let Some((last, _)) = segments.last_mut() {
+            let kept = last.trim_end_matches(is_space).len();
+            moved.insert_str(0, &last[kept..]);
+            last.truncate(kept);
+            if last.is_empty() {
+                segments.pop();
+            } else {
+                break;
             }
-            None => self.encode(&plain, false, true),
-        };
+        }
+        let moved = format!("{moved}{continuation}");
+        let mut segs: Vec<(&str, bool)> = segments.iter().map(|(s, special)| (s.as_str(), *special)).collect();
+        let context = self.chat_ids(&segs);
+        segs.push((&moved, false));
+        Ok((context, self.chat_ids(&segs)))
+    }
+
+    /// Ids of chat segments with BOS/EOS per the model's flags (no second BOS after a template
+    /// that writes its own).
+    fn chat_ids(&self, segs: &[(&str, bool)]) -> Vec<u32> {
+        let mut ids = self.encode_segments(segs, false);
         if self.add_bos {
             if let Some(bos) = self.bos {
                 if ids.first() != Some(&bos) {
@@ -970,7 +1016,7 @@ impl Tokenizer {
         if self.add_eos {
             ids.extend(self.eos);
         }
-        Ok(ids)
+        ids
     }
 
     fn special_text(&self, id: Option<u32>) -> &str {

@@ -100,6 +100,18 @@ impl Specials {
     /// Partitions `text` (`tokenizer_st_partition`); with `parse_special` false, CONTROL and
     /// UNKNOWN tokens are not looked for (USER_DEFINED ones still are).
     pub(crate) fn partition(&self, text: &str, parse_special: bool, out: &mut Vec<Fragment>) {
+        self.partition_where(text, &|_, _, _| parse_special, out)
+    }
+
+    /// [`partition`](Self::partition) where a control (or unknown) token's text at
+    /// `start..end` becomes the token only when `control_allowed(token, start, end)`; other
+    /// special tokens (user-defined) are always parsed, as llama.cpp does.
+    pub(crate) fn partition_where(
+        &self,
+        text: &str,
+        control_allowed: &dyn Fn(&SpecialToken, usize, usize) -> bool,
+        out: &mut Vec<Fragment>,
+    ) {
         let base = out.len();
         if text.is_empty() {
             return;
@@ -135,9 +147,7 @@ impl Specials {
             if !present[i] {
                 continue;
             }
-            if !parse_special && tok.attr & (attr::CONTROL | attr::UNKNOWN) != 0 {
-                continue;
-            }
+            let is_control = tok.attr & (attr::CONTROL | attr::UNKNOWN) != 0;
             let pattern = tok.text.as_bytes();
             next.clear();
             for frag in out.drain(base..) {
@@ -149,7 +159,12 @@ impl Specials {
                     }
                 };
                 let mut matched = false;
-                while let Some(m) = find(&bytes[start..end], pattern).map(|p| p + start) {
+                let mut search = start;
+                while let Some(m) = find(&bytes[search..end], pattern).map(|p| p + search) {
+                    if is_control && !control_allowed(tok, m, m + pattern.len()) {
+                        search = m + 1;
+                        continue;
+                    }
                     matched = true;
                     if m > start {
                         let mut left_end = m;
@@ -174,6 +189,7 @@ impl Specials {
                         }
                     }
                     start = right;
+                    search = right;
                 }
                 if !matched || start < end {
                     next.push(Fragment::Text { start, end });
