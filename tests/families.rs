@@ -115,7 +115,7 @@ fn check(name: &str) {
         assert_eq!(input, case.input_tokens, "{what}: input tokens");
 
         let req =
-            LogLikelihoodRequest { context: case.original_context.clone(), continuation: case.continuation.clone() };
+            LogLikelihoodRequest::new(case.original_context.clone(), case.continuation.clone());
         let got = &engine.loglikelihood(std::slice::from_ref(&req)).unwrap()[0];
         assert_eq!(got.n_tokens, case.n_tokens, "{what}: token count");
         let err = (got.logprob - case.logprob).abs();
@@ -142,6 +142,7 @@ fn check(name: &str) {
     for case in &fx.generate {
         assert_eq!(engine.encode(&case.prompt), case.prompt_ids, "{name}: prompt ids of {:?}", short(&case.prompt));
         let req = GenerateRequest {
+                messages: None,
             prompt: case.prompt.clone(),
             stop: vec![],
             max_tokens: case.ids.len(),

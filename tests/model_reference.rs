@@ -99,7 +99,7 @@ fn gemma3_matches_llama_cpp() {
     // Loglikelihood.
     let (mut err_f32, mut err_f64, mut err_quant) = (Errors::default(), Errors::default(), Errors::default());
     for case in &fx.loglikelihood {
-        let req = LogLikelihoodRequest { context: case.original_context.clone(), continuation: case.continuation.clone() };
+        let req = LogLikelihoodRequest::new(case.original_context.clone(), case.continuation.clone());
         let got = &engine.loglikelihood(std::slice::from_ref(&req)).unwrap()[0];
         assert_eq!(got.n_tokens, case.n_tokens, "continuation {:?}: token count", case.continuation);
         err_f32.add(got.logprob - case.logprob_f32_weights, &case.continuation);
@@ -128,6 +128,7 @@ fn gemma3_matches_llama_cpp() {
     // Greedy generation follows llama.cpp until a near-tie.
     for case in &fx.generate {
         let req = GenerateRequest {
+                messages: None,
             prompt: case.prompt.clone(),
             stop: vec![],
             max_tokens: case.ids_f32_weights.len(),
@@ -165,8 +166,8 @@ fn gemma3_matches_llama_cpp() {
 fn shared_prefix_gives_the_same_answer_as_a_cold_cache() {
     let Some((mut engine, fx)) = load() else { return };
     let case = &fx.loglikelihood[0];
-    let req = LogLikelihoodRequest { context: case.original_context.clone(), continuation: case.continuation.clone() };
-    let warm_up = LogLikelihoodRequest { context: case.original_context.clone(), continuation: " Z".into() };
+    let req = LogLikelihoodRequest::new(case.original_context.clone(), case.continuation.clone());
+    let warm_up = LogLikelihoodRequest::new(case.original_context.clone(), " Z".into());
     let cold = engine.loglikelihood(std::slice::from_ref(&req)).unwrap()[0].logprob;
     engine.loglikelihood(std::slice::from_ref(&warm_up)).unwrap();
     let reused_before = engine.stats.reused_tokens;

@@ -56,6 +56,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// List the tasks: scenario, metrics, expected data layout, licence.
     Tasks,
+    /// Compare two eval runs document by document (McNemar for accuracy, paired bootstrap
+    /// otherwise); prints one JSON line per task and metric.
+    Compare(eval::CompareArgs),
     /// Score {"prediction", "reference"} JSON lines on stdin; prints one JSON object
     /// {"metric", "value", "n", "stderr", "ci95"}.
     Score(ScoreArgs),
@@ -196,6 +199,7 @@ fn run(cli: Cli) -> Result<bool, Fatal> {
                 }
                 let l: Line = serde_json::from_str(line).context("expected {\"prompt\": ..., \"stop\"?: [...]}")?;
                 let req = GenerateRequest {
+                messages: None,
                     prompt: l.prompt,
                     stop: l.stop,
                     max_tokens: g.max_tokens,
@@ -229,6 +233,7 @@ fn run(cli: Cli) -> Result<bool, Fatal> {
             Ok(true)
         }
         Command::Score(s) => score(s),
+        Command::Compare(c) => eval::compare_runs(&c).map_err(fatal),
     }
 }
 
@@ -461,6 +466,7 @@ fn demo(r: &RunArgs) -> Result<()> {
     for q in questions {
         writeln!(out, "\n{q}")?;
         let req = GenerateRequest {
+                messages: None,
             prompt: q.to_string(),
             stop: vec!["\n\n".into(), "Question:".into()],
             max_tokens: 48,
@@ -478,7 +484,7 @@ fn demo(r: &RunArgs) -> Result<()> {
     let options = [" A", " B", " C", " D"];
     let reqs: Vec<_> = options
         .iter()
-        .map(|o| LogLikelihoodRequest { context: context.to_string(), continuation: o.to_string() })
+        .map(|o| LogLikelihoodRequest::new(context.to_string(), o.to_string()))
         .collect();
     let lls = engine.loglikelihood(&reqs)?;
     let total: f64 = lls.iter().map(|l| l.logprob.exp()).sum();

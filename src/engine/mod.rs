@@ -13,12 +13,45 @@ use crate::backend::{Backend, BackendError};
 use crate::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
 
+/// One turn of a conversation rendered with the model's chat template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: &str, content: impl Into<String>) -> ChatMessage {
+        ChatMessage { role: role.into(), content: content.into() }
+    }
+}
+
+fn pairs(messages: &[ChatMessage]) -> Vec<(String, String)> {
+    messages.iter().map(|m| (m.role.clone(), m.content.clone())).collect()
+}
+
 /// Score `continuation` given `context` (lm-eval's `loglikelihood` request).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogLikelihoodRequest {
+    /// Plain text (empty when `messages` gives the context).
+    #[serde(default)]
     pub context: String,
     pub continuation: String,
+    /// The context as a conversation in the model's chat template, the assistant's turn
+    /// opened (lm-eval's `--apply_chat_template`). Message content is never parsed for special
+    /// tokens; the template's markers are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<ChatMessage>>,
+}
+
+impl LogLikelihoodRequest {
+    /// A plain-text request.
+    pub fn new(context: impl Into<String>, continuation: impl Into<String>) -> LogLikelihoodRequest {
+        LogLikelihoodRequest { context: context.into(), continuation: continuation.into(), messages: None }
+    }
 }
 
 /// The answer to a [`LogLikelihoodRequest`].
@@ -37,7 +70,12 @@ pub struct LogLikelihood {
 /// Generate text after `prompt`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerateRequest {
+    /// Plain text (empty when `messages` gives the prompt).
+    #[serde(default)]
     pub prompt: String,
+    /// The prompt as a conversation in the model's chat template, the assistant's turn opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<ChatMessage>>,
     /// Generation stops when any of these appears; the text is cut before it.
     #[serde(default)]
     pub stop: Vec<String>,
@@ -94,6 +132,12 @@ pub trait Engine {
     fn loglikelihood(&mut self, reqs: &[LogLikelihoodRequest]) -> Result<Vec<LogLikelihood>, EngineError>;
     /// Generates text, calling `on_token` with each new piece of text as it becomes final.
     fn generate(&mut self, req: &GenerateRequest, on_token: &mut dyn FnMut(&str)) -> Result<Generation, EngineError>;
+    /// The text the model's chat template makes of `messages` with the assistant's turn opened
+    /// (what a request with these messages is conditioned on), for people to read.
+    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+        let _ = messages;
+        Err(EngineError::Invalid("this engine has no chat template".into()))
+    }
 }
 
 /// Python's `str.isspace`, which `rstrip()` uses: Unicode White_Space plus the four ASCII
@@ -205,9 +249,18 @@ impl<B: Backend> LocalEngine<B> {
     }
 
     fn loglikelihood_one(&mut self, req: &LogLikelihoodRequest) -> Result<LogLikelihood, EngineError> {
-        let (context, continuation) = split_trailing_whitespace(&req.context, &req.continuation);
-        let whole = self.encode(&format!("{context}{continuation}"));
-        let mut context_enc = self.encode(context);
+        let (mut context_enc, whole) = match &req.messages {
+            Some(messages) => {
+                if !req.context.is_empty() {
+                    return Err(EngineError::Invalid("give the context as text or as messages, not both".into()));
+                }
+                self.tokenizer.encode_chat_continuation(&pairs(messages), &req.continuation).map_err(chat_error)?
+            }
+            None => {
+                let (context, continuation) = split_trailing_whitespace(&req.context, &req.continuation);
+                (self.encode(context), self.encode(&format!("{context}{continuation}")))
+            }
+        };
         let context_len = context_enc.len();
         if context_len >= whole.len() {
             return Err(EngineError::EmptyContinuation);
@@ -270,9 +323,25 @@ impl<B: Backend> Engine for LocalEngine<B> {
     }
 
     fn generate(&mut self, req: &GenerateRequest, on_token: &mut dyn FnMut(&str)) -> Result<Generation, EngineError> {
-        let mut prompt = self.encode(&req.prompt);
+        let mut prompt = match &req.messages {
+            Some(messages) => {
+                if !req.prompt.is_empty() {
+                    return Err(EngineError::Invalid("give the prompt as text or as messages, not both".into()));
+                }
+                self.tokenizer.encode_chat(&pairs(messages), true).map_err(chat_error)?
+            }
+            None => self.encode(&req.prompt),
+        };
         self.generate_tokens(&mut prompt, req, on_token)
     }
+
+    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+        self.tokenizer.apply_chat_template(&pairs(messages), true).map_err(chat_error)
+    }
+}
+
+fn chat_error(e: crate::tokenizer::TokenizerError) -> EngineError {
+    EngineError::Invalid(e.to_string())
 }
 
 impl<B: Backend> LocalEngine<B> {
