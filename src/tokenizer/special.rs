@@ -97,15 +97,10 @@ impl Specials {
         self.tokens.len()
     }
 
-    /// Partitions `text` (`tokenizer_st_partition`); with `parse_special` false, CONTROL and
-    /// UNKNOWN tokens are not looked for (USER_DEFINED ones still are).
-    pub(crate) fn partition(&self, text: &str, parse_special: bool, out: &mut Vec<Fragment>) {
-        self.partition_where(text, &|_, _, _| parse_special, out)
-    }
-
-    /// [`partition`](Self::partition) where a control (or unknown) token's text at
-    /// `start..end` becomes the token only when `control_allowed(token, start, end)`; other
-    /// special tokens (user-defined) are always parsed, as llama.cpp does.
+    /// Partitions `text` (`tokenizer_st_partition`): special tokens' texts become the tokens,
+    /// in llama.cpp's order. A control (or unknown) token's text at `start..end` becomes the
+    /// token only when `control_allowed(token, start, end)` (llama.cpp's `parse_special`);
+    /// user-defined tokens are always parsed, as llama.cpp does.
     pub(crate) fn partition_where(
         &self,
         text: &str,
@@ -257,7 +252,7 @@ mod tests {
         let s = specials();
         let text = "x<a>y<ab>\n\n\nz";
         let mut out = Vec::new();
-        s.partition(text, true, &mut out);
+        s.partition_where(text, &|_, _, _| true, &mut out);
         assert_eq!(
             out,
             vec![
@@ -271,7 +266,7 @@ mod tests {
             ]
         );
         out.clear();
-        s.partition(text, false, &mut out);
+        s.partition_where(text, &|_, _, _| false, &mut out);
         assert_eq!(out[0], Fragment::Text { start: 0, end: 5 });
         assert_eq!(out[1], Fragment::Token(11));
     }
@@ -284,7 +279,7 @@ mod tests {
             attr: attr::CONTROL | attr::LSTRIP | attr::RSTRIP,
         }]);
         let mut out = Vec::new();
-        s.partition("a \t<x>\n b", true, &mut out);
+        s.partition_where("a \t<x>\n b", &|_, _, _| true, &mut out);
         assert_eq!(
             out,
             vec![
