@@ -55,8 +55,8 @@ fn first_100_documents_agree_with_lm_eval_prompts_scored_by_llama_cpp() {
     for (name, rows) in &fx.tasks {
         let spec = tasks::spec::find(name).unwrap();
         let data = tasks::load_data(&spec, &root, None).unwrap();
-        let opts = RunOptions { shots: 0, limit: Some(rows.len()), seed: 1234, previous: vec![] };
-        let run = tasks::run_multiple_choice(&mut engine, &spec, &data, &opts, &mut |_| {}).unwrap();
+        let opts = RunOptions { limit: Some(rows.len()), seed: 1234, ..Default::default() };
+        let run = tasks::run_task(&mut engine, &spec, &data, &opts, &mut |_| {}).unwrap();
         assert_eq!(run.samples.len(), rows.len(), "{name}");
 
         let (mut agree, mut agree_quantized, mut decisive) = (0, 0, 0);
@@ -64,15 +64,16 @@ fn first_100_documents_agree_with_lm_eval_prompts_scored_by_llama_cpp() {
         for (s, r) in run.samples.iter().zip(rows) {
             let digest: String = sha2::Sha256::digest(s.prompt.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!(digest, r.prompt_sha256, "{name} document {}: the prompt differs from lm-eval's", s.doc_id);
-            assert_eq!(s.target, r.gold, "{name} document {}: gold", s.doc_id);
+            assert_eq!(s.target.as_u64(), Some(r.gold as u64), "{name} document {}: gold", s.doc_id);
+            let pred = s.pred.unwrap();
             let (ref_pred, margin) = best(&r.loglikelihoods_f32_weights);
             if margin >= 0.03 {
                 decisive += 1;
-                assert_eq!(s.pred, ref_pred, "{name} document {}: llama.cpp's choice by a margin of {margin:.3}", s.doc_id);
+                assert_eq!(pred, ref_pred, "{name} document {}: llama.cpp's choice by a margin of {margin:.3}", s.doc_id);
             }
-            agree += usize::from(s.pred == ref_pred);
-            agree_quantized += usize::from(s.pred == best(&r.loglikelihoods).0);
-            acc_ours += s.acc;
+            agree += usize::from(pred == ref_pred);
+            agree_quantized += usize::from(pred == best(&r.loglikelihoods).0);
+            acc_ours += s.metrics["acc"];
             acc_ref += f64::from(u8::from(ref_pred == r.gold));
             acc_quantized += f64::from(u8::from(best(&r.loglikelihoods).0 == r.gold));
         }

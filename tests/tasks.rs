@@ -1,15 +1,17 @@
-//! Task specs, importers and the multiple-choice runner: lm-eval's prompt strings, the shared
-//! datasets' record counts, and scoring through a scripted engine.
+//! Task specs, importers and the runner: lm-eval's prompt strings, the shared datasets' record
+//! counts, and scoring multiple-choice and generation tasks through a scripted engine.
 
 mod common;
 
-use clinicbench::engine::{Engine, EngineError, GenerateRequest, Generation, LogLikelihood, LogLikelihoodRequest};
-use clinicbench::tasks::{self, importers, Doc, RunOptions, TaskData};
+use clinicbench::engine::{
+    ChatMessage, Engine, EngineError, Finish, GenerateRequest, Generation, LogLikelihood, LogLikelihoodRequest,
+};
+use clinicbench::tasks::{self, importers, Doc, Event, RunOptions, TaskData};
 use serde_json::json;
 use std::path::PathBuf;
 
 fn data(docs: Vec<Doc>, dev: Vec<Doc>) -> TaskData {
-    TaskData { docs, dev, bad_rows: vec![], files: vec![] }
+    TaskData { docs, dev, bad_rows: vec![], files: vec![], format: "test".into() }
 }
 
 fn medqa_doc(q: &str, opts: &[(&str, &str)], gold: &str) -> Doc {
@@ -61,21 +63,53 @@ fn mmlu_few_shot_uses_the_first_dev_rows() {
     );
 }
 
-/// An engine that scores each continuation by a fixed table.
-struct Scripted(Vec<(String, f64)>);
+/// An engine that scores each continuation by a fixed table and answers generation requests
+/// from a list, in turn; it records the requests it saw.
+#[derive(Default)]
+struct Scripted {
+    loglikelihoods: Vec<(String, f64)>,
+    answers: Vec<String>,
+    seen_ll: Vec<LogLikelihoodRequest>,
+    seen_gen: Vec<GenerateRequest>,
+}
+
+impl Scripted {
+    fn scoring(table: Vec<(String, f64)>) -> Scripted {
+        Scripted { loglikelihoods: table, ..Default::default() }
+    }
+    fn answering(answers: &[&str]) -> Scripted {
+        Scripted { answers: answers.iter().map(|a| a.to_string()).collect(), ..Default::default() }
+    }
+}
 
 impl Engine for Scripted {
     fn loglikelihood(&mut self, reqs: &[LogLikelihoodRequest]) -> Result<Vec<LogLikelihood>, EngineError> {
+        self.seen_ll.extend(reqs.iter().cloned());
         Ok(reqs
             .iter()
             .map(|r| {
-                let lp = self.0.iter().find(|(c, _)| *c == r.continuation).map_or(-10.0, |x| x.1);
+                let lp = self.loglikelihoods.iter().find(|(c, _)| *c == r.continuation).map_or(-10.0, |x| x.1);
                 LogLikelihood { logprob: lp, is_greedy: false, n_tokens: 1, truncated: false }
             })
             .collect())
     }
-    fn generate(&mut self, _: &GenerateRequest, _: &mut dyn FnMut(&str)) -> Result<Generation, EngineError> {
-        Err(EngineError::Invalid("not used".into()))
+    fn generate(&mut self, req: &GenerateRequest, on_token: &mut dyn FnMut(&str)) -> Result<Generation, EngineError> {
+        let i = self.seen_gen.len();
+        self.seen_gen.push(req.clone());
+        let text = self.answers.get(i).cloned().unwrap_or_default();
+        on_token(&text);
+        Ok(Generation { text, ids: vec![], finish: Finish::Stop, truncated: false })
+    }
+    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+        Ok(messages.iter().map(|m| format!("<{}>{}</{}>", m.role, m.content, m.role)).collect::<String>() + "<assistant>")
+    }
+}
+
+fn samples_only(f: &mut dyn FnMut(&tasks::Sample)) -> impl FnMut(Event) + '_ {
+    move |e| {
+        if let Event::Sample(s) = e {
+            f(s)
+        }
     }
 }
 
@@ -89,17 +123,17 @@ fn multiple_choice_runner_scores_acc_and_acc_norm_and_skips_bad_gold() {
         Doc { native_id: gold.into(), fields, gold: gold.into() }
     };
     // " yes" wins raw; per character " maybe" (-6/5) beats " yes" (-4/3).
-    let mut engine = Scripted(vec![(" yes".into(), -4.0), (" no".into(), -9.0), (" maybe".into(), -6.0)]);
+    let mut engine = Scripted::scoring(vec![(" yes".into(), -4.0), (" no".into(), -9.0), (" maybe".into(), -6.0)]);
     let d = data(vec![doc("yes"), doc("maybe"), doc("perhaps")], vec![]);
-    let opts = RunOptions { shots: 0, limit: None, seed: 1, previous: vec![] };
+    let opts = RunOptions { seed: 1, ..Default::default() };
     let mut seen = 0;
-    let run = tasks::run_multiple_choice(&mut engine, &spec, &d, &opts, &mut |_| seen += 1).unwrap();
+    let run = tasks::run_task(&mut engine, &spec, &d, &opts, &mut samples_only(&mut |_| seen += 1)).unwrap();
     assert_eq!(seen, 2);
     assert_eq!(run.skipped.len(), 1, "a gold label outside the choices is skipped and reported");
     assert!(run.skipped[0].contains("perhaps"));
     let s = &run.samples;
-    assert_eq!((s[0].pred, s[0].pred_norm, s[0].acc, s[0].acc_norm), (0, 2, 1.0, 0.0));
-    assert_eq!((s[1].target, s[1].acc, s[1].acc_norm), (2, 0.0, 1.0));
+    assert_eq!((s[0].pred, s[0].pred_norm, s[0].metrics["acc"], s[0].metrics["acc_norm"]), (Some(0), Some(2), 1.0, 0.0));
+    assert_eq!((s[1].target.as_u64(), s[1].metrics["acc"], s[1].metrics["acc_norm"]), (Some(2), 0.0, 1.0));
     let r = tasks::aggregate(&spec, &run).unwrap();
     assert_eq!(r["acc"], 0.5);
     assert_eq!(r["acc_norm"], 0.5);
@@ -109,41 +143,290 @@ fn multiple_choice_runner_scores_acc_and_acc_norm_and_skips_bad_gold() {
 
     // Few-shot from the same split never shows the document itself, and is seeded.
     let d = data((0..6).map(|i| doc(["yes", "no"][i % 2])).collect(), vec![]);
-    let opts = RunOptions { shots: 3, limit: Some(2), seed: 7, previous: vec![] };
-    let a = tasks::run_multiple_choice(&mut engine, &spec, &d, &opts, &mut |_| {}).unwrap();
-    let b = tasks::run_multiple_choice(&mut engine, &spec, &d, &opts, &mut |_| {}).unwrap();
+    let opts = RunOptions { shots: 3, limit: Some(2), seed: 7, ..Default::default() };
+    let a = tasks::run_task(&mut engine, &spec, &d, &opts, &mut |_| {}).unwrap();
+    let b = tasks::run_task(&mut engine, &spec, &d, &opts, &mut |_| {}).unwrap();
     assert_eq!(a.samples.len(), 2);
     assert_eq!(a.samples[0].prompt, b.samples[0].prompt);
     assert_eq!(a.samples[0].prompt.matches("Answer:").count(), 4);
 
     // Resuming keeps the finished documents and scores only the rest.
-    let opts = RunOptions { shots: 0, limit: Some(4), seed: 7, previous: a.samples.clone() };
+    let opts = RunOptions { limit: Some(4), seed: 7, previous: a.samples.clone(), ..Default::default() };
     let mut scored = vec![];
-    let c = tasks::run_multiple_choice(&mut engine, &spec, &d, &opts, &mut |s| scored.push(s.doc_id)).unwrap();
+    let c = tasks::run_task(&mut engine, &spec, &d, &opts, &mut samples_only(&mut |s| scored.push(s.doc_id))).unwrap();
     assert_eq!(scored, vec![2, 3]);
     assert_eq!(c.samples.len(), 4);
     assert_eq!(c.samples[0].prompt, a.samples[0].prompt, "the earlier sample is kept as it was");
 }
 
-#[test]
-fn shared_datasets_import_with_the_manifest_counts() {
+fn shared_root() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
     if !root.is_dir() {
         assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but ../shared/datasets is missing");
         eprintln!("note: ../shared/datasets not found; skipping");
-        return;
+        return None;
     }
+    Some(root)
+}
+
+/// Mentions in a list of bare BIO tags.
+fn mentions(tags: &serde_json::Value) -> usize {
+    tags.as_array().unwrap().iter().filter(|t| *t == "B").count()
+}
+
+#[test]
+fn shared_datasets_import_with_the_manifest_counts() {
+    let Some(root) = shared_root() else { return };
+    let mut present = 0;
     for spec in tasks::spec::builtin() {
+        if !root.join(&spec.path).exists() {
+            // MANIFEST.md: MedMCQA's dev.json was not found in git; the others are not public.
+            assert!(spec.records == 0 || spec.name.starts_with("medmcqa"), "{}: its file is missing from the data root", spec.name);
+            continue;
+        }
+        present += 1;
         let d = tasks::load_data(&spec, &root, None).unwrap_or_else(|e| panic!("{}: {e}", spec.name));
         assert_eq!(d.docs.len(), spec.records, "{}: records", spec.name);
         assert!(d.bad_rows.is_empty(), "{}: {:?}", spec.name, d.bad_rows.first());
-        assert!(d.docs.iter().all(|doc| spec.choices.contains(&doc.gold)), "{}: gold labels", spec.name);
+        if spec.output == tasks::Output::MultipleChoice || spec.extract == Some(tasks::Extract::Choice) {
+            let bad = d.docs.iter().find(|doc| doc.gold.as_str().and_then(|g| spec.class_index(g)).is_none());
+            assert!(bad.is_none(), "{}: gold {:?} is not a class", spec.name, bad.map(|b| &b.gold));
+        }
         if spec.name.starts_with("mmlu_") {
             assert_eq!(d.dev.len(), 5, "{}: dev rows", spec.name);
         }
     }
+    assert_eq!(present, 2 * 13 + 6, "every public dataset's tasks (and _gen variants) are present");
+
     // PubMedQA keeps the ground truth's key order.
-    let spec = tasks::spec::find("pubmedqa").unwrap();
-    let d = tasks::load_data(&spec, &root, None).unwrap();
+    let d = tasks::load_data(&tasks::spec::find("pubmedqa").unwrap(), &root, None).unwrap();
     assert_eq!(d.docs[0].native_id, "12377809");
+    // Mentions, labels and classes as MANIFEST.md counts them.
+    let count = |task: &str, data: Option<&str>| {
+        let spec = tasks::spec::find(task).unwrap();
+        let d = tasks::load_data(&spec, &root, data.map(|p| root.join(p)).as_deref()).unwrap();
+        assert!(d.bad_rows.is_empty(), "{task} {data:?}: {:?}", d.bad_rows.first());
+        (d.docs.len(), d.docs.iter().map(|doc| mentions(&doc.gold)).sum::<usize>(), d.format)
+    };
+    assert_eq!(count("bc5cdr_chem", None), (4797, 5385, "token-tag".into()));
+    assert_eq!(count("bc5cdr_disease", None), (4797, 4424, "token-tag".into()));
+    assert_eq!(count("ncbi_disease", None), (940, 960, "token-tag".into()));
+    // The same corpora in their other published formats.
+    assert_eq!(count("bc5cdr_chem", Some("BC5CDR/BC5CDR-IOB/test.tsv")).0..=count("bc5cdr_chem", Some("BC5CDR/BC5CDR-IOB/test.tsv")).1, 4797..=5385);
+    assert_eq!(count("bc5cdr_disease", Some("BC5CDR/BC5CDR-disease-IOB/test.tsv")).1, 4424);
+    let (docs, chem, format) = count("bc5cdr_chem", Some("BC5CDR/PubTator/CDR_TestSet.PubTator.txt"));
+    assert_eq!((docs, format.as_str()), (500, "pubtator"));
+    // Nested and overlapping mentions share tokens; a few are tagged once.
+    assert!((5300..=5385).contains(&chem), "{chem} chemical mentions tagged");
+    let (docs, diseases, _) = count("ncbi_disease", Some("NCBI-disease/original-data/test/NCBItestset_corpus.txt"));
+    assert_eq!(docs, 100);
+    assert!((940..=960).contains(&diseases), "{diseases} disease mentions tagged");
+
+    let labels = |task: &str| {
+        let d = tasks::load_data(&tasks::spec::find(task).unwrap(), &root, None).unwrap();
+        let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+        for doc in &d.docs {
+            match &doc.gold {
+                serde_json::Value::Array(a) => a.iter().for_each(|l| *by.entry(l.as_str().unwrap().into()).or_default() += 1),
+                g => *by.entry(g.as_str().unwrap().into()).or_default() += 1,
+            }
+        }
+        by
+    };
+    let ddi = labels("ddi");
+    assert_eq!((ddi["DDI-false"], ddi["DDI-effect"], ddi["DDI-mechanism"], ddi["DDI-advise"], ddi["DDI-int"]), (4737, 360, 302, 221, 96));
+    assert_eq!(labels("gad")["1"], 281);
+    assert_eq!(labels("drug_interaction")["yes"], 100);
+    let hoc = labels("hoc");
+    assert_eq!((hoc["activating invasion and metastasis"], hoc["sustaining proliferative signaling"]), (155, 234));
+    let hoc_docs = tasks::load_data(&tasks::spec::find("hoc").unwrap(), &root, None).unwrap();
+    assert_eq!(hoc_docs.docs.iter().filter(|d| !d.gold.as_array().unwrap().is_empty()).count(), 897);
+    let tr = tasks::load_data(&tasks::spec::find("treatment_recommendation").unwrap(), &root, None).unwrap();
+    assert!(tr.docs.iter().all(|d| (2..=12).contains(&d.gold.as_array().unwrap().len())), "2-12 medications each");
+    // ClinicBench's own 100-question PubMedQA file, in ori_pqal.json's layout.
+    let spec = tasks::spec::find("pubmedqa").unwrap();
+    let d = tasks::load_data(&spec, &root, Some(&root.join("ClinicBench/PubMedQA_test.json"))).unwrap();
+    assert_eq!(d.docs.len(), 100);
+}
+
+#[test]
+fn users_bring_their_own_data_with_a_spec() {
+    let Some(root) = shared_root() else { return };
+    // The clin-summ Open-i split (JSON lines {idx, inputs, target}) through a user's spec.
+    let spec = tasks::spec::parse(
+        "opi.toml",
+        r#"
+name = "opi_summarization"
+version = 1
+scenario = "generation"
+task = "radiology report summarization"
+dataset = "Open-i (clin-summ split)"
+licence = "see the source"
+importer = "records"
+path = "IU-Xray/clin-summ-opi/test.jsonl"
+records = 343
+output = "generation"
+extract = "text"
+prompt = "Findings: {{ findings }}\nImpression:"
+metrics = ["rougeL"]
+[columns]
+fields = { findings = "inputs" }
+gold = "target"
+id = "idx"
+[fewshot]
+source = "same_split"
+"#,
+    )
+    .unwrap();
+    let d = tasks::load_data(&spec, &root, None).unwrap();
+    assert_eq!((d.docs.len(), d.format.as_str(), d.docs[0].native_id.as_str()), (343, "jsonl", "3076"));
+    let p = tasks::Prompter::new(&spec).unwrap();
+    assert!(p.context(&d.docs[0], 0, &[]).unwrap().starts_with("Findings: Heart size within normal limits."));
+    // The Kaggle table of all 3,851 reports, as CSV.
+    let spec = tasks::spec::parse(
+        "k.toml",
+        &r#"name = "k"
+version = 1
+scenario = "generation"
+task = "t"
+dataset = "d"
+licence = "l"
+importer = "records"
+path = "IU-Xray/kaggle/indiana_reports.csv"
+records = 3851
+output = "generation"
+extract = "text"
+prompt = "{{ findings }}"
+metrics = ["rougeL"]
+[columns]
+gold = "impression"
+id = "uid"
+[fewshot]
+source = "same_split"
+"#,
+    )
+    .unwrap();
+    let d = tasks::load_data(&spec, &root, None).unwrap();
+    assert_eq!((d.docs.len(), d.format.as_str()), (3851, "csv"));
+}
+
+fn doc_with(fields: serde_json::Value, gold: serde_json::Value) -> Doc {
+    Doc { native_id: "n".into(), fields: fields.as_object().unwrap().clone(), gold }
+}
+
+#[test]
+fn generation_tasks_extract_answers_and_count_the_unparsed() {
+    let spec = tasks::spec::find("medqa_4options_gen").unwrap();
+    let options = json!([{"key": "A", "text": "Aspirin"}, {"key": "B", "text": "Nitroglycerin"}, {"key": "C", "text": "Morphine"}, {"key": "D", "text": "Oxygen"}]);
+    let d = data(
+        vec![
+            doc_with(json!({"question": "q1", "options": options}), json!("C")),
+            doc_with(json!({"question": "q2", "options": options}), json!("B")),
+            doc_with(json!({"question": "q3", "options": options}), json!("A")),
+            doc_with(json!({"question": "q4", "options": options}), json!("D")),
+        ],
+        vec![],
+    );
+    let mut engine = Scripted::answering(&["The correct answer is C: Morphine", " Nitroglycerin.", "I cannot say.", "Answer: (b)"]);
+    let mut tokens = String::new();
+    let run = tasks::run_task(&mut engine, &spec, &d, &RunOptions::default(), &mut |e| {
+        if let Event::Token { text, .. } = e {
+            tokens.push_str(text)
+        }
+    })
+    .unwrap();
+    assert!(tokens.contains("Morphine"), "generated text is streamed");
+    let preds: Vec<Option<usize>> = run.samples.iter().map(|s| s.pred).collect();
+    assert_eq!(preds, [Some(2), Some(1), None, Some(1)]);
+    assert!(run.samples[2].unparsed && run.samples[2].answer == Some(serde_json::Value::Null));
+    let r = tasks::aggregate(&spec, &run).unwrap();
+    assert_eq!((r["acc"].as_f64(), r["unparsed"].as_u64()), (Some(0.5), Some(1)), "unparsed counts as wrong");
+    let req = &engine.seen_gen[0];
+    assert!(req.prompt.starts_with("The following are multiple-choice questions") && req.prompt.ends_with("D: Oxygen
+Answer:"));
+    assert_eq!((req.max_tokens, &req.stop[..]), (32, &["
+
+".to_string()][..]));
+
+    // Relation classes: an unparsed answer costs recall, and is never a class of its own.
+    let spec = tasks::spec::find("ddi_gen").unwrap();
+    let docs = ["DDI-effect", "DDI-false", "DDI-mechanism"].map(|g| doc_with(json!({"sentence": "s"}), json!(g))).to_vec();
+    let mut engine = Scripted::answering(&["effect", "none", "unclear"]);
+    let run = tasks::run_task(&mut engine, &spec, &data(docs, vec![]), &RunOptions::default(), &mut |_| {}).unwrap();
+    let r = tasks::aggregate(&spec, &run).unwrap();
+    // Positive classes: tp 1 (effect), predicted 1, true 2 -> micro F1 = 2/3.
+    assert!((r["f1_micro"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12, "{r:?}");
+
+    // Entities become tags over the sentence's tokens.
+    let spec = tasks::spec::find("ncbi_disease").unwrap();
+    let imp = importers::ner("t", b"Familial	O
+breast	B
+cancer	I
+and	O
+ataxia	B
+-	I
+telangiectasia	I
+
+", None);
+    let mut engine = Scripted::answering(&["- breast cancer\n- ataxia-telangiectasia\n- familial"]);
+    let run = tasks::run_task(&mut engine, &spec, &data(imp.docs, vec![]), &RunOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(run.samples[0].answer, Some(json!(["B", "B", "I", "O", "B", "I", "I"])));
+    let r = tasks::aggregate(&spec, &run).unwrap();
+    assert!((r["entity_f1"].as_f64().unwrap() - 0.8).abs() < 1e-12, "2 of 3 predicted, 2 of 2 true: {r:?}");
+
+    // Medication lists as sets; summaries by ROUGE.
+    let spec = tasks::spec::find("treatment_recommendation").unwrap();
+    let doc = doc_with(json!({"disease": "Panic disorder", "Symptom": ["Anxiety"]}), json!(["Lorazepam", "Sertraline"]));
+    let mut engine = Scripted::answering(&[" lorazepam, Paroxetine"]);
+    let run = tasks::run_task(&mut engine, &spec, &data(vec![doc], vec![]), &RunOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(run.samples[0].metrics["set_f1"], 0.5);
+    assert!(engine.seen_gen[0].prompt.contains("Disease: Panic disorder
+Symptoms: Anxiety
+Medications:"));
+    let spec = tasks::spec::find("iu_xray_summarization").unwrap();
+    let doc = doc_with(json!({"findings": "Clear lungs."}), json!("No acute cardiopulmonary disease."));
+    let mut engine = Scripted::answering(&[" No acute disease. "]);
+    let run = tasks::run_task(&mut engine, &spec, &data(vec![doc], vec![]), &RunOptions::default(), &mut |_| {}).unwrap();
+    let s = &run.samples[0];
+    assert_eq!(s.answer, Some(json!("No acute disease.")));
+    // rouge-score: 3 of 3 predicted tokens, 3 of 4 reference tokens in the LCS.
+    assert!((s.metrics["rougeL"] - 2.0 * 1.0 * 0.75 / 1.75).abs() < 1e-12);
+    let r = tasks::aggregate(&spec, &run).unwrap();
+    assert!(r.contains_key("bleu") && r.contains_key("rouge2"));
+}
+
+#[test]
+fn chat_template_prompts_follow_lm_eval() {
+    let spec = tasks::spec::find("mmlu_anatomy").unwrap();
+    let test = importers::mmlu_csv("t", b"Q?,w,x,y,z,C\n");
+    let d = data(test.docs, vec![]);
+    let mut engine = Scripted::scoring(vec![("C".into(), -1.0)]);
+    let opts = RunOptions { chat_template: true, ..Default::default() };
+    let run = tasks::run_task(&mut engine, &spec, &d, &opts, &mut |_| {}).unwrap();
+    let req = &engine.seen_ll[2];
+    // The description is the system message, the question the user's; the choice follows the
+    // opened assistant turn with no delimiter (lm-eval's construct_requests).
+    assert_eq!(req.continuation, "C");
+    assert!(req.context.is_empty());
+    let m = req.messages.as_ref().unwrap();
+    assert_eq!((m[0].role.as_str(), m[1].role.as_str()), ("system", "user"));
+    assert!(m[0].content.starts_with("The following are multiple choice questions (with answers) about anatomy."));
+    assert_eq!(m[1].content, "Q?\nA. w\nB. x\nC. y\nD. z\nAnswer:");
+    assert!(run.samples[0].prompt.starts_with("<system>The following") && run.samples[0].prompt.ends_with("<assistant>"));
+    assert_eq!(run.samples[0].pred, Some(2));
+}
+
+#[test]
+fn few_shot_generation_examples_show_their_answers() {
+    let spec = tasks::spec::find("hoc").unwrap();
+    let docs = vec![
+        doc_with(json!({"sentence": "S0"}), json!(["inducing angiogenesis", "resisting cell death"])),
+        doc_with(json!({"sentence": "S1"}), json!([])),
+    ];
+    let mut engine = Scripted::answering(&["Inducing angiogenesis; nothing else", "none"]);
+    let opts = RunOptions { shots: 1, limit: Some(1), seed: 3, ..Default::default() };
+    let run = tasks::run_task(&mut engine, &spec, &data(docs, vec![]), &opts, &mut |_| {}).unwrap();
+    let prompt = &run.samples[0].prompt;
+    assert!(prompt.starts_with("Document: ```S1```") && prompt.contains("Categories: none\n\nDocument: ```S0```"), "{prompt}");
+    assert_eq!(run.samples[0].answer, Some(json!(["inducing angiogenesis"])));
 }

@@ -1,45 +1,8 @@
-//! Dataset importers: a published file in, documents out.
-//!
-//! Each importer reads the format the dataset is published in and yields [`Doc`]s in the
-//! published order (`doc_id` is the position). A row that cannot be read is a [`BadRow`] naming
-//! the file and line; the caller decides whether that is fatal (`--strict`) or skipped and
-//! counted. Importers take bytes, not paths, so the page can hand them a browser `File`'s
-//! contents.
+//! Exam-style question answering in its published formats: MedQA JSON lines, MMLU's CSV,
+//! PubMedQA's JSON, MedMCQA's JSON lines.
 
+use super::{BadRow, Doc, Imported};
 use serde_json::{json, Map, Value};
-
-/// One document: its template fields and its gold answer (a label among the task's choices).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Doc {
-    /// The dataset's own id (a PMID, a row number), as text.
-    pub native_id: String,
-    /// Fields the prompt template sees.
-    pub fields: Map<String, Value>,
-    /// The gold label, e.g. `"C"` or `"yes"`.
-    pub gold: String,
-}
-
-/// A row that could not be imported.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BadRow {
-    pub file: String,
-    /// 1-based line (or record) number.
-    pub line: usize,
-    pub problem: String,
-}
-
-impl std::fmt::Display for BadRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.file, self.line, self.problem)
-    }
-}
-
-/// What an importer produced.
-#[derive(Debug, Default)]
-pub struct Imported {
-    pub docs: Vec<Doc>,
-    pub bad_rows: Vec<BadRow>,
-}
 
 /// MedQA JSON lines: `{"question", "options": {"A": .., ...}, "answer_idx": "C", ...}`.
 pub fn medqa_jsonl(file: &str, bytes: &[u8]) -> Imported {
@@ -79,7 +42,7 @@ pub fn medqa_jsonl(file: &str, bytes: &[u8]) -> Imported {
                 let mut fields = Map::new();
                 fields.insert("question".into(), json!(q));
                 fields.insert("options".into(), Value::Array(list));
-                out.docs.push(Doc { native_id: (i + 1).to_string(), fields, gold: g.to_string() });
+                out.docs.push(Doc { native_id: (i + 1).to_string(), fields, gold: json!(g) });
             }
             _ => out.bad_rows.push(bad("missing question, options or answer_idx".into())),
         }
@@ -113,7 +76,7 @@ pub fn mmlu_csv(file: &str, bytes: &[u8]) -> Imported {
         let mut fields = Map::new();
         fields.insert("question".into(), json!(&record[0]));
         fields.insert("options".into(), Value::Array(options));
-        out.docs.push(Doc { native_id: (i + 1).to_string(), fields, gold: record[5].trim().to_string() });
+        out.docs.push(Doc { native_id: (i + 1).to_string(), fields, gold: json!(record[5].trim()) });
     }
     out
 }
@@ -147,14 +110,66 @@ pub fn pubmedqa_json(data_file: &str, data: &[u8], truth_file: &str, truth: &[u8
         let mut fields = Map::new();
         fields.insert("question".into(), json!(question));
         fields.insert("contexts".into(), json!(contexts));
-        out.docs.push(Doc { native_id: pmid.clone(), fields, gold: label.to_string() });
+        out.docs.push(Doc { native_id: pmid.clone(), fields, gold: json!(label) });
     }
     Ok(out)
+}
+
+/// MedMCQA's original JSON lines (`dev.json`): `{"question", "opa".."opd", "cop", "id", ...}`
+/// with `cop` the correct option, 1-based (1 = A) as released; the Hugging Face copy's 0-based
+/// `cop` is read the same way when a file holds a 0 (it has no 4).
+pub fn medmcqa_jsonl(file: &str, bytes: &[u8]) -> Imported {
+    let mut out = Imported::default();
+    let text = String::from_utf8_lossy(bytes);
+    let rows: Vec<(usize, Result<Value, String>)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, serde_json::from_str::<Value>(l).map_err(|e| format!("not JSON: {e}"))))
+        .collect();
+    // One convention per file: 0-based when any row says 0.
+    let zero_based = rows.iter().any(|(_, r)| r.as_ref().ok().and_then(|v| v.get("cop")).and_then(Value::as_u64) == Some(0));
+    for (line, row) in rows {
+        let bad = |problem: String| BadRow { file: file.into(), line, problem };
+        let row = match row {
+            Ok(v) => v,
+            Err(e) => {
+                out.bad_rows.push(bad(e));
+                continue;
+            }
+        };
+        let question = row.get("question").and_then(Value::as_str);
+        let opts: Option<Vec<&str>> = ["opa", "opb", "opc", "opd"].iter().map(|k| row.get(*k).and_then(Value::as_str)).collect();
+        let cop = row.get("cop").and_then(Value::as_u64);
+        let (Some(q), Some(opts), Some(cop)) = (question, opts, cop) else {
+            out.bad_rows.push(bad("missing question, opa..opd or cop".into()));
+            continue;
+        };
+        let index = if zero_based { cop } else { cop.wrapping_sub(1) };
+        let Some(letter) = ["A", "B", "C", "D"].get(index as usize) else {
+            out.bad_rows.push(bad(format!("cop {cop} is not an option")));
+            continue;
+        };
+        let options: Vec<Value> =
+            opts.iter().zip(["A", "B", "C", "D"]).map(|(t, k)| json!({"key": k, "text": t})).collect();
+        let mut fields = Map::new();
+        fields.insert("question".into(), json!(q));
+        fields.insert("options".into(), Value::Array(options));
+        for k in ["subject_name", "topic_name"] {
+            if let Some(v) = row.get(k) {
+                fields.insert(k.into(), v.clone());
+            }
+        }
+        let native_id = row.get("id").and_then(Value::as_str).map_or_else(|| line.to_string(), str::to_string);
+        out.docs.push(Doc { native_id, fields, gold: json!(letter) });
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
 
     #[test]
     fn bad_rows_are_reported_with_their_line_and_the_rest_imported() {
@@ -180,6 +195,22 @@ mod tests {
         assert_eq!(imp.docs[0].fields["options"][2]["text"], "c \"quoted\"");
         assert_eq!(imp.bad_rows.len(), 1);
         assert_eq!(imp.bad_rows[0].line, 2);
+    }
+
+    #[test]
+    fn medmcqa_reads_one_based_cop_and_the_zero_based_copy() {
+        let one = br#"{"id": "u1", "question": "Q", "opa": "a", "opb": "b", "opc": "c", "opd": "d", "cop": 4}
+{"id": "u2", "question": "Q", "opa": "a", "opb": "b", "opc": "c", "opd": "d", "cop": 5}
+"#;
+        let imp = medmcqa_jsonl("m", one);
+        assert_eq!(imp.docs[0].gold, "D");
+        assert_eq!(imp.docs[0].native_id, "u1");
+        assert_eq!(imp.bad_rows.len(), 1, "cop 5 is no option");
+        let zero = br#"{"question": "Q", "opa": "a", "opb": "b", "opc": "c", "opd": "d", "cop": 0}
+{"question": "Q", "opa": "a", "opb": "b", "opc": "c", "opd": "d", "cop": 3}
+"#;
+        let imp = medmcqa_jsonl("m", zero);
+        assert_eq!((imp.docs[0].gold.as_str(), imp.docs[1].gold.as_str()), (Some("A"), Some("D")));
     }
 
     #[test]

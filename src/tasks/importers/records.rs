@@ -1,0 +1,268 @@
+//! The generic importer: records in a JSON list, a JSON object (of records under a key, or
+//! keyed by id), JSON lines, or a CSV/TSV table with a header row — the format is detected from
+//! the bytes. A task's `[columns]` table maps columns to template fields and names the gold
+//! column; every column is also a field under its own name. This is how users bring their own
+//! data, and how the built-in tasks with simple layouts read theirs.
+
+use super::{BadRow, Doc, Imported};
+use crate::tasks::spec::Columns;
+use serde_json::{json, Map, Value};
+
+/// Reads `bytes` as records and maps them with `columns`. `choices` key the `options` field.
+pub fn records(file: &str, bytes: &[u8], columns: &Columns, choices: &[String]) -> Imported {
+    let (format, rows, mut bad_rows) = read_rows(file, bytes, columns.records_key.as_deref());
+    let mut out = Imported { format, ..Default::default() };
+    for (line, row) in rows {
+        match to_doc(&row, line, columns, choices) {
+            Ok(doc) => out.docs.push(doc),
+            Err(problem) => bad_rows.push(BadRow { file: file.into(), line, problem }),
+        }
+    }
+    out.bad_rows = bad_rows;
+    out
+}
+
+type Rows = Vec<(usize, Map<String, Value>)>;
+
+/// The records of a file, each with its 1-based line (JSONL, CSV) or record number (JSON).
+fn read_rows(file: &str, bytes: &[u8], records_key: Option<&str>) -> (String, Rows, Vec<BadRow>) {
+    let bad = |line: usize, problem: String| BadRow { file: file.into(), line, problem };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t.strip_prefix('\u{feff}').unwrap_or(t),
+        Err(e) => return ("unknown".into(), vec![], vec![bad(1, format!("not UTF-8 text: {e}"))]),
+    };
+    if bytes.starts_with(b"PK\x03\x04") {
+        return ("xlsx".into(), vec![], vec![bad(1, "a spreadsheet (.xlsx): export its sheet to CSV".into())]);
+    }
+    let first = text.trim_start().chars().next();
+    let mut rows = Vec::new();
+    let mut bad_rows = Vec::new();
+    let object_rows = |items: Vec<(String, Value)>, rows: &mut Rows, bad_rows: &mut Vec<BadRow>| {
+        for (i, (key, v)) in items.into_iter().enumerate() {
+            match v {
+                Value::Object(mut o) => {
+                    o.entry("_key").or_insert(json!(key));
+                    rows.push((i + 1, o));
+                }
+                _ => bad_rows.push(bad(i + 1, format!("record {key} is not a JSON object"))),
+            }
+        }
+    };
+    match first {
+        Some('[') | Some('{') => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(items)) => {
+                object_rows(items.into_iter().enumerate().map(|(i, v)| ((i + 1).to_string(), v)).collect(), &mut rows, &mut bad_rows);
+                ("json".into(), rows, bad_rows)
+            }
+            Ok(Value::Object(mut o)) => {
+                if let Some(key) = records_key {
+                    match o.remove(key) {
+                        Some(Value::Array(items)) => object_rows(
+                            items.into_iter().enumerate().map(|(i, v)| ((i + 1).to_string(), v)).collect(),
+                            &mut rows,
+                            &mut bad_rows,
+                        ),
+                        _ => bad_rows.push(bad(1, format!("no list of records under the key {key:?}"))),
+                    }
+                } else {
+                    // An object of records keyed by their id (PubMedQA's layout).
+                    object_rows(o.into_iter().collect(), &mut rows, &mut bad_rows);
+                }
+                ("json".into(), rows, bad_rows)
+            }
+            Ok(_) => ("json".into(), rows, vec![bad(1, "the JSON is neither a list nor an object of records".into())]),
+            Err(_) if first == Some('{') => {
+                for (i, line) in text.lines().enumerate() {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    match serde_json::from_str::<Value>(line) {
+                        Ok(Value::Object(o)) => rows.push((i + 1, o)),
+                        Ok(_) => bad_rows.push(bad(i + 1, "not a JSON object".into())),
+                        Err(e) => bad_rows.push(bad(i + 1, format!("not JSON: {e}"))),
+                    }
+                }
+                ("jsonl".into(), rows, bad_rows)
+            }
+            Err(e) => ("json".into(), rows, vec![bad(e.line(), format!("not JSON: {e}"))]),
+        },
+        _ => {
+            let header = text.lines().next().unwrap_or("");
+            let tab = file.ends_with(".tsv") || (header.contains('\t') && !header.contains(','));
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(if tab { b'\t' } else { b',' })
+                .quoting(!tab)
+                .flexible(true)
+                .from_reader(text.as_bytes());
+            let headers = match reader.headers() {
+                Ok(h) => h.clone(),
+                Err(e) => return ("csv".into(), rows, vec![bad(1, format!("no header row: {e}"))]),
+            };
+            for (i, record) in reader.records().enumerate() {
+                let line = record.as_ref().ok().and_then(|r| r.position()).map_or(i + 2, |p| p.line() as usize);
+                match record {
+                    Ok(r) if r.len() == headers.len() => {
+                        rows.push((line, headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), json!(v))).collect()))
+                    }
+                    Ok(r) => bad_rows.push(bad(line, format!("{} columns, the header has {}", r.len(), headers.len()))),
+                    Err(e) => bad_rows.push(bad(line, format!("not CSV: {e}"))),
+                }
+            }
+            (if tab { "tsv" } else { "csv" }.into(), rows, bad_rows)
+        }
+    }
+}
+
+fn to_doc(row: &Map<String, Value>, line: usize, columns: &Columns, choices: &[String]) -> Result<Doc, String> {
+    let get = |col: &str| -> Result<Value, String> {
+        let v = row.get(col).filter(|v| !v.is_null()).ok_or_else(|| format!("no {col:?} column"))?;
+        if columns.lists.iter().any(|l| l == col) {
+            let list = match v {
+                Value::Array(a) => a.clone(),
+                Value::String(s) => parse_list_literal(s).ok_or_else(|| format!("column {col:?} is not a list: {s:?}"))?,
+                other => return Err(format!("column {col:?} is not a list: {other}")),
+            };
+            if let Some(x) = list.iter().find(|x| !x.is_string()) {
+                return Err(format!("column {col:?} holds {x}, not text"));
+            }
+            Ok(Value::Array(list))
+        } else {
+            Ok(v.clone())
+        }
+    };
+    let mut fields = Map::new();
+    for (k, v) in row {
+        if k != "_key" {
+            fields.insert(k.clone(), if columns.lists.contains(k) { get(k)? } else { v.clone() });
+        }
+    }
+    for (field, col) in &columns.fields {
+        fields.insert(field.clone(), get(col)?);
+    }
+    if !columns.options.is_empty() {
+        let mut options = Vec::new();
+        for (i, col) in columns.options.iter().enumerate() {
+            let text = get(col)?;
+            let key = choices.get(i).cloned().unwrap_or_else(|| ((b'A' + i as u8) as char).to_string());
+            options.push(json!({"key": key, "text": text}));
+        }
+        fields.insert("options".into(), Value::Array(options));
+    }
+    let mut gold = match get(&columns.gold)? {
+        Value::Number(n) => json!(n.to_string()),
+        Value::Bool(b) => json!(b.to_string()),
+        v => v,
+    };
+    if columns.normalize_gold {
+        if let Value::String(s) = &gold {
+            gold = json!(s.trim().to_lowercase());
+        }
+    }
+    let native_id = match &columns.id {
+        Some(col) => match get(col)? {
+            Value::String(s) => s,
+            v => v.to_string(),
+        },
+        None => row.get("_key").and_then(Value::as_str).map_or_else(|| line.to_string(), str::to_string),
+    };
+    Ok(Doc { native_id, fields, gold })
+}
+
+/// A list written as JSON or as a Python literal of strings (`['a', "b's"]`), as pandas writes
+/// list columns to CSV. `None` when it is neither.
+pub fn parse_list_literal(s: &str) -> Option<Vec<Value>> {
+    if let Ok(Value::Array(a)) = serde_json::from_str(s) {
+        return Some(a);
+    }
+    let inner = s.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let mut out = Vec::new();
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(quote) = chars.next() else { break };
+        if quote != '\'' && quote != '"' {
+            return None;
+        }
+        let mut item = String::new();
+        loop {
+            match chars.next()? {
+                '\\' => match chars.next()? {
+                    'n' => item.push('\n'),
+                    't' => item.push('\t'),
+                    c => item.push(c),
+                },
+                c if c == quote => break,
+                c => item.push(c),
+            }
+        }
+        out.push(Value::String(item));
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            Some(',') => continue,
+            None => break,
+            Some(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols(gold: &str) -> Columns {
+        Columns { gold: gold.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn formats_are_detected() {
+        let c = Columns { id: Some("uid".into()), ..cols("impression") };
+        let list = br#"[{"uid": "8", "findings": "F", "impression": "I"}, {"uid": "9", "findings": "G"}]"#;
+        let imp = records("a.json", list, &c, &[]);
+        assert_eq!((imp.format.as_str(), imp.docs.len(), imp.bad_rows.len()), ("json", 1, 1));
+        assert_eq!((imp.docs[0].native_id.as_str(), imp.docs[0].fields["findings"].as_str()), ("8", Some("F")));
+
+        let keyed = Columns { records_key: Some("test".into()), ..cols("impression") };
+        let imp = records("m.json", br#"{"test": [{"findings": "F", "impression": "I"}]}"#, &keyed, &[]);
+        assert_eq!(imp.docs[0].gold, "I");
+
+        let jsonl = b"{\"question\": \"q\", \"answer\": \"a\"}\n\n{broken\n{\"question\": \"r\", \"answer\": 3}\n";
+        let imp = records("r.jsonl", jsonl, &cols("answer"), &[]);
+        assert_eq!((imp.format.as_str(), imp.docs.len()), ("jsonl", 2));
+        assert_eq!(imp.bad_rows[0].line, 3);
+        assert_eq!(imp.docs[1].gold, "3", "numbers become text");
+        assert_eq!(imp.docs[1].native_id, "4");
+
+        let csv = "question,answer\n\"Does it, really?\",Yes \nshort\n";
+        let c = Columns { normalize_gold: true, ..cols("answer") };
+        let imp = records("d.csv", csv.as_bytes(), &c, &[]);
+        assert_eq!((imp.docs[0].gold.as_str(), imp.docs[0].fields["question"].as_str()), (Some("yes"), Some("Does it, really?")));
+        assert_eq!(imp.bad_rows[0].line, 3);
+
+        let tsv = "index\tsentence\tlabel\n0\t\"quoted\" @GENE$\t1\n";
+        let imp = records("t.tsv", tsv.as_bytes(), &Columns { id: Some("index".into()), ..cols("label") }, &[]);
+        assert_eq!(imp.docs[0].fields["sentence"], "\"quoted\" @GENE$");
+        assert_eq!(imp.format, "tsv");
+    }
+
+    #[test]
+    fn list_columns_and_options() {
+        let csv = "idx,meds,question,option_A,option_B,answer\n0,\"['a', \"\"b's\"\"]\",Q,x,y,B\n1,not a list,Q,x,y,A\n";
+        let c = Columns {
+            lists: vec!["meds".into()],
+            options: vec!["option_A".into(), "option_B".into()],
+            ..cols("answer")
+        };
+        let imp = records("t.csv", csv.as_bytes(), &c, &["A".into(), "B".into()]);
+        assert_eq!(imp.docs[0].fields["meds"], json!(["a", "b's"]));
+        assert_eq!(imp.docs[0].fields["options"], json!([{"key": "A", "text": "x"}, {"key": "B", "text": "y"}]));
+        assert!(imp.bad_rows[0].problem.contains("not a list"), "{:?}", imp.bad_rows);
+        assert_eq!(parse_list_literal("['x', 'it\\'s']"), Some(vec![json!("x"), json!("it's")]));
+        assert_eq!(parse_list_literal("[]"), Some(vec![]));
+        assert_eq!(parse_list_literal("['x' 'y']"), None);
+    }
+}

@@ -1,0 +1,398 @@
+//! The runner: documents in, engine requests out, samples scored as they finish.
+
+use super::extract;
+use super::importers::Doc;
+use super::prompt::Prompter;
+use super::spec::{Extract, FewshotSource, Output, TaskSpec};
+use super::{TaskData, TaskError};
+use crate::engine::{Engine, GenerateRequest, LogLikelihoodRequest, Sampling};
+use crate::metrics::classification::Labels;
+use crate::metrics::multiple_choice::{choose, ChoiceNormalization};
+use crate::metrics::{Metric, ScoreOptions, Scored, Scorer};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// How a run is set up.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Few-shot examples per prompt.
+    pub shots: usize,
+    /// Only the first `limit` documents.
+    pub limit: Option<usize>,
+    /// Seeds the few-shot selection of tasks without a dev split.
+    pub seed: u64,
+    /// Samples of an earlier, interrupted run of this task (`--resume`): their documents are not
+    /// scored again, and they count in the results.
+    pub previous: Vec<Sample>,
+    /// Wrap prompts in the model's chat template (lm-eval's `--apply_chat_template`).
+    pub chat_template: bool,
+    /// Overrides the spec's `max_new_tokens` for generation tasks.
+    pub max_new_tokens: Option<usize>,
+}
+
+/// One scored document, as `samples.jsonl` holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub task: String,
+    pub doc_id: usize,
+    pub native_id: String,
+    /// The rendered prompt (with `--chat-template`, as the model's template renders it).
+    pub prompt: String,
+    /// The choices (multiple choice and choice extraction).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// The gold choice's index (multiple choice and choice extraction); otherwise the reference:
+    /// a text, a list of labels or items, or one BIO tag per token.
+    pub target: Value,
+    /// Each choice's loglikelihood (multiple choice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loglikelihoods: Option<Vec<f64>>,
+    /// The chosen index: highest loglikelihood, or the choice extracted from the generation
+    /// (absent when none could be).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pred: Option<usize>,
+    /// The index chosen by loglikelihood per character (`acc_norm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pred_norm: Option<usize>,
+    /// The generated text (generation tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
+    /// What was extracted from the generation, in the metric's form (a choice, a list of
+    /// labels, items or tags, a text); `null` when nothing could be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Value>,
+    /// The generation gave no answer that could be extracted (scored as wrong).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unparsed: bool,
+    /// Per-sample values of the task's mean metrics (`acc`, `rougeL`, `set_f1`, ...).
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    pub truncated: bool,
+}
+
+/// What the runner reports as it goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A document's prompt, before the model sees it.
+    Prompt { doc_id: usize, prompt: &'a str },
+    /// Generated text, as it becomes final.
+    Token { doc_id: usize, text: &'a str },
+    /// A finished sample.
+    Sample(&'a Sample),
+}
+
+/// A task's outcome: its samples, and the documents that could not be scored.
+#[derive(Debug)]
+pub struct TaskRun {
+    pub samples: Vec<Sample>,
+    /// Documents skipped, with the reason (a gold label outside the choices, ...).
+    pub skipped: Vec<String>,
+}
+
+/// Few-shot examples for document `doc_id`: the first rows of the dev split, or a seeded
+/// choice among the other documents of the split (never the document itself).
+fn fewshot_examples<'d>(spec: &TaskSpec, data: &'d TaskData, doc_id: usize, opts: &RunOptions) -> Vec<&'d Doc> {
+    if opts.shots == 0 {
+        return vec![];
+    }
+    match spec.fewshot.source {
+        FewshotSource::DevSplit => data.dev.iter().take(opts.shots).collect(),
+        FewshotSource::SameSplit => {
+            let n = data.docs.len();
+            let mut rng = opts.seed ^ (doc_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut picked: Vec<usize> = Vec::with_capacity(opts.shots);
+            while picked.len() < opts.shots.min(n.saturating_sub(1)) {
+                rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = rng;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                let i = ((z ^ (z >> 31)) % n as u64) as usize;
+                if i != doc_id && !picked.contains(&i) {
+                    picked.push(i);
+                }
+            }
+            picked.into_iter().map(|i| &data.docs[i]).collect()
+        }
+    }
+}
+
+/// Whether the gold is a class index (multiple choice, choice extraction).
+fn gold_is_choice(spec: &TaskSpec) -> bool {
+    spec.output == Output::MultipleChoice || spec.extract == Some(Extract::Choice)
+}
+
+/// Checks a document's gold against the task's output; the target as samples hold it.
+fn target(spec: &TaskSpec, doc: &Doc) -> Result<Value, String> {
+    if gold_is_choice(spec) {
+        let label = doc.gold.as_str().ok_or_else(|| format!("gold {} is not a label", doc.gold))?;
+        return spec
+            .class_index(label)
+            .map(|i| json!(i))
+            .ok_or_else(|| format!("gold label {label:?} is not among the choices {:?}", spec.classes()));
+    }
+    let strings = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+    match spec.extract {
+        Some(Extract::Text) if doc.gold.is_string() => Ok(doc.gold.clone()),
+        Some(Extract::Labels | Extract::Items | Extract::Entities) if strings(&doc.gold) => Ok(doc.gold.clone()),
+        _ => Err(format!("gold {} does not fit a {:?} answer", doc.gold, spec.extract)),
+    }
+}
+
+/// Option texts aligned with the choices, from a document's `options` field (`[{key, text}]`).
+fn option_texts(spec: &TaskSpec, doc: &Doc) -> Vec<String> {
+    let options = doc.fields.get("options").and_then(Value::as_array);
+    spec.choices
+        .iter()
+        .map(|c| {
+            options
+                .and_then(|o| o.iter().find(|x| x.get("key").and_then(Value::as_str) == Some(c)))
+                .and_then(|x| x.get("text"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
+
+/// Scores the documents of a task, reporting progress through `on_event`.
+pub fn run_task(
+    engine: &mut dyn Engine,
+    spec: &TaskSpec,
+    data: &TaskData,
+    opts: &RunOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<TaskRun, TaskError> {
+    let prompter = Prompter::new(spec)?;
+    let n = opts.limit.map_or(data.docs.len(), |l| l.min(data.docs.len()));
+    let mut run = TaskRun { samples: Vec::with_capacity(n), skipped: Vec::new() };
+    let mut scorer = SampleScorer::new(spec)?;
+    let previous: BTreeMap<usize, &Sample> =
+        opts.previous.iter().filter(|s| s.task == spec.name).map(|s| (s.doc_id, s)).collect();
+    for (doc_id, doc) in data.docs.iter().take(n).enumerate() {
+        if let Some(&done) = previous.get(&doc_id) {
+            if done.native_id == doc.native_id {
+                let mut kept = done.clone();
+                scorer.push(&mut kept)?;
+                run.samples.push(kept);
+                continue;
+            }
+        }
+        let target = match target(spec, doc) {
+            Ok(t) => t,
+            Err(problem) => {
+                run.skipped.push(format!("document {doc_id} ({}): {problem}", doc.native_id));
+                continue;
+            }
+        };
+        let examples = fewshot_examples(spec, data, doc_id, opts);
+        let (context, messages) = if opts.chat_template {
+            let messages = prompter.messages(doc, doc_id, &examples)?;
+            let shown = engine
+                .render_chat(&messages)
+                .map_err(|source| TaskError::Engine { task: spec.name.clone(), doc_id, source })?;
+            (shown, Some(messages))
+        } else {
+            (prompter.context(doc, doc_id, &examples)?, None)
+        };
+        on_event(Event::Prompt { doc_id, prompt: &context });
+        let engine_err = |source| TaskError::Engine { task: spec.name.clone(), doc_id, source };
+        let mut sample = Sample {
+            task: spec.name.clone(),
+            doc_id,
+            native_id: doc.native_id.clone(),
+            prompt: context.clone(),
+            choices: if gold_is_choice(spec) { spec.choices.clone() } else { vec![] },
+            target,
+            loglikelihoods: None,
+            pred: None,
+            pred_norm: None,
+            generation: None,
+            answer: None,
+            unparsed: false,
+            metrics: BTreeMap::new(),
+            truncated: false,
+        };
+        match spec.output {
+            Output::MultipleChoice => {
+                // lm-eval drops the delimiter when the context is a chat template's rendering.
+                let delimiter = if messages.is_some() { "" } else { spec.target_delimiter.as_str() };
+                let reqs: Vec<LogLikelihoodRequest> = spec
+                    .choices
+                    .iter()
+                    .map(|c| match &messages {
+                        Some(m) => LogLikelihoodRequest { context: String::new(), continuation: format!("{delimiter}{c}"), messages: Some(m.clone()) },
+                        None => LogLikelihoodRequest::new(context.clone(), format!("{delimiter}{c}")),
+                    })
+                    .collect();
+                let lls = engine.loglikelihood(&reqs).map_err(engine_err)?;
+                let loglikelihoods: Vec<f64> = lls.iter().map(|l| l.logprob).collect();
+                let metric_err =
+                    |e: crate::metrics::SampleError| TaskError::Metric { task: spec.name.clone(), problem: format!("document {doc_id}: {e}") };
+                sample.pred = Some(choose::<String>(&loglikelihoods, None, ChoiceNormalization::None).map_err(metric_err)?);
+                sample.pred_norm =
+                    Some(choose(&loglikelihoods, Some(&spec.choices[..]), ChoiceNormalization::Characters).map_err(metric_err)?);
+                sample.truncated = lls.iter().any(|l| l.truncated);
+                sample.loglikelihoods = Some(loglikelihoods);
+            }
+            Output::Generation => {
+                let req = GenerateRequest {
+                    prompt: if messages.is_some() { String::new() } else { context.clone() },
+                    messages,
+                    stop: spec.stop.clone(),
+                    max_tokens: opts.max_new_tokens.unwrap_or(spec.max_new_tokens),
+                    sampling: Sampling::default(),
+                    ignore_eos: false,
+                };
+                let generation = engine
+                    .generate(&req, &mut |text| on_event(Event::Token { doc_id, text }))
+                    .map_err(engine_err)?;
+                sample.truncated = generation.truncated;
+                extract_answer(spec, doc, &generation.text, &mut sample);
+                sample.generation = Some(generation.text);
+            }
+        }
+        scorer.push(&mut sample)?;
+        on_event(Event::Sample(&sample));
+        run.samples.push(sample);
+    }
+    Ok(run)
+}
+
+/// Fills `answer`, `pred` and `unparsed` from a generated text.
+fn extract_answer(spec: &TaskSpec, doc: &Doc, text: &str, sample: &mut Sample) {
+    let answer = match spec.extract {
+        Some(Extract::Choice) => {
+            let aliases = if spec.classes.is_empty() { &[][..] } else { &spec.classes[..] };
+            sample.pred = extract::choice(text, &spec.choices, aliases, &option_texts(spec, doc));
+            sample.unparsed = sample.pred.is_none();
+            sample.pred.map_or(Value::Null, |i| json!(spec.choices[i]))
+        }
+        Some(Extract::Labels) => json!(extract::labels(text, &spec.choices)),
+        Some(Extract::Items) => json!(extract::items(text)),
+        Some(Extract::Entities) => {
+            let tokens: Vec<String> = doc
+                .fields
+                .get("tokens")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default();
+            json!(extract::entity_tags(text, &tokens))
+        }
+        Some(Extract::Text) | None => json!(text.trim()),
+    };
+    sample.answer = Some(answer);
+}
+
+/// The label a sample's choice stands for in F1 (its class); no answer is a label outside
+/// every class, so it costs recall but is never scored as a class.
+fn class_label(spec: &TaskSpec, index: Option<usize>) -> String {
+    index.and_then(|i| spec.classes().get(i)).cloned().unwrap_or_else(|| "(no answer)".into())
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// The task's metrics over samples pushed one at a time.
+pub struct SampleScorer<'s> {
+    spec: &'s TaskSpec,
+    scorers: Vec<Scorer>,
+}
+
+impl<'s> SampleScorer<'s> {
+    pub fn new(spec: &'s TaskSpec) -> Result<Self, TaskError> {
+        let err = |e: crate::metrics::MetricError| TaskError::Metric { task: spec.name.clone(), problem: e.to_string() };
+        let mut scorers = Vec::new();
+        for metric in spec.metric_list() {
+            let labels = matches!(metric, Metric::F1Micro | Metric::F1Macro)
+                .then(|| spec.f1_labels.clone().unwrap_or_else(|| spec.classes().to_vec()));
+            let options = ScoreOptions {
+                rouge_stemmer: spec.rouge_stemmer && metric.rouge_type().is_some(),
+                labels,
+                ..Default::default()
+            };
+            scorers.push(Scorer::new(metric, options).map_err(err)?);
+        }
+        Ok(SampleScorer { spec, scorers })
+    }
+
+    /// Scores one sample and records its per-sample metric values in it.
+    pub fn push(&mut self, sample: &mut Sample) -> Result<(), TaskError> {
+        let spec = self.spec;
+        let err = |e: crate::metrics::MetricError| TaskError::Metric {
+            task: spec.name.clone(),
+            problem: format!("document {}: {e}", sample.doc_id),
+        };
+        let gold_index = sample.target.as_u64().map(|i| i as usize);
+        let answer = sample.answer.clone().unwrap_or(Value::Null);
+        let mut values = BTreeMap::new();
+        for scorer in &mut self.scorers {
+            let metric = scorer.metric();
+            let value = match metric {
+                Metric::Acc => Some(scorer.push_value(f64::from(u8::from(sample.pred.is_some() && sample.pred == gold_index))).map_err(err)?),
+                Metric::AccNorm => {
+                    Some(scorer.push_value(f64::from(u8::from(sample.pred_norm.is_some() && sample.pred_norm == gold_index))).map_err(err)?)
+                }
+                Metric::F1Micro | Metric::F1Macro => {
+                    let (p, r) = if gold_is_choice(spec) {
+                        (Labels::Single(class_label(spec, sample.pred)), Labels::Single(class_label(spec, gold_index)))
+                    } else {
+                        (Labels::Multi(strings(&answer)), Labels::Multi(strings(&sample.target)))
+                    };
+                    scorer.push_labels(&p, &r).map_err(err)?;
+                    None
+                }
+                Metric::EntityF1 => {
+                    scorer.push_tags(&strings(&answer), &strings(&sample.target)).map_err(err)?;
+                    None
+                }
+                Metric::SetF1 => Some(scorer.push_items(&strings(&answer), &strings(&sample.target)).map_err(err)?),
+                _ => scorer
+                    .push_text(answer.as_str().unwrap_or(""), sample.target.as_str().unwrap_or(""))
+                    .map_err(err)?,
+            };
+            if let Some(v) = value {
+                values.insert(metric.name().to_string(), v);
+            }
+        }
+        sample.metrics = values;
+        Ok(())
+    }
+
+    /// Each metric's run, for paired comparison (metrics without a sample are left out).
+    pub fn finish_scored(self) -> Result<Vec<Scored>, TaskError> {
+        let task = self.spec.name.clone();
+        self.scorers
+            .into_iter()
+            .filter(|s| s.n() > 0)
+            .map(|s| s.finish().map_err(|e| TaskError::Metric { task: task.clone(), problem: e.to_string() }))
+            .collect()
+    }
+
+    /// The results entry: each metric's value, stderr and 95% interval.
+    pub fn finish(self) -> Result<serde_json::Map<String, Value>, TaskError> {
+        let mut out = serde_json::Map::new();
+        for scored in self.finish_scored()? {
+            let name = scored.metric().name();
+            let score = scored.score();
+            out.insert(name.into(), score.value.into());
+            out.insert(format!("{name}_stderr"), score.stderr.into());
+            out.insert(format!("{name}_ci95"), score.ci95.map(|[lo, hi]| vec![lo, hi]).into());
+        }
+        Ok(out)
+    }
+}
+
+/// The task's metrics over its samples, as the `results` entry of results.json.
+pub fn aggregate(spec: &TaskSpec, run: &TaskRun) -> Result<serde_json::Map<String, Value>, TaskError> {
+    let mut scorer = SampleScorer::new(spec)?;
+    for s in &run.samples {
+        scorer.push(&mut s.clone())?;
+    }
+    let mut out = scorer.finish()?;
+    out.insert("n".into(), run.samples.len().into());
+    out.insert("skipped".into(), run.skipped.len().into());
+    out.insert("unparsed".into(), run.samples.iter().filter(|s| s.unparsed).count().into());
+    Ok(out)
+}
