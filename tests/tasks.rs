@@ -243,6 +243,32 @@ fn shared_datasets_import_with_the_manifest_counts() {
     assert_eq!(hoc_docs.docs.iter().filter(|d| !d.gold.as_array().unwrap().is_empty()).count(), 897);
     let tr = tasks::load_data(&tasks::spec::find("treatment_recommendation").unwrap(), &root, None).unwrap();
     assert!(tr.docs.iter().all(|d| (2..=12).contains(&d.gold.as_array().unwrap().len())), "2-12 medications each");
+    // Pharmacology QA: the workbook and its CSV export give the same documents.
+    let spec = tasks::spec::find("pharmacology_qa").unwrap();
+    let xlsx = tasks::load_data(&spec, &root, None).unwrap();
+    let csv = tasks::load_data(&spec, &root, Some(&root.join("ClinicBench/Pharmacology-QA.from_xlsx.csv"))).unwrap();
+    assert_eq!((xlsx.format.as_str(), csv.format.as_str()), ("xlsx", "csv"));
+    assert_eq!(xlsx.docs.len(), csv.docs.len());
+    for (x, c) in xlsx.docs.iter().zip(&csv.docs) {
+        assert!(x == c, "pharmacology_qa record {}: the workbook gives {:?}, the CSV {:?}", x.native_id, x, c);
+    }
+    // DDI's original XML, masked as BLURB masks it: the same pairs, labels and sentences.
+    let spec = tasks::spec::find("ddi").unwrap();
+    let tsv = tasks::load_data(&spec, &root, None).unwrap();
+    let xml = tasks::load_data(&spec, &root, Some(&root.join("DDI/original/DDICorpus/Test/Test for DDI Extraction task"))).unwrap();
+    assert!(xml.bad_rows.is_empty(), "{:?}", xml.bad_rows.first());
+    assert_eq!(xml.docs.len(), 5716);
+    let by_id: std::collections::HashMap<&str, &Doc> = xml.docs.iter().map(|d| (d.native_id.as_str(), d)).collect();
+    let same_sentence = tsv
+        .docs
+        .iter()
+        .filter(|t| {
+            let x = by_id[t.native_id.as_str()];
+            assert_eq!(x.gold, t.gold, "{}", t.native_id);
+            x.fields["sentence"] == t.fields["sentence"]
+        })
+        .count();
+    assert_eq!(same_sentence, 5716, "sentences masked as BLURB masks them");
     // ClinicBench's own 100-question PubMedQA file, in ori_pqal.json's layout.
     let spec = tasks::spec::find("pubmedqa").unwrap();
     let d = tasks::load_data(&spec, &root, Some(&root.join("ClinicBench/PubMedQA_test.json"))).unwrap();

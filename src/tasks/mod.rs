@@ -73,6 +73,15 @@ pub fn load_data(spec: &TaskSpec, data_root: &Path, data: Option<&Path>) -> Resu
         "medqa_jsonl" => Ok(single(importers::medqa_jsonl(&name(&base), &read(&base)?), base)),
         "medmcqa_jsonl" => Ok(single(importers::medmcqa_jsonl(&name(&base), &read(&base)?), base)),
         "ner" => Ok(single(importers::ner(&name(&base), &read(&base)?, spec.subset.as_deref()), base)),
+        "ddi_tsv" if base.is_dir() => {
+            // The corpus's own XML (e.g. `DDI/original/DDICorpus/Test/Test for DDI Extraction task`).
+            let mut paths = Vec::new();
+            xml_files(&base, &mut paths)?;
+            paths.sort();
+            let files = paths.iter().map(|p| Ok((name(p), read(p)?))).collect::<Result<Vec<_>, TaskError>>()?;
+            let imp = importers::ddi_xml(&files);
+            Ok(TaskData { docs: imp.docs, dev: vec![], bad_rows: imp.bad_rows, files: paths, format: imp.format })
+        }
         "ddi_tsv" => Ok(single(importers::ddi_tsv(&name(&base), &read(&base)?), base)),
         "hoc_tsv" => Ok(single(importers::hoc_tsv(&name(&base), &read(&base)?, spec.classes()), base)),
         "records" => {
@@ -115,6 +124,20 @@ pub fn load_data(spec: &TaskSpec, data_root: &Path, data: Option<&Path>) -> Resu
         }
         other => Err(TaskError::BadSpec { file: spec.name.clone(), problem: format!("unknown importer {other:?}") }),
     }
+}
+
+/// The `.xml` files under `dir`, recursively.
+fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TaskError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| TaskError::Read { path: dir.display().to_string(), source })?;
+    for entry in entries {
+        let path = entry.map_err(|source| TaskError::Read { path: dir.display().to_string(), source })?.path();
+        if path.is_dir() {
+            xml_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "xml") {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// `{pmid: final_decision}` of a PubMedQA records file, in its order.

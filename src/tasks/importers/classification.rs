@@ -1,6 +1,7 @@
 //! Relation extraction and document classification in the BLURB/BioBERT TSV files: DDI (pair
 //! id, sentence with `@DRUG$` masks, label; no header) and HoC (header `labels sentence index`,
-//! labels written `0_0,1_1,...` where `k_1` marks class k).
+//! labels written `0_0,1_1,...` where `k_1` marks class k); and DDI's original XML, masked the
+//! way BLURB masks it.
 
 use super::{BadRow, Doc, Imported};
 use serde_json::{json, Map, Value};
@@ -62,6 +63,95 @@ pub fn hoc_tsv(file: &str, bytes: &[u8], classes: &[String]) -> Imported {
         let mut fields = Map::new();
         fields.insert("sentence".into(), json!(cols[1]));
         out.docs.push(Doc { native_id: cols[2].to_string(), fields, gold: Value::Array(gold) });
+    }
+    out
+}
+
+/// The pairs of DDI corpus XML files (`<document><sentence text><entity charOffset/>
+/// <pair e1 e2 ddi type/></sentence></document>`), in file order then document order, each a
+/// document whose sentence has the pair's two drugs replaced by `@DRUG$` (`@DRUG-DRUG$` where
+/// they overlap), as BLURB's TSV has them. `charOffset` is inclusive, in characters; a
+/// discontinuous mention (`139-150;177-186`) is masked from its first character to its last.
+pub fn ddi_xml(files: &[(String, Vec<u8>)]) -> Imported {
+    let mut out = Imported { format: "ddi-xml".into(), ..Default::default() };
+    for (file, bytes) in files {
+        let bad = |line: usize, problem: String| BadRow { file: file.clone(), line, problem };
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                out.bad_rows.push(bad(1, format!("not UTF-8 text: {e}")));
+                continue;
+            }
+        };
+        let xml = match roxmltree::Document::parse(text) {
+            Ok(x) => x,
+            Err(e) => {
+                out.bad_rows.push(bad(e.pos().row as usize, format!("not XML: {e}")));
+                continue;
+            }
+        };
+        for sentence in xml.descendants().filter(|n| n.has_tag_name("sentence")) {
+            let line = xml.text_pos_at(sentence.range().start).row as usize;
+            // Line breaks and tabs become spaces, as in BLURB's TSV (which cannot hold them);
+            // one character for one, so the offsets still hold.
+            let chars: Vec<char> = sentence
+                .attribute("text")
+                .unwrap_or("")
+                .chars()
+                .map(|c| if matches!(c, '\r' | '\n' | '\t') { ' ' } else { c })
+                .collect();
+            let mut spans = std::collections::HashMap::new();
+            for e in sentence.children().filter(|n| n.has_tag_name("entity")) {
+                let span = e.attribute("charOffset").and_then(|o| {
+                    let mut parts = o.split(';').map(|part| {
+                        let (a, b) = part.split_once('-')?;
+                        Some((a.trim().parse::<usize>().ok()?, b.trim().parse::<usize>().ok()? + 1))
+                    });
+                    let first = parts.next()??;
+                    parts.try_fold(first, |(s, e), p| p.map(|(a, b)| (s.min(a), e.max(b))))
+                });
+                if let (Some(id), Some(span)) = (e.attribute("id"), span) {
+                    spans.insert(id, span);
+                }
+            }
+            for pair in sentence.children().filter(|n| n.has_tag_name("pair")) {
+                let id = pair.attribute("id").unwrap_or("");
+                let (Some(a), Some(b)) = (
+                    pair.attribute("e1").and_then(|e| spans.get(e)),
+                    pair.attribute("e2").and_then(|e| spans.get(e)),
+                ) else {
+                    out.bad_rows.push(bad(line, format!("pair {id}: an entity or its charOffset is missing")));
+                    continue;
+                };
+                let (first, second) = if a.0 <= b.0 { (*a, *b) } else { (*b, *a) };
+                if second.1 > chars.len() || first.0 >= first.1 {
+                    out.bad_rows.push(bad(line, format!("pair {id}: charOffset outside the sentence")));
+                    continue;
+                }
+                let masked: String = if second.0 < first.1 {
+                    let end = first.1.max(second.1);
+                    chars[..first.0].iter().chain("@DRUG-DRUG$".chars().collect::<Vec<_>>().iter()).chain(&chars[end..]).collect()
+                } else {
+                    let mut m: String = chars[..first.0].iter().collect();
+                    m.push_str("@DRUG$");
+                    m.extend(&chars[first.1..second.0]);
+                    m.push_str("@DRUG$");
+                    m.extend(&chars[second.1..]);
+                    m
+                };
+                let label = match (pair.attribute("ddi"), pair.attribute("type")) {
+                    (Some("true"), Some(t)) => format!("DDI-{t}"),
+                    (Some("false"), _) => "DDI-false".to_string(),
+                    (ddi, t) => {
+                        out.bad_rows.push(bad(line, format!("pair {id}: ddi={ddi:?} type={t:?}")));
+                        continue;
+                    }
+                };
+                let mut fields = Map::new();
+                fields.insert("sentence".into(), json!(masked));
+                out.docs.push(Doc { native_id: id.to_string(), fields, gold: json!(label) });
+            }
+        }
     }
     out
 }

@@ -11,7 +11,7 @@ mod ner;
 mod qa;
 mod records;
 
-pub use classification::{ddi_tsv, hoc_tsv};
+pub use classification::{ddi_tsv, ddi_xml, hoc_tsv};
 pub use ner::{ner, tokenize_words};
 pub use qa::{medmcqa_jsonl, medqa_jsonl, mmlu_csv, pubmedqa_json};
 pub use records::{parse_list_literal, records};

@@ -27,13 +27,13 @@ type Rows = Vec<(usize, Map<String, Value>)>;
 /// The records of a file, each with its 1-based line (JSONL, CSV) or record number (JSON).
 fn read_rows(file: &str, bytes: &[u8], records_key: Option<&str>) -> (String, Rows, Vec<BadRow>) {
     let bad = |line: usize, problem: String| BadRow { file: file.into(), line, problem };
+    if bytes.starts_with(b"PK\x03\x04") {
+        return xlsx_rows(file, bytes);
+    }
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.strip_prefix('\u{feff}').unwrap_or(t),
         Err(e) => return ("unknown".into(), vec![], vec![bad(1, format!("not UTF-8 text: {e}"))]),
     };
-    if bytes.starts_with(b"PK\x03\x04") {
-        return ("xlsx".into(), vec![], vec![bad(1, "a spreadsheet (.xlsx): export its sheet to CSV".into())]);
-    }
     let first = text.trim_start().chars().next();
     let mut rows = Vec::new();
     let mut bad_rows = Vec::new();
@@ -102,7 +102,10 @@ fn read_rows(file: &str, bytes: &[u8], records_key: Option<&str>) -> (String, Ro
                 let line = record.as_ref().ok().and_then(|r| r.position()).map_or(i + 2, |p| p.line() as usize);
                 match record {
                     Ok(r) if r.len() == headers.len() => {
-                        rows.push((line, headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), json!(v))).collect()))
+                        let mut row: Map<String, Value> = headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), json!(v))).collect();
+                        // The id of a table row is its 1-based number below the header.
+                        row.insert("_key".into(), json!((i + 1).to_string()));
+                        rows.push((line, row))
                     }
                     Ok(r) => bad_rows.push(bad(line, format!("{} columns, the header has {}", r.len(), headers.len()))),
                     Err(e) => bad_rows.push(bad(line, format!("not CSV: {e}"))),
@@ -111,6 +114,36 @@ fn read_rows(file: &str, bytes: &[u8], records_key: Option<&str>) -> (String, Ro
             (if tab { "tsv" } else { "csv" }.into(), rows, bad_rows)
         }
     }
+}
+
+/// The first sheet of an Excel workbook, its first row the header. Cells become text as a CSV
+/// export writes them (numbers without a trailing `.0`).
+fn xlsx_rows(file: &str, bytes: &[u8]) -> (String, Rows, Vec<BadRow>) {
+    use calamine::Reader;
+    let bad = |line: usize, problem: String| BadRow { file: file.into(), line, problem };
+    let format = "xlsx".to_string();
+    let mut book: calamine::Xlsx<_> = match calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)) {
+        Ok(b) => b,
+        Err(e) => return (format, vec![], vec![bad(1, format!("not a readable .xlsx workbook: {e}"))]),
+    };
+    let range = match book.worksheet_range_at(0) {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return (format, vec![], vec![bad(1, format!("cannot read the first sheet: {e}"))]),
+        None => return (format, vec![], vec![bad(1, "the workbook has no sheet".into())]),
+    };
+    let mut rows = range.rows();
+    let Some(header) = rows.next() else { return (format, vec![], vec![]) };
+    let header: Vec<String> = header.iter().map(|c| c.to_string()).collect();
+    let out = rows
+        .filter(|r| r.iter().any(|c| !matches!(c, calamine::Data::Empty)))
+        .enumerate()
+        .map(|(i, r)| {
+            let mut row: Map<String, Value> = header.iter().zip(r).map(|(h, c)| (h.clone(), json!(c.to_string()))).collect();
+            row.insert("_key".into(), json!((i + 1).to_string()));
+            (i + 2, row)
+        })
+        .collect();
+    (format, out, vec![])
 }
 
 fn to_doc(row: &Map<String, Value>, line: usize, columns: &Columns, choices: &[String]) -> Result<Doc, String> {
