@@ -456,3 +456,22 @@ fn few_shot_generation_examples_show_their_answers() {
     assert!(prompt.starts_with("Document: ```S1```") && prompt.contains("Categories: none\n\nDocument: ```S0```"), "{prompt}");
     assert_eq!(run.samples[0].answer, Some(json!(["inducing angiogenesis"])));
 }
+
+#[test]
+fn medmcqa_prompts_are_lm_evals() {
+    // MedMCQA's dev.json is not in the shared datasets: a sample in its published format, with
+    // lm-eval's prompts for it (scripts/make_prompt_fixtures.py).
+    let fx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(common::fixture("tasks/lm_eval_prompts.json")).unwrap()).unwrap();
+    let spec = tasks::spec::find("medmcqa").unwrap();
+    let imp = importers::medmcqa_jsonl("s", &std::fs::read(common::fixture("tasks/medmcqa_sample.jsonl")).unwrap());
+    assert!(imp.bad_rows.is_empty());
+    let p = tasks::Prompter::new(&spec).unwrap();
+    let want = fx["medmcqa"].as_array().unwrap();
+    assert_eq!(imp.docs.len(), want.len());
+    for (i, (doc, w)) in imp.docs.iter().zip(want).enumerate() {
+        assert_eq!(p.context(doc, i, &[]).unwrap(), w["prompt"].as_str().unwrap(), "document {i}");
+        assert_eq!(spec.class_index(doc.gold.as_str().unwrap()), w["gold"].as_u64().map(|g| g as usize));
+    }
+    assert_eq!(imp.docs[0].native_id, "e9ad821a-c438-4965-9f77-760819dfa155");
+}
