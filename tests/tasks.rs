@@ -475,3 +475,49 @@ fn medmcqa_prompts_are_lm_evals() {
     }
     assert_eq!(imp.docs[0].native_id, "e9ad821a-c438-4965-9f77-760819dfa155");
 }
+
+#[test]
+fn importers_survive_hostile_bytes() {
+    // Every importer on cut-short and scrambled copies of small valid inputs: errors and bad rows,
+    // never a panic.
+    let columns = tasks::spec::Columns { gold: "a".into(), lists: vec!["l".into()], options: vec!["o".into()], ..Default::default() };
+    let samples: Vec<&[u8]> = vec![
+        b"{\"question\": \"q\", \"options\": {\"A\": \"x\"}, \"answer_idx\": \"A\"}\n",
+        b"q,a,b,c,d,A\n\"unterminated,x\n",
+        b"tok\tB-Chemical\nx\tI\n\nPMID|t|T\n1\t0\t99999\tx\tChemical\n",
+        b"p\ts\tDDI-int\n0_1,1_1\ts\ti\n",
+        b"[{\"a\": 1, \"l\": \"['x', 'y\", \"o\": null}]",
+        b"<document><sentence text=\"ab\"><entity id=\"e0\" charOffset=\"0-99\"/><entity id=\"e1\" charOffset=\"1-1;5-3\"/><pair id=\"p\" e1=\"e0\" e2=\"e1\" ddi=\"true\"/></sentence></document>",
+        b"PK\x03\x04garbage",
+    ];
+    let classes: Vec<String> = vec!["x".into(), "y".into()];
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    for s in &samples {
+        let mut variants: Vec<Vec<u8>> = (0..=s.len()).map(|n| s[..n].to_vec()).collect();
+        for _ in 0..50 {
+            let mut v = s.to_vec();
+            for _ in 0..3 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                if !v.is_empty() {
+                    let i = (rng as usize) % v.len();
+                    v[i] = (rng >> 32) as u8;
+                }
+            }
+            variants.push(v);
+        }
+        for v in &variants {
+            importers::medqa_jsonl("f", v);
+            importers::medmcqa_jsonl("f", v);
+            importers::mmlu_csv("f", v);
+            let _ = importers::pubmedqa_json("f", v, "t", v);
+            importers::ner("f", v, Some("Chemical"));
+            importers::ddi_tsv("f", v);
+            importers::hoc_tsv("f", v, &classes);
+            importers::records("f.csv", v, &columns, &classes);
+            importers::records("f.tsv", v, &columns, &classes);
+            importers::ddi_xml(&[("f".into(), v.clone())]);
+        }
+    }
+}

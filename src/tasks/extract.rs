@@ -333,4 +333,34 @@ mod tests {
         assert_eq!(labels("Activating invasion & metastasis; Deregulating cellular energetics", &hallmarks), s(&["activating invasion and metastasis", "cellular energetics"]));
         assert!(labels("none of these", &hallmarks).is_empty());
     }
+
+    #[test]
+    fn any_text_is_handled() {
+        // Model output is arbitrary: case-changing letters (İ lowercases to two chars), marks,
+        // emoji, control characters, markup.
+        let alphabet: Vec<char> = "aAbBcCdD İıẞß ,;:.()[]*_-|\n\t\u{0}<>&\"'yes no maybe 😀\u{301}".chars().collect();
+        let abcd = s(&["A", "B", "C", "D"]);
+        let ynm = s(&["yes", "no", "maybe"]);
+        let tokens = s(&["İ", "a", "b", "-", "c"]);
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        for len in 0..200 {
+            let text: String = (0..len)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    alphabet[(rng % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            if let Some(i) = choice(&text, &abcd, &[], &abcd) {
+                assert!(i < 4);
+            }
+            if let Some(i) = choice(&text, &ynm, &s(&["Y", "N", "M"]), &[]) {
+                assert!(i < 3);
+            }
+            let _ = labels(&text, &ynm);
+            assert!(items(&text).iter().all(|i| !i.is_empty()));
+            assert_eq!(entity_tags(&text, &tokens).len(), tokens.len());
+        }
+    }
 }

@@ -124,7 +124,7 @@ pub fn ddi_xml(files: &[(String, Vec<u8>)]) -> Imported {
                     continue;
                 };
                 let (first, second) = if a.0 <= b.0 { (*a, *b) } else { (*b, *a) };
-                if second.1 > chars.len() || first.0 >= first.1 {
+                if first.1.max(second.1) > chars.len() || first.0 >= first.1 || second.0 >= second.1 {
                     out.bad_rows.push(bad(line, format!("pair {id}: charOffset outside the sentence")));
                     continue;
                 }
