@@ -22,3 +22,4 @@ pub mod model;
 pub mod quant;
 pub mod tasks;
 pub mod tokenizer;
+pub mod web;

@@ -167,7 +167,7 @@ fn shared_prefix_gives_the_same_answer_as_a_cold_cache() {
     let Some((mut engine, fx)) = load() else { return };
     let case = &fx.loglikelihood[0];
     let req = LogLikelihoodRequest::new(case.original_context.clone(), case.continuation.clone());
-    let warm_up = LogLikelihoodRequest::new(case.original_context.clone(), " Z".into());
+    let warm_up = LogLikelihoodRequest::new(case.original_context.clone(), " Z");
     let cold = engine.loglikelihood(std::slice::from_ref(&req)).unwrap()[0].logprob;
     engine.loglikelihood(std::slice::from_ref(&warm_up)).unwrap();
     let reused_before = engine.stats.reused_tokens;

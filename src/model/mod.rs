@@ -4,6 +4,7 @@
 
 mod config;
 mod weights;
+pub mod card;
 
 pub use config::{Activation, Family, ModelConfig, ModelError, RopeLayout};
 pub use weights::{DecoderWeights, GateUp, LayerWeights, Qkv};

@@ -16,7 +16,7 @@ pub mod spec;
 
 pub use importers::{BadRow, Doc, Imported};
 pub use prompt::Prompter;
-pub use run::{aggregate, run_task, Event, RunOptions, Sample, SampleScorer, TaskRun};
+pub use run::{aggregate, run_task, Event, RunOptions, Sample, SampleScorer, TaskRun, TaskRunner};
 pub use spec::{Extract, FewshotSource, Output, TaskSpec};
 
 use crate::engine::EngineError;
@@ -42,7 +42,7 @@ pub enum TaskError {
 }
 
 /// Documents of a task, read from the data root (or an explicit path), with few-shot material.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TaskData {
     pub docs: Vec<Doc>,
     /// Examples for few-shot prompts from a separate split (MMLU's dev rows), if the task has one.
@@ -55,12 +55,22 @@ pub struct TaskData {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TaskError> {
+    if let Some(name) = path.to_str().and_then(|p| p.strip_prefix("builtin:")) {
+        return spec::builtin_data(name).map(<[u8]>::to_vec).ok_or_else(|| TaskError::Read {
+            path: path.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such built-in data file"),
+        });
+    }
     std::fs::read(path).map_err(|source| TaskError::Read { path: path.display().to_string(), source })
 }
 
 /// Reads a task's dataset: `data` overrides the spec's default path under `data_root`.
 pub fn load_data(spec: &TaskSpec, data_root: &Path, data: Option<&Path>) -> Result<TaskData, TaskError> {
-    let base = data.map(Path::to_path_buf).unwrap_or_else(|| data_root.join(&spec.path));
+    let base = match data {
+        Some(p) => p.to_path_buf(),
+        None if spec.is_builtin_data() => PathBuf::from(&spec.path),
+        None => data_root.join(&spec.path),
+    };
     let name = |p: &Path| p.display().to_string();
     let single = |imp: Imported, path: PathBuf| TaskData {
         docs: imp.docs,
@@ -138,6 +148,35 @@ fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TaskError> {
         }
     }
     Ok(())
+}
+
+/// A task's documents from one file's bytes (a file the page was given): every single-file
+/// importer, MMLU's test CSV (its test CSV), and PubMedQA
+/// in `ori_pqal.json`'s layout. Few-shot examples then come from the file's other documents.
+pub fn load_bytes(spec: &TaskSpec, file_name: &str, bytes: &[u8]) -> Result<TaskData, TaskError> {
+    let imp = match spec.importer.as_str() {
+        "medqa_jsonl" => importers::medqa_jsonl(file_name, bytes),
+        "medmcqa_jsonl" => importers::medmcqa_jsonl(file_name, bytes),
+        "ner" => importers::ner(file_name, bytes, spec.subset.as_deref()),
+        "ddi_tsv" => importers::ddi_tsv(file_name, bytes),
+        "hoc_tsv" => importers::hoc_tsv(file_name, bytes, spec.classes()),
+        "mmlu_csv" => Imported { format: "mmlu-csv".into(), ..importers::mmlu_csv(file_name, bytes) },
+        "records" => {
+            let columns = spec.columns.as_ref().ok_or_else(|| TaskError::BadSpec {
+                file: spec.name.clone(),
+                problem: "the records importer needs a [columns] table".into(),
+            })?;
+            importers::records(file_name, bytes, columns, &spec.choices)
+        }
+        "pubmedqa_json" => {
+            let truth = pubmedqa_truth_from_records(file_name, bytes)?;
+            let imp = importers::pubmedqa_json(file_name, bytes, file_name, truth.as_bytes()).map_err(TaskError::BadRow)?;
+            Imported { format: "pqal-json".into(), ..imp }
+        }
+        other => return Err(TaskError::BadSpec { file: spec.name.clone(), problem: format!("unknown importer {other:?}") }),
+    };
+    // No dev split in one file: few-shot examples come from the file's other documents.
+    Ok(TaskData { docs: imp.docs, dev: vec![], bad_rows: imp.bad_rows, files: vec![PathBuf::from(file_name)], format: imp.format })
 }
 
 /// `{pmid: final_decision}` of a PubMedQA records file, in its order.

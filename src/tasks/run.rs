@@ -91,14 +91,16 @@ pub struct TaskRun {
 }
 
 /// Few-shot examples for document `doc_id`: the first rows of the dev split, or a seeded
-/// choice among the other documents of the split (never the document itself).
+/// choice among the other documents of the split (never the document itself), also when the
+/// dev split is missing.
 fn fewshot_examples<'d>(spec: &TaskSpec, data: &'d TaskData, doc_id: usize, opts: &RunOptions) -> Vec<&'d Doc> {
     if opts.shots == 0 {
         return vec![];
     }
     match spec.fewshot.source {
-        FewshotSource::DevSplit => data.dev.iter().take(opts.shots).collect(),
-        FewshotSource::SameSplit => {
+        FewshotSource::DevSplit if !data.dev.is_empty() => data.dev.iter().take(opts.shots).collect(),
+        // A dev split the data did not come with (one file given to the page): other documents.
+        FewshotSource::DevSplit | FewshotSource::SameSplit => {
             let n = data.docs.len();
             let mut rng = opts.seed ^ (doc_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             let mut picked: Vec<usize> = Vec::with_capacity(opts.shots);
@@ -155,37 +157,78 @@ fn option_texts(spec: &TaskSpec, doc: &Doc) -> Vec<String> {
         .collect()
 }
 
-/// Scores the documents of a task, reporting progress through `on_event`.
-pub fn run_task(
-    engine: &mut dyn Engine,
-    spec: &TaskSpec,
-    data: &TaskData,
-    opts: &RunOptions,
-    on_event: &mut dyn FnMut(Event),
-) -> Result<TaskRun, TaskError> {
-    let prompter = Prompter::new(spec)?;
-    let n = opts.limit.map_or(data.docs.len(), |l| l.min(data.docs.len()));
-    let mut run = TaskRun { samples: Vec::with_capacity(n), skipped: Vec::new() };
-    let mut scorer = SampleScorer::new(spec)?;
-    let previous: BTreeMap<usize, &Sample> =
-        opts.previous.iter().filter(|s| s.task == spec.name).map(|s| (s.doc_id, s)).collect();
-    for (doc_id, doc) in data.docs.iter().take(n).enumerate() {
-        if let Some(&done) = previous.get(&doc_id) {
+/// A task run one document at a time, so a caller can pause, cancel or yield between
+/// documents (the page's worker does). It owns its inputs.
+pub struct TaskRunner {
+    spec: TaskSpec,
+    data: TaskData,
+    opts: RunOptions,
+    scorer: SampleScorer,
+    previous: BTreeMap<usize, Sample>,
+    next: usize,
+    n: usize,
+    run: TaskRun,
+}
+
+impl TaskRunner {
+    pub fn new(spec: TaskSpec, data: TaskData, mut opts: RunOptions) -> Result<Self, TaskError> {
+        Prompter::new(&spec)?; // templates that do not parse fail here, not at the first document
+        let n = opts.limit.map_or(data.docs.len(), |l| l.min(data.docs.len()));
+        let previous = std::mem::take(&mut opts.previous)
+            .into_iter()
+            .filter(|s| s.task == spec.name)
+            .map(|s| (s.doc_id, s))
+            .collect();
+        let scorer = SampleScorer::new(&spec)?;
+        Ok(TaskRunner { spec, data, opts, scorer, previous, next: 0, n, run: TaskRun { samples: Vec::with_capacity(n), skipped: Vec::new() } })
+    }
+
+    pub fn spec(&self) -> &TaskSpec {
+        &self.spec
+    }
+
+    /// Documents this run covers.
+    pub fn total(&self) -> usize {
+        self.n
+    }
+
+    /// Documents handled so far (scored, kept from an earlier run, or skipped).
+    pub fn done(&self) -> usize {
+        self.next
+    }
+
+    /// The samples so far.
+    pub fn samples(&self) -> &[Sample] {
+        &self.run.samples
+    }
+
+    /// Handles the next document; `false` once every document is done.
+    pub fn step(&mut self, engine: &mut dyn Engine, on_event: &mut dyn FnMut(Event)) -> Result<bool, TaskError> {
+        if self.next >= self.n {
+            return Ok(false);
+        }
+        let doc_id = self.next;
+        self.next += 1;
+        let spec = &self.spec;
+        let doc = &self.data.docs[doc_id];
+        if let Some(done) = self.previous.remove(&doc_id) {
             if done.native_id == doc.native_id {
-                let mut kept = done.clone();
-                scorer.push(&mut kept)?;
-                run.samples.push(kept);
-                continue;
+                let mut kept = done;
+                self.scorer.push(&mut kept)?;
+                self.run.samples.push(kept);
+                return Ok(true);
             }
         }
         let target = match target(spec, doc) {
             Ok(t) => t,
             Err(problem) => {
-                run.skipped.push(format!("document {doc_id} ({}): {problem}", doc.native_id));
-                continue;
+                self.run.skipped.push(format!("document {doc_id} ({}): {problem}", doc.native_id));
+                return Ok(true);
             }
         };
-        let examples = fewshot_examples(spec, data, doc_id, opts);
+        let prompter = Prompter::new(spec)?;
+        let examples = fewshot_examples(spec, &self.data, doc_id, &self.opts);
+        let opts = &self.opts;
         let (context, messages) = if opts.chat_template {
             let messages = prompter.messages(doc, doc_id, &examples)?;
             let shown = engine
@@ -252,11 +295,29 @@ pub fn run_task(
                 sample.generation = Some(generation.text);
             }
         }
-        scorer.push(&mut sample)?;
+        self.scorer.push(&mut sample)?;
         on_event(Event::Sample(&sample));
-        run.samples.push(sample);
+        self.run.samples.push(sample);
+        Ok(true)
     }
-    Ok(run)
+
+    /// The run: its samples and skipped documents.
+    pub fn finish(self) -> TaskRun {
+        self.run
+    }
+}
+
+/// Scores the documents of a task, reporting progress through `on_event`.
+pub fn run_task(
+    engine: &mut dyn Engine,
+    spec: &TaskSpec,
+    data: &TaskData,
+    opts: &RunOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<TaskRun, TaskError> {
+    let mut runner = TaskRunner::new(spec.clone(), data.clone(), opts.clone())?;
+    while runner.step(engine, on_event)? {}
+    Ok(runner.finish())
 }
 
 /// Fills `answer`, `pred` and `unparsed` from a generated text.
@@ -295,13 +356,13 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 /// The task's metrics over samples pushed one at a time.
-pub struct SampleScorer<'s> {
-    spec: &'s TaskSpec,
+pub struct SampleScorer {
+    spec: TaskSpec,
     scorers: Vec<Scorer>,
 }
 
-impl<'s> SampleScorer<'s> {
-    pub fn new(spec: &'s TaskSpec) -> Result<Self, TaskError> {
+impl SampleScorer {
+    pub fn new(spec: &TaskSpec) -> Result<Self, TaskError> {
         let err = |e: crate::metrics::MetricError| TaskError::Metric { task: spec.name.clone(), problem: e.to_string() };
         let mut scorers = Vec::new();
         for metric in spec.metric_list() {
@@ -314,12 +375,12 @@ impl<'s> SampleScorer<'s> {
             };
             scorers.push(Scorer::new(metric, options).map_err(err)?);
         }
-        Ok(SampleScorer { spec, scorers })
+        Ok(SampleScorer { spec: spec.clone(), scorers })
     }
 
     /// Scores one sample and records its per-sample metric values in it.
     pub fn push(&mut self, sample: &mut Sample) -> Result<(), TaskError> {
-        let spec = self.spec;
+        let spec = &self.spec;
         let err = |e: crate::metrics::MetricError| TaskError::Metric {
             task: spec.name.clone(),
             problem: format!("document {}: {e}", sample.doc_id),

@@ -292,7 +292,34 @@ const BUILTIN: &[(&str, &str)] = &[
     ("pharmacology_qa.toml", include_str!("../../tasks/pharmacology_qa.toml")),
     ("drug_interaction.toml", include_str!("../../tasks/drug_interaction.toml")),
     ("icliniq.toml", include_str!("../../tasks/icliniq.toml")),
+    ("demo_exam.toml", include_str!("../../tasks/demo_exam.toml")),
+    ("demo_yesno.toml", include_str!("../../tasks/demo_yesno.toml")),
+    ("demo_summary.toml", include_str!("../../tasks/demo_summary.toml")),
+    ("demo_entities.toml", include_str!("../../tasks/demo_entities.toml")),
+    ("demo_medications.toml", include_str!("../../tasks/demo_medications.toml")),
 ];
+
+/// Data files shipped with the crate (the demo sets), addressed as `builtin:<name>` in a
+/// spec's `path`.
+const BUILTIN_DATA: &[(&str, &[u8])] = &[
+    ("demo/exam.jsonl", include_bytes!("../../tasks/demo/exam.jsonl")),
+    ("demo/yesno.jsonl", include_bytes!("../../tasks/demo/yesno.jsonl")),
+    ("demo/summary.jsonl", include_bytes!("../../tasks/demo/summary.jsonl")),
+    ("demo/entities.tsv", include_bytes!("../../tasks/demo/entities.tsv")),
+    ("demo/medications.jsonl", include_bytes!("../../tasks/demo/medications.jsonl")),
+];
+
+/// A data file shipped with the crate, by its `builtin:` name.
+pub fn builtin_data(name: &str) -> Option<&'static [u8]> {
+    BUILTIN_DATA.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+}
+
+impl TaskSpec {
+    /// Whether the task's data ships with the crate (the demo sets).
+    pub fn is_builtin_data(&self) -> bool {
+        self.path.starts_with("builtin:")
+    }
+}
 
 /// Parses a spec, rejecting unknown fields and specs that cannot run.
 pub fn parse(file: &str, text: &str) -> Result<TaskSpec, super::TaskError> {

@@ -1,0 +1,507 @@
+//! The page: a model and a benchmark become scores, live, in the browser, with nothing leaving
+//! the device. The UI thread only renders; a worker ([`clinicbench::web::Session`]) runs the
+//! model. Model and dataset text is only ever rendered as text, never as HTML.
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("clinicbench-web is the page's WebAssembly UI: build the page with `trunk build`");
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}
+
+#[cfg(target_arch = "wasm32")]
+mod app {
+    use clinicbench::model::card::ModelCard;
+    use clinicbench::tasks::{Sample, TaskSpec};
+    use clinicbench::web::{FromWorker, RunRequest, Session, ToWorker};
+    use leptos::prelude::*;
+    use serde_json::{json, Map, Value};
+    use std::cell::RefCell;
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+
+    thread_local! {
+        static WORKER: RefCell<Option<web_sys::Worker>> = const { RefCell::new(None) };
+        static DATA_FILE: RefCell<Option<web_sys::File>> = const { RefCell::new(None) };
+    }
+
+    /// The demo model, served beside the page by `scripts/run.sh`.
+    const DEMO_MODEL: &str = "models/demo.gguf";
+
+    fn send(msg: &ToWorker, file: Option<&web_sys::Blob>) {
+        let obj = js_sys::Object::new();
+        let text = serde_json::to_string(msg).unwrap_or_default();
+        let _ = js_sys::Reflect::set(&obj, &"json".into(), &text.into());
+        if let Some(f) = file {
+            let _ = js_sys::Reflect::set(&obj, &"file".into(), f);
+        }
+        WORKER.with(|w| {
+            if let Some(w) = &*w.borrow() {
+                let _ = w.post_message(&obj);
+            }
+        });
+    }
+
+    fn now_ms() -> f64 {
+        web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+    }
+
+    fn mib(b: u64) -> String {
+        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    }
+
+    /// A task's results entry, one row per metric.
+    #[derive(Clone, Debug)]
+    struct TaskResult {
+        task: String,
+        results: Map<String, Value>,
+        metrics: Vec<String>,
+    }
+
+    fn find_spec(name: &str) -> Option<TaskSpec> {
+        clinicbench::tasks::spec::find(name)
+    }
+
+    /// Whether a sample is right (by `acc`), wrong, or neither (no accuracy for its task).
+    fn correctness(s: &Sample) -> Option<bool> {
+        s.metrics.get("acc").map(|v| *v >= 1.0)
+    }
+
+    fn value_text(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Array(a) => a.iter().map(value_text).collect::<Vec<_>>().join(", "),
+            Value::Null => "(no answer)".into(),
+            other => other.to_string(),
+        }
+    }
+
+    fn gold_text(s: &Sample) -> String {
+        match (s.target.as_u64(), s.choices.is_empty()) {
+            (Some(i), false) => s.choices.get(i as usize).cloned().unwrap_or_default(),
+            _ => value_text(&s.target),
+        }
+    }
+
+    fn pred_text(s: &Sample) -> String {
+        if let Some(ans) = &s.answer {
+            return value_text(ans);
+        }
+        s.pred.and_then(|i| s.choices.get(i).cloned()).unwrap_or_else(|| "(no answer)".into())
+    }
+
+    /// Each choice's probability among the choices (softmax of the loglikelihoods).
+    fn probabilities(s: &Sample) -> Vec<(String, f64, bool)> {
+        let Some(lls) = &s.loglikelihoods else { return vec![] };
+        let max = lls.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let z: f64 = lls.iter().map(|l| (l - max).exp()).sum();
+        let gold = s.target.as_u64().map(|g| g as usize);
+        s.choices.iter().zip(lls).enumerate().map(|(i, (c, l))| (c.clone(), (l - max).exp() / z, Some(i) == gold)).collect()
+    }
+
+    fn download(name: &str, text: &str, mime: &str) {
+        let parts = js_sys::Array::of1(&JsValue::from_str(text));
+        let opts = web_sys::BlobPropertyBag::new();
+        opts.set_type(mime);
+        let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts) else { return };
+        let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+        if let Some(a) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.create_element("a").ok())
+            .and_then(|e| e.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+        {
+            a.set_href(&url);
+            a.set_download(name);
+            a.click();
+        }
+        let _ = web_sys::Url::revoke_object_url(&url);
+    }
+
+    fn csv_field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    }
+
+    #[component]
+    pub fn App() -> impl IntoView {
+        let (status, set_status) = signal(String::from("Starting…"));
+        let (error, set_error) = signal(None::<String>);
+        let (card, set_card) = signal(None::<(String, ModelCard, String, String)>);
+        let (busy, set_busy) = signal(false);
+        let (running, set_running) = signal(false);
+        let (paused, set_paused) = signal(false);
+        let (progress, set_progress) = signal((0usize, 0usize));
+        let (speed, set_speed) = signal((None::<f64>, None::<f64>));
+        let (started_at, set_started_at) = signal(0f64);
+        let (live_prompt, set_live_prompt) = signal(String::new());
+        let (live_text, set_live_text) = signal(String::new());
+        let (live_probs, set_live_probs) = signal(Vec::<(String, f64, bool)>::new());
+        let (samples, set_samples) = signal(Vec::<Sample>::new());
+        let (results, set_results) = signal(Vec::<TaskResult>::new());
+
+        let specs = Session::tasks();
+        let (task, set_task) = signal(specs.first().map(|s| s.name.clone()).unwrap_or_default());
+        let (data_name, set_data_name) = signal(None::<String>);
+        let (shots, set_shots) = signal(0usize);
+        let (limit, set_limit) = signal(Some(5usize));
+        let (seed, set_seed) = signal(1234u64);
+        let (max_new, set_max_new) = signal(None::<usize>);
+        let (chat, set_chat) = signal(false);
+        let (url, set_url) = signal(String::new());
+        let (filter, set_filter) = signal(String::from("all"));
+        let (search, set_search) = signal(String::new());
+
+        // The worker, and what it says.
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(text) = ev.data().as_string() else { return };
+            let msg: FromWorker = match serde_json::from_str(&text) {
+                Ok(m) => m,
+                Err(e) => return set_error.set(Some(format!("worker: {e}"))),
+            };
+            match msg {
+                FromWorker::Ready => set_status.set("Ready. Load a model to begin.".into()),
+                FromWorker::ModelLoaded { file_name, card, backend, backend_reason } => {
+                    set_busy.set(false);
+                    set_status.set(format!("Loaded {file_name}."));
+                    set_card.set(Some((file_name, card, backend, backend_reason)));
+                }
+                FromWorker::Started { task, total, records, format, bad_rows } => {
+                    set_running.set(true);
+                    set_paused.set(false);
+                    set_progress.set((0, total));
+                    set_started_at.set(now_ms());
+                    let bad = if bad_rows.is_empty() { String::new() } else { format!("; {} bad rows skipped ({})", bad_rows.len(), bad_rows[0]) };
+                    set_status.set(format!("Running {task}: {total} of {records} documents ({format}){bad}."));
+                }
+                FromWorker::Prompt { prompt, .. } => {
+                    set_live_prompt.set(prompt);
+                    set_live_text.set(String::new());
+                }
+                FromWorker::Token { text, .. } => set_live_text.update(|t| t.push_str(&text)),
+                FromWorker::Sample { sample, done, total, prefill_tokens_per_second, decode_tokens_per_second } => {
+                    set_progress.set((done, total));
+                    set_speed.set((prefill_tokens_per_second, decode_tokens_per_second));
+                    set_live_probs.set(probabilities(&sample));
+                    set_samples.update(|v| v.push(sample));
+                }
+                FromWorker::Finished { task, results, skipped } => {
+                    set_running.set(false);
+                    let metrics = find_spec(&task).map(|s| s.metrics).unwrap_or_default();
+                    set_results.update(|r| {
+                        r.retain(|x| x.task != task);
+                        r.push(TaskResult { task: task.clone(), results, metrics });
+                    });
+                    let note = if skipped.is_empty() { String::new() } else { format!(" {} documents skipped.", skipped.len()) };
+                    set_status.set(format!("Finished {task}.{note}"));
+                }
+                FromWorker::Paused { task } => {
+                    set_paused.set(true);
+                    set_status.set(format!("Paused {task}."));
+                }
+                FromWorker::Cancelled { task, done } => {
+                    set_running.set(false);
+                    set_status.set(format!("Cancelled {task} after {done} documents; its samples are kept."));
+                }
+                FromWorker::Error { message } => {
+                    set_busy.set(false);
+                    set_running.set(false);
+                    set_error.set(Some(message));
+                }
+            }
+        });
+        let options = web_sys::WorkerOptions::new();
+        match web_sys::Worker::new_with_options("./clinicbench-worker_loader.js", &options) {
+            Ok(w) => {
+                w.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+                WORKER.with(|slot| *slot.borrow_mut() = Some(w));
+            }
+            Err(e) => set_error.set(Some(format!("cannot start the worker: {e:?}"))),
+        }
+        on_message.forget();
+
+        let load_demo = move |_| {
+            set_error.set(None);
+            set_busy.set(true);
+            set_status.set("Loading the demo model…".into());
+            send(&ToWorker::LoadUrl { url: DEMO_MODEL.into() }, None);
+        };
+        let load_file = move |ev: leptos::ev::Event| {
+            let input: web_sys::HtmlInputElement = event_target(&ev);
+            if let Some(file) = input.files().and_then(|l| l.get(0)) {
+                set_error.set(None);
+                set_busy.set(true);
+                set_status.set(format!("Loading {}…", file.name()));
+                send(&ToWorker::LoadModel { file_name: file.name() }, Some(&file));
+            }
+        };
+        let load_url = move |_| {
+            let u = url.get();
+            if u.trim().is_empty() {
+                return;
+            }
+            set_error.set(None);
+            set_busy.set(true);
+            set_status.set(format!("Fetching {u}…"));
+            send(&ToWorker::LoadUrl { url: u }, None);
+        };
+        let pick_data = move |ev: leptos::ev::Event| {
+            let input: web_sys::HtmlInputElement = event_target(&ev);
+            let file = input.files().and_then(|l| l.get(0));
+            set_data_name.set(file.as_ref().map(|f| f.name()));
+            DATA_FILE.with(|d| *d.borrow_mut() = file);
+        };
+        let start = move |_| {
+            set_error.set(None);
+            let name = task.get();
+            set_samples.update(|v| v.retain(|s| s.task != name));
+            let req = RunRequest {
+                task: name,
+                data_file: data_name.get(),
+                shots: shots.get(),
+                limit: limit.get(),
+                seed: seed.get(),
+                max_new_tokens: max_new.get(),
+                chat_template: chat.get(),
+                previous: vec![],
+            };
+            let file = DATA_FILE.with(|d| d.borrow().clone());
+            send(&ToWorker::Run(req), file.as_ref().map(|f| f.as_ref()));
+        };
+        let export_json = move |_| {
+            let mut res = Map::new();
+            for r in results.get() {
+                res.insert(r.task.clone(), Value::Object(r.results.clone()));
+            }
+            let doc = json!({"results": {"results": res}, "samples": samples.get()});
+            download("clinicbench-results.json", &serde_json::to_string_pretty(&doc).unwrap_or_default(), "application/json");
+        };
+        let export_csv = move |_| {
+            let mut out = String::from("task,doc_id,native_id,gold,prediction,correct\n");
+            for s in samples.get() {
+                let c = correctness(&s).map_or(String::new(), |b| b.to_string());
+                out.push_str(&format!(
+                    "{},{},{},{},{},{}\n",
+                    csv_field(&s.task),
+                    s.doc_id,
+                    csv_field(&s.native_id),
+                    csv_field(&gold_text(&s)),
+                    csv_field(&pred_text(&s)),
+                    c
+                ));
+            }
+            download("clinicbench-samples.csv", &out, "text/csv");
+        };
+
+        let spec_of_task = move || find_spec(&task.get());
+        let task_options = {
+            let mut groups: Vec<(String, Vec<TaskSpec>)> = Vec::new();
+            for s in specs {
+                let g = if s.group.as_deref() == Some("demo") { "demo (built in)".to_string() } else { s.scenario.clone() };
+                match groups.iter_mut().find(|x| x.0 == g) {
+                    Some(x) => x.1.push(s),
+                    None => groups.push((g, vec![s])),
+                }
+            }
+            groups.sort_by_key(|(g, _)| !g.starts_with("demo"));
+            groups
+                .into_iter()
+                .map(|(g, list)| {
+                    view! {
+                        <optgroup label=g>
+                            {list
+                                .into_iter()
+                                .map(|s| {
+                                    let label = format!("{} — {} ({})", s.name, s.task, s.metrics.join(", "));
+                                    view! { <option value=s.name.clone()>{label}</option> }
+                                })
+                                .collect_view()}
+                        </optgroup>
+                    }
+                })
+                .collect_view()
+        };
+
+        let filtered = move || {
+            let f = filter.get();
+            let q = search.get().to_lowercase();
+            samples
+                .get()
+                .into_iter()
+                .filter(|s| match f.as_str() {
+                    "correct" => correctness(s) == Some(true),
+                    "wrong" => correctness(s) == Some(false),
+                    "unparsed" => s.unparsed,
+                    _ => true,
+                })
+                .filter(|s| q.is_empty() || s.prompt.to_lowercase().contains(&q) || s.generation.as_deref().unwrap_or("").to_lowercase().contains(&q))
+                .take(200)
+                .collect::<Vec<_>>()
+        };
+
+        view! {
+            <header>
+                <h1>"ClinicBench Web"</h1>
+                <p class="tagline">"Medical language models evaluated on this device. Nothing you load leaves it."</p>
+            </header>
+            <p class="status" id="status">{move || status.get()}</p>
+            <Show when=move || error.get().is_some()>
+                <p class="error" id="error" role="alert">{move || error.get().unwrap_or_default()}</p>
+            </Show>
+
+            <section id="model">
+                <h2>"Model"</h2>
+                <div class="row">
+                    <button id="load-demo" on:click=load_demo disabled=move || busy.get() || running.get()>"Load the demo model (Gemma 3 270M)"</button>
+                    <label>"or a GGUF file " <input type="file" id="model-file" accept=".gguf" on:change=load_file disabled=move || busy.get() || running.get()/></label>
+                </div>
+                <div class="row">
+                    <input type="url" id="model-url" placeholder="https://… a .gguf URL (fetched only when you press Fetch)" prop:value=move || url.get() on:input=move |ev| set_url.set(event_target_value(&ev))/>
+                    <button id="load-url" on:click=load_url disabled=move || busy.get() || running.get()>"Fetch"</button>
+                </div>
+                {move || card.get().map(|(file, c, backend, reason)| view! {
+                    <dl class="card" id="model-card">
+                        <dt>"File"</dt><dd>{file}</dd>
+                        <dt>"Architecture"</dt><dd>{c.architecture.clone()}</dd>
+                        <dt>"Parameters"</dt><dd>{format!("{:.1} M", c.parameters as f64 / 1e6)}</dd>
+                        <dt>"Quantization"</dt><dd>{c.quantization.iter().map(|q| format!("{} {}", q.ty, mib(q.bytes))).collect::<Vec<_>>().join(", ")}</dd>
+                        <dt>"Context"</dt><dd>{format!("{} tokens (KV cache {} tokens)", c.context_length, c.memory_ctx)}</dd>
+                        <dt>"Memory"</dt><dd>{mib(c.memory_bytes)}</dd>
+                        <dt>"Chat template"</dt><dd>{if c.chat_template { "yes" } else { "no (a base model)" }}</dd>
+                        <dt>"Backend"</dt><dd id="backend">{format!("{backend} — {reason}")}</dd>
+                    </dl>
+                })}
+            </section>
+
+            <section id="benchmark">
+                <h2>"Benchmark"</h2>
+                <div class="row">
+                    <select id="task" on:change=move |ev| { set_task.set(event_target_value(&ev)); }>{task_options}</select>
+                </div>
+                {move || spec_of_task().map(|s| view! {
+                    <p class="task-info">
+                        {format!("{} · {} · {} · data: {} · licence: {}", s.scenario, s.task, s.metrics.join(", "), s.dataset, s.licence)}
+                    </p>
+                    <Show when=move || !s.is_builtin_data()>
+                        <label>"Dataset file (" {spec_of_task().map(|s| s.path).unwrap_or_default()} ") "
+                            <input type="file" id="data-file" on:change=pick_data/>
+                        </label>
+                    </Show>
+                })}
+                <div class="row settings">
+                    <label>"Shots " <input type="number" id="shots" min="0" max="5" prop:value=move || shots.get().to_string() on:input=move |ev| set_shots.set(event_target_value(&ev).parse().unwrap_or(0))/></label>
+                    <label>"Limit " <input type="number" id="limit" min="1" prop:value=move || limit.get().map(|l| l.to_string()).unwrap_or_default() on:input=move |ev| set_limit.set(event_target_value(&ev).parse().ok())/></label>
+                    <label>"Seed " <input type="number" id="seed" prop:value=move || seed.get().to_string() on:input=move |ev| set_seed.set(event_target_value(&ev).parse().unwrap_or(1234))/></label>
+                    <label>"Max new tokens " <input type="number" id="max-new" min="1" placeholder="task default" on:input=move |ev| set_max_new.set(event_target_value(&ev).parse().ok())/></label>
+                    <label><input type="checkbox" id="chat" on:change=move |ev| set_chat.set(event_target_checked(&ev))/>" chat template"</label>
+                </div>
+                <div class="row">
+                    <button id="start" on:click=start disabled=move || card.get().is_none() || running.get()>"Start"</button>
+                    <Show when=move || running.get() && !paused.get()>
+                        <button id="pause" on:click=move |_| send(&ToWorker::Pause, None)>"Pause"</button>
+                    </Show>
+                    <Show when=move || running.get() && paused.get()>
+                        <button id="resume" on:click=move |_| { set_paused.set(false); send(&ToWorker::Resume, None) }>"Resume"</button>
+                    </Show>
+                    <Show when=move || running.get()>
+                        <button id="cancel" on:click=move |_| send(&ToWorker::Cancel, None)>"Cancel"</button>
+                    </Show>
+                </div>
+            </section>
+
+            <section id="run">
+                <h2>"Run"</h2>
+                <progress id="progress" max=move || progress.get().1.max(1).to_string() value=move || progress.get().0.to_string()></progress>
+                <p class="stats" id="stats">{move || {
+                    let (done, total) = progress.get();
+                    let elapsed = (now_ms() - started_at.get()) / 1000.0;
+                    let eta = if done > 0 && done < total { format!(", about {:.0} s left", elapsed / done as f64 * (total - done) as f64) } else { String::new() };
+                    let (p, d) = speed.get();
+                    let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+                    format!("{done} / {total} documents{eta} · prefill {} tok/s · decode {} tok/s", f(p), f(d))
+                }}</p>
+                <details open>
+                    <summary>"Current document"</summary>
+                    <pre class="prompt" id="live-prompt">{move || live_prompt.get()}</pre>
+                    <pre class="generation" id="live-text">{move || live_text.get()}</pre>
+                    <div class="probs">
+                        {move || live_probs.get().into_iter().map(|(c, p, gold)| view! {
+                            <div class="prob"><span class="choice">{c}{if gold { " (gold)" } else { "" }}</span>
+                            <meter class="bar" min="0" max="1" value=p.to_string()></meter>
+                            <span class="pct">{format!("{:.1}%", p * 100.0)}</span></div>
+                        }).collect_view()}
+                    </div>
+                </details>
+            </section>
+
+            <section id="results">
+                <h2>"Results"</h2>
+                <table id="results-table">
+                    <thead><tr><th>"task"</th><th>"metric"</th><th>"value"</th><th>"95% interval"</th><th>"n"</th><th>"unparsed"</th><th></th></tr></thead>
+                    <tbody>
+                        {move || results.get().into_iter().flat_map(|r| {
+                            let n = r.results.get("n").and_then(Value::as_u64).unwrap_or(0);
+                            let unparsed = r.results.get("unparsed").and_then(Value::as_u64).unwrap_or(0);
+                            r.metrics.iter().filter_map(|m| {
+                                let v = r.results.get(m).and_then(Value::as_f64)?;
+                                let ci = r.results.get(&format!("{m}_ci95")).and_then(Value::as_array)
+                                    .and_then(|a| Some(format!("[{:.3}, {:.3}]", a.first()?.as_f64()?, a.get(1)?.as_f64()?)))
+                                    .unwrap_or_else(|| "-".into());
+                                let scale = if m == "bleu" { 100.0 } else { 1.0 };
+                                Some(view! {
+                                    <tr><td>{r.task.clone()}</td><td>{m.clone()}</td><td>{format!("{v:.4}")}</td><td>{ci}</td><td>{n}</td><td>{unparsed}</td>
+                                    <td class="barcell"><meter class="bar" min="0" max="1" value=(v / scale).clamp(0.0, 1.0).to_string()></meter></td></tr>
+                                })
+                            }).collect::<Vec<_>>()
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                <div class="row">
+                    <button id="export-json" on:click=export_json disabled=move || samples.get().is_empty()>"Export JSON"</button>
+                    <button id="export-csv" on:click=export_csv disabled=move || samples.get().is_empty()>"Export CSV"</button>
+                </div>
+            </section>
+
+            <section id="samples">
+                <h2>"Samples"</h2>
+                <div class="row">
+                    <select id="filter" on:change=move |ev| set_filter.set(event_target_value(&ev))>
+                        <option value="all">"all"</option>
+                        <option value="correct">"correct"</option>
+                        <option value="wrong">"wrong"</option>
+                        <option value="unparsed">"unparsed"</option>
+                    </select>
+                    <input type="search" id="search" placeholder="search the prompts and answers" on:input=move |ev| set_search.set(event_target_value(&ev))/>
+                </div>
+                <ol class="sample-list" id="sample-list">
+                    {move || filtered().into_iter().map(|s| {
+                        let mark = match correctness(&s) { Some(true) => "✓", Some(false) => "✗", None => "·" };
+                        let metrics = s.metrics.iter().map(|(k, v)| format!("{k} {v:.3}")).collect::<Vec<_>>().join(", ");
+                        let probs = probabilities(&s);
+                        view! {
+                            <li class="sample">
+                                <details>
+                                    <summary>{format!("{mark} {} #{} — gold: {} · prediction: {}{}", s.task, s.doc_id, gold_text(&s), pred_text(&s), if s.unparsed { " (unparsed)" } else { "" })}</summary>
+                                    <pre class="prompt">{s.prompt.clone()}</pre>
+                                    {s.generation.clone().map(|g| view! { <pre class="generation">{g}</pre> })}
+                                    <div class="probs">{probs.into_iter().map(|(c, p, gold)| view! {
+                                        <div class="prob"><span class="choice">{c}{if gold { " (gold)" } else { "" }}</span>
+                                        <meter class="bar" min="0" max="1" value=p.to_string()></meter>
+                                        <span class="pct">{format!("{:.1}%", p * 100.0)}</span></div>
+                                    }).collect_view()}</div>
+                                    <p class="metrics">{metrics}</p>
+                                </details>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ol>
+            </section>
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The page's worker: a [`clinicbench::web::Session`] behind `postMessage`. Messages are JSON
+//! strings (`ToWorker` in, `FromWorker` out); a model or dataset file comes beside the JSON as a
+//! `File`. Between documents the run yields to the event loop, so Pause and Cancel are heard.
+//!
+//! The only network request it makes is `fetch` of a model URL the page was given (the demo
+//! model on the page's own origin, or a URL the user typed).
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("clinicbench-worker is the page's WebAssembly worker: build the page with `trunk build`");
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    console_error_panic_hook::set_once();
+    worker::start();
+}
+
+#[cfg(target_arch = "wasm32")]
+mod worker {
+    use clinicbench::web::{FromWorker, Session, ToWorker};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::{spawn_local, JsFuture};
+    use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+    fn scope() -> DedicatedWorkerGlobalScope {
+        js_sys::global().unchecked_into()
+    }
+
+    fn post(msg: &FromWorker) {
+        // A message that cannot be serialized is a bug here, not in the user's input.
+        let text = serde_json::to_string(msg).unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"message\":\"{e}\"}}"));
+        let _ = scope().post_message(&JsValue::from_str(&text));
+    }
+
+    /// Lets queued messages (Pause, Cancel) run before the next document.
+    async fn yield_to_events() {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        });
+        let _ = JsFuture::from(promise).await;
+    }
+
+    async fn bytes_of(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
+        let buf = JsFuture::from(blob.array_buffer()).await.map_err(|e| format!("cannot read the file: {e:?}"))?;
+        Ok(js_sys::Uint8Array::new(&buf).to_vec())
+    }
+
+    async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+        let resp = JsFuture::from(scope().fetch_with_str(url)).await.map_err(|e| format!("cannot fetch {url}: {e:?}"))?;
+        let resp: web_sys::Response = resp.dyn_into().map_err(|_| format!("cannot fetch {url}"))?;
+        if !resp.ok() {
+            return Err(format!("{url}: HTTP {}", resp.status()));
+        }
+        let buf = JsFuture::from(resp.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
+        Ok(js_sys::Uint8Array::new(&buf).to_vec())
+    }
+
+    fn backend_reason() -> &'static str {
+        "WebGPU kernels are not built yet; the CPU backend runs in WebAssembly (SIMD128)"
+    }
+
+    /// Runs documents until the task ends, is paused or is cancelled.
+    fn drive(session: Rc<RefCell<Session>>) {
+        spawn_local(async move {
+            loop {
+                let more = session.borrow_mut().step(&mut |m| post(&m));
+                if !more || !session.borrow().running() {
+                    break;
+                }
+                yield_to_events().await;
+            }
+        });
+    }
+
+    async fn handle(session: Rc<RefCell<Session>>, msg: ToWorker, file: Option<web_sys::Blob>) {
+        match msg {
+            ToWorker::LoadModel { file_name } => {
+                let Some(file) = file else {
+                    return post(&FromWorker::Error { message: "no model file came with the message".into() });
+                };
+                match bytes_of(&file).await {
+                    Ok(bytes) => post(&session.borrow_mut().load_model(&file_name, bytes, backend_reason())),
+                    Err(message) => post(&FromWorker::Error { message }),
+                }
+            }
+            ToWorker::LoadUrl { url } => match fetch_bytes(&url).await {
+                Ok(bytes) => {
+                    let name = url.rsplit('/').next().unwrap_or(&url).to_string();
+                    post(&session.borrow_mut().load_model(&name, bytes, backend_reason()))
+                }
+                Err(message) => post(&FromWorker::Error { message }),
+            },
+            ToWorker::Run(req) => {
+                let data = match (&req.data_file, file) {
+                    (Some(name), Some(f)) => match bytes_of(&f).await {
+                        Ok(b) => Some((name.clone(), b)),
+                        Err(message) => return post(&FromWorker::Error { message }),
+                    },
+                    _ => None,
+                };
+                let started = session.borrow_mut().start(&req, data.as_ref().map(|(n, b)| (n.as_str(), b.as_slice())));
+                let ok = !matches!(started, FromWorker::Error { .. });
+                post(&started);
+                if ok {
+                    drive(session);
+                }
+            }
+            ToWorker::Pause => {
+                if let Some(m) = session.borrow_mut().pause() {
+                    post(&m);
+                }
+            }
+            ToWorker::Resume => {
+                session.borrow_mut().resume();
+                drive(session);
+            }
+            ToWorker::Cancel => {
+                if let Some(m) = session.borrow_mut().cancel() {
+                    post(&m);
+                }
+            }
+        }
+    }
+
+    pub fn start() {
+        let session = Rc::new(RefCell::new(Session::new()));
+        let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let data = ev.data();
+            let json = js_sys::Reflect::get(&data, &"json".into()).ok().and_then(|v| v.as_string());
+            let file = js_sys::Reflect::get(&data, &"file".into()).ok().and_then(|v| v.dyn_into::<web_sys::Blob>().ok());
+            let msg = match json.as_deref().map(serde_json::from_str::<ToWorker>) {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => return post(&FromWorker::Error { message: format!("bad message: {e}") }),
+                None => return post(&FromWorker::Error { message: "bad message: no json".into() }),
+            };
+            spawn_local(handle(session.clone(), msg, file));
+        });
+        scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+        onmessage.forget();
+        post(&FromWorker::Ready);
+    }
+}

@@ -1,0 +1,242 @@
+//! The page's compute side, independent of the browser: the messages between the UI and the
+//! worker ([`ToWorker`], [`FromWorker`], JSON over `postMessage`) and the [`Session`] that
+//! answers them (a model, a task run advanced one document at a time). The worker binary only
+//! moves messages and bytes between JavaScript and a `Session`, so everything here is tested
+//! natively.
+
+use crate::backend::cpu::CpuBackend;
+use crate::backend::Backend;
+use crate::engine::LocalEngine;
+use crate::gguf::{Gguf, SliceSource};
+use crate::model::card::{default_context, ModelCard};
+use crate::model::ModelConfig;
+use crate::tasks::{self, Event, RunOptions, Sample, TaskRunner, TaskSpec};
+use crate::tokenizer::Tokenizer;
+use serde::{Deserialize, Serialize};
+
+/// UI -> worker. Bytes (a model file, a dataset file) travel beside the message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ToWorker {
+    /// Load the model whose bytes come with the message.
+    LoadModel { file_name: String },
+    /// Fetch a model and load it: the demo model on the page's origin, or a URL the user typed.
+    LoadUrl { url: String },
+    /// Run a task; a dataset file may come with the message (else the task's built-in data).
+    Run(RunRequest),
+    /// Stop the running task after the current document; its samples so far are kept.
+    Cancel,
+    /// Hold the running task after the current document.
+    Pause,
+    /// Go on with a held task.
+    Resume,
+}
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub task: String,
+    /// The dataset file's name, when one comes with the message.
+    #[serde(default)]
+    pub data_file: Option<String>,
+    #[serde(default)]
+    pub shots: usize,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub max_new_tokens: Option<usize>,
+    #[serde(default)]
+    pub chat_template: bool,
+    /// Samples of an earlier, interrupted run of this task to keep (a reload resumes).
+    #[serde(default)]
+    pub previous: Vec<Sample>,
+}
+
+fn default_seed() -> u64 {
+    1234
+}
+
+/// Worker -> UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FromWorker {
+    /// The worker is up.
+    Ready,
+    ModelLoaded { file_name: String, card: ModelCard, backend: String, backend_reason: String },
+    /// A task started: how many documents, from which data.
+    Started { task: String, total: usize, records: usize, format: String, bad_rows: Vec<String> },
+    Prompt { task: String, doc_id: usize, prompt: String },
+    Token { task: String, doc_id: usize, text: String },
+    /// A finished document, with the run's progress and speed so far.
+    Sample { sample: Sample, done: usize, total: usize, prefill_tokens_per_second: Option<f64>, decode_tokens_per_second: Option<f64> },
+    /// The task's scores (the `results` entry of results.json).
+    Finished { task: String, results: serde_json::Map<String, serde_json::Value>, skipped: Vec<String> },
+    Paused { task: String },
+    Cancelled { task: String, done: usize },
+    Error { message: String },
+}
+
+/// A model and the task running on it.
+#[derive(Default)]
+pub struct Session {
+    engine: Option<LocalEngine<CpuBackend>>,
+    runner: Option<TaskRunner>,
+    paused: bool,
+}
+
+fn rate(tokens: u64, seconds: f64) -> Option<f64> {
+    (seconds > 0.0).then(|| tokens as f64 / seconds)
+}
+
+impl Session {
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// Loads a model from its bytes, refusing one that does not fit before allocating it.
+    pub fn load_model(&mut self, file_name: &str, bytes: Vec<u8>, backend_reason: &str) -> FromWorker {
+        self.engine = None;
+        self.runner = None;
+        let g = match Gguf::open(SliceSource(bytes)) {
+            Ok(g) => g,
+            Err(e) => return FromWorker::Error { message: format!("{file_name}: {e}") },
+        };
+        let card = ModelCard::from_gguf(&g);
+        let config = match ModelConfig::from_gguf(&g) {
+            Ok(c) => c,
+            Err(e) => return FromWorker::Error { message: format!("{file_name}: {e}") },
+        };
+        let tokenizer = match Tokenizer::from_gguf(&g) {
+            Ok(t) => t,
+            Err(e) => return FromWorker::Error { message: format!("{file_name}: the tokenizer: {e}") },
+        };
+        let backend = match CpuBackend::load(&g, default_context(&config)) {
+            Ok(b) => b,
+            Err(e) => return FromWorker::Error { message: format!("{file_name}: {e}") },
+        };
+        let described = backend.describe();
+        self.engine = Some(LocalEngine::new(tokenizer, backend));
+        FromWorker::ModelLoaded { file_name: file_name.into(), card, backend: described, backend_reason: backend_reason.into() }
+    }
+
+    /// Whether a task is running (started, not finished or cancelled).
+    pub fn running(&self) -> bool {
+        self.runner.is_some() && !self.paused
+    }
+
+    /// Starts a task: a built-in task by name, its data from `data` (a file's name and bytes)
+    /// or, for the demo sets, the crate's own.
+    pub fn start(&mut self, req: &RunRequest, data: Option<(&str, &[u8])>) -> FromWorker {
+        if self.engine.is_none() {
+            return FromWorker::Error { message: "load a model first".into() };
+        }
+        let Some(spec) = tasks::spec::find(&req.task) else {
+            return FromWorker::Error { message: tasks::TaskError::UnknownTask(req.task.clone()).to_string() };
+        };
+        let loaded = match data {
+            Some((name, bytes)) => tasks::load_bytes(&spec, name, bytes),
+            None if spec.is_builtin_data() => tasks::load_data(&spec, std::path::Path::new(""), None),
+            None => return FromWorker::Error { message: format!("{}: choose its dataset file ({})", spec.name, spec.path) },
+        };
+        let data = match loaded {
+            Ok(d) => d,
+            Err(e) => return FromWorker::Error { message: e.to_string() },
+        };
+        let started = FromWorker::Started {
+            task: spec.name.clone(),
+            total: req.limit.map_or(data.docs.len(), |l| l.min(data.docs.len())),
+            records: data.docs.len(),
+            format: data.format.clone(),
+            bad_rows: data.bad_rows.iter().map(|b| b.to_string()).collect(),
+        };
+        let opts = RunOptions {
+            shots: req.shots,
+            limit: req.limit,
+            seed: req.seed,
+            previous: req.previous.clone(),
+            chat_template: req.chat_template,
+            max_new_tokens: req.max_new_tokens,
+        };
+        if req.chat_template && self.engine.as_ref().is_some_and(|e| e.tokenizer().chat_template().is_none()) {
+            return FromWorker::Error { message: "this model has no chat template".into() };
+        }
+        match TaskRunner::new(spec, data, opts) {
+            Ok(r) => {
+                self.runner = Some(r);
+                self.paused = false;
+                started
+            }
+            Err(e) => FromWorker::Error { message: e.to_string() },
+        }
+    }
+
+    /// Runs the next document of the running task, sending what happens to `out`. Returns
+    /// whether there is more to do.
+    pub fn step(&mut self, out: &mut dyn FnMut(FromWorker)) -> bool {
+        if self.paused {
+            return false;
+        }
+        let (Some(engine), Some(runner)) = (self.engine.as_mut(), self.runner.as_mut()) else { return false };
+        let task = runner.spec().name.clone();
+        let total = runner.total();
+        let mut last_sample = None;
+        let result = runner.step(engine, &mut |event| match event {
+            Event::Prompt { doc_id, prompt } => out(FromWorker::Prompt { task: task.clone(), doc_id, prompt: prompt.into() }),
+            Event::Token { doc_id, text } => out(FromWorker::Token { task: task.clone(), doc_id, text: text.into() }),
+            Event::Sample(s) => last_sample = Some(s.clone()),
+        });
+        match result {
+            Ok(true) => {
+                if let Some(sample) = last_sample {
+                    let st = &engine.stats;
+                    out(FromWorker::Sample {
+                        sample,
+                        done: runner.done(),
+                        total,
+                        prefill_tokens_per_second: rate(st.prefill_tokens, st.prefill_seconds),
+                        decode_tokens_per_second: rate(st.decode_tokens, st.decode_seconds),
+                    });
+                }
+                true
+            }
+            Ok(false) => {
+                let runner = self.runner.take().expect("checked above");
+                let spec = runner.spec().clone();
+                let run = runner.finish();
+                match tasks::aggregate(&spec, &run) {
+                    Ok(results) => out(FromWorker::Finished { task, results, skipped: run.skipped }),
+                    Err(e) => out(FromWorker::Error { message: e.to_string() }),
+                }
+                false
+            }
+            Err(e) => {
+                self.runner = None;
+                out(FromWorker::Error { message: e.to_string() });
+                false
+            }
+        }
+    }
+
+    pub fn pause(&mut self) -> Option<FromWorker> {
+        let task = self.runner.as_ref()?.spec().name.clone();
+        self.paused = true;
+        Some(FromWorker::Paused { task })
+    }
+
+    pub fn resume(&mut self) {
+        self.paused = false;
+    }
+
+    pub fn cancel(&mut self) -> Option<FromWorker> {
+        let runner = self.runner.take()?;
+        self.paused = false;
+        Some(FromWorker::Cancelled { task: runner.spec().name.clone(), done: runner.done() })
+    }
+
+    /// The tasks the page offers: every built-in one.
+    pub fn tasks() -> Vec<TaskSpec> {
+        tasks::spec::builtin()
+    }
+}
