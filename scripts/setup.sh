@@ -5,7 +5,17 @@ set -euo pipefail
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found; install Rust with rustup first" >&2; exit 2
 fi
-# The library also builds for the browser.
+export PATH="$HOME/.cargo/bin:$PATH"
+# The library and the page build for the browser.
 if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
   rustup target add wasm32-unknown-unknown
+fi
+# The page's build tools: trunk 0.21.x (0.22 needs a newer rustc) and the wasm-bindgen-cli that
+# matches the wasm-bindgen in Cargo.lock.
+if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.'; then
+  cargo install trunk --version 0.21.14 --locked
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -q ' 0\.2\.130$'; then
+  # Not --locked: its lock file pins a webpki-roots release that crates.io no longer serves.
+  cargo install wasm-bindgen-cli --version 0.2.130
 fi

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Every test: set up, fetch the real model if it is not cached, build for the host and for
-# wasm32, and run the whole suite. Under CI=true a missing model or ../shared fails the tests.
+# wasm32, run the whole suite, then build the page and test it in headless Chromium. Under
+# CI=true a missing model or ../shared fails the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup-browser.sh
+export PATH="$HOME/.cargo/bin:$PATH"
 if [ -z "${CLINICBENCH_MODEL:-}" ]; then
   CLINICBENCH_MODEL="$(bash scripts/fetch-model.sh)"
   export CLINICBENCH_MODEL
 fi
 cargo build --lib --target wasm32-unknown-unknown
 cargo test --release --all-targets
+dist="$(bash scripts/build-page.sh "$CLINICBENCH_MODEL")"
+node tests/browser/page.test.mjs "$dist" "$CLINICBENCH_MODEL" target/page.png

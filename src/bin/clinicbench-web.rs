@@ -146,6 +146,15 @@ mod app {
         let (samples, set_samples) = signal(Vec::<Sample>::new());
         let (results, set_results) = signal(Vec::<TaskResult>::new());
 
+        // `?backend=webgpu` or `?backend=cpu` asks for a backend; this build has the CPU one.
+        let requested_backend = web_sys::window()
+            .and_then(|w| w.location().search().ok())
+            .and_then(|q| q.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("backend=").map(str::to_string)));
+        let backend_note = match requested_backend.as_deref() {
+            Some("webgpu") => Some("?backend=webgpu: this build has no WebGPU kernels yet, so the model runs on the CPU.".to_string()),
+            Some("cpu") | None => None,
+            Some(other) => Some(format!("?backend={other}: unknown backend (cpu or webgpu); the model runs on the CPU.")),
+        };
         let specs = Session::tasks();
         let (task, set_task) = signal(specs.first().map(|s| s.name.clone()).unwrap_or_default());
         let (data_name, set_data_name) = signal(None::<String>);
@@ -375,6 +384,7 @@ mod app {
                         <dt>"Memory"</dt><dd>{mib(c.memory_bytes)}</dd>
                         <dt>"Chat template"</dt><dd>{if c.chat_template { "yes" } else { "no (a base model)" }}</dd>
                         <dt>"Backend"</dt><dd id="backend">{format!("{backend} — {reason}")}</dd>
+                        {backend_note.clone().map(|n| view! { <dt>"Note"</dt><dd id="backend-note">{n}</dd> })}
                     </dl>
                 })}
             </section>
@@ -429,7 +439,9 @@ mod app {
                 <details open>
                     <summary>"Current document"</summary>
                     <pre class="prompt" id="live-prompt">{move || live_prompt.get()}</pre>
-                    <pre class="generation" id="live-text">{move || live_text.get()}</pre>
+                    <Show when=move || !live_text.get().is_empty()>
+                        <pre class="generation" id="live-text">{move || live_text.get()}</pre>
+                    </Show>
                     <div class="probs">
                         {move || live_probs.get().into_iter().map(|(c, p, gold)| view! {
                             <div class="prob"><span class="choice">{c}{if gold { " (gold)" } else { "" }}</span>

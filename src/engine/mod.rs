@@ -447,7 +447,7 @@ fn floor_char_boundary(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Seconds on a monotonic clock (0 where none exists, as on wasm32 without a performance API).
+/// Seconds on a clock: monotonic natively, JavaScript's `Date.now()` in the browser.
 fn now() -> f64 {
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -458,7 +458,8 @@ fn now() -> f64 {
     }
     #[cfg(target_arch = "wasm32")]
     {
-        0.0
+        // Date.now() (milliseconds) exists in windows and workers alike.
+        js_sys::Date::now() / 1000.0
     }
 }
 

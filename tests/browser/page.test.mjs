@@ -1,0 +1,99 @@
+// The page end to end in headless Chromium (playwright-core driving Debian's chromium):
+// a demo run from model to scores, the request log (nothing beyond the page's own origin), and
+// hostile dataset text rendered as text. Run by scripts/test.sh after `trunk build`.
+//
+//   node tests/browser/page.test.mjs DIST_DIR MODEL.gguf [SCREENSHOT.png]
+import { chromium } from 'playwright-core';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const [dist, model, shot] = process.argv.slice(2);
+if (!dist || !model) {
+  console.error('usage: page.test.mjs DIST_DIR MODEL.gguf [SCREENSHOT.png]');
+  process.exit(2);
+}
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.gguf': 'application/octet-stream' };
+const served = [];
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://x');
+  served.push(url.pathname);
+  const file = url.pathname === '/models/demo.gguf' ? model : path.join(dist, url.pathname === '/' ? 'index.html' : path.normalize(url.pathname));
+  if (!file.startsWith(dist) && file !== model) { res.writeHead(403).end(); return; }
+  fs.stat(file, (err, st) => {
+    if (err || !st.isFile()) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream', 'content-length': st.size });
+    fs.createReadStream(file).pipe(res);
+  });
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
+});
+const failures = [];
+const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); };
+try {
+  const page = await browser.newPage();
+  const requests = [];
+  const errors = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('worker', (w) => w.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); }));
+
+  await page.goto(`${origin}/?backend=webgpu`);
+  await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
+  check(true, 'the worker starts');
+
+  await page.click('#load-demo');
+  await page.waitForSelector('#model-card, #error', { timeout: 180000 });
+  const card = await page.textContent('#model-card').catch(() => null);
+  check(card && card.includes('gemma3') || card && card.includes('llama'), `the model card shows the architecture (${card && card.slice(0, 80)})`);
+  check(card && card.includes('CPU'), 'the model card names the backend and why');
+  check(card && card.includes('?backend=webgpu'), 'a backend the build lacks is said so');
+
+  await page.selectOption('#task', 'demo_exam');
+  await page.fill('#limit', '2');
+  await page.click('#start');
+  await page.waitForFunction(() => /^(Finished|Cancelled)/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
+  const status = await page.textContent('#status');
+  check(status.startsWith('Finished demo_exam'), `the demo run finishes (${status})`);
+  const table = await page.textContent('#results-table');
+  check(table.includes('demo_exam') && table.includes('acc'), 'the results table has the task and its accuracy');
+  check((await page.locator('#sample-list li').count()) === 2, 'two samples in the explorer');
+  const stats = await page.textContent('#stats');
+  check(stats.includes('2 / 2') && /prefill [0-9.]+ tok\/s/.test(stats), `the progress line counts documents and speed (${stats})`);
+
+  // Hostile text in a dataset stays text.
+  const hostile = JSON.stringify({
+    question: '<img src="https://evil.example/x.png" onerror="window.__pwned=1"><script>window.__pwned=2</script> Which?',
+    options: { A: '<b>bold</b>', B: 'b', C: 'c', D: 'd' }, answer_idx: 'A',
+  }) + '\n';
+  await page.selectOption('#task', 'medqa_4options');
+  await page.setInputFiles('#data-file', { name: 'hostile.jsonl', mimeType: 'application/json', buffer: Buffer.from(hostile) });
+  await page.fill('#limit', '1');
+  await page.click('#start');
+  await page.waitForFunction(() => /^Finished medqa_4options/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
+  const pwned = await page.evaluate(() => window.__pwned);
+  check(pwned === undefined, 'dataset text never runs as script');
+  check((await page.locator('img, b').count()) === 0, 'dataset text never becomes elements');
+  const shown = await page.evaluate(() => [...document.querySelectorAll('#sample-list pre.prompt')].map((e) => e.textContent).join('\n'));
+  check(shown.includes('<img src="https://evil.example/x.png"'), 'the hostile text is shown literally');
+
+  if (shot) await page.screenshot({ path: shot, fullPage: true });
+  const foreign = requests.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:'));
+  check(foreign.length === 0, `no request beyond the page's origin (${foreign.join(', ') || 'none'})`);
+  check(errors.length === 0, `no errors in the console (${errors.slice(0, 3).join(' | ')})`);
+} catch (e) {
+  failures.push(String(e));
+  console.log(`FAIL ${e}`);
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log(`served: ${[...new Set(served)].join(' ')}`);
+process.exit(failures.length ? 1 : 0);
