@@ -129,11 +129,183 @@ mod app {
         }
     }
 
+
+    /// Checkpoints in IndexedDB: each run's settings (`runs`, with its dataset file as a Blob)
+    /// and each finished sample (`samples`, keyed `<run id>/<doc id>`), so a reload resumes.
+    mod checkpoint {
+        use wasm_bindgen::prelude::*;
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen_futures::JsFuture;
+        use web_sys::{IdbDatabase, IdbRequest, IdbTransactionMode};
+
+        const DB: &str = "clinicbench";
+
+        fn err(e: JsValue) -> String {
+            format!("IndexedDB: {e:?}")
+        }
+
+        /// A request's result, once it succeeds.
+        async fn done(req: &IdbRequest) -> Result<JsValue, String> {
+            let req2 = req.clone();
+            let promise = js_sys::Promise::new(&mut |resolve, reject| {
+                let ok = Closure::once_into_js(move |_: web_sys::Event| {
+                    let _ = resolve.call1(&JsValue::NULL, &JsValue::TRUE);
+                });
+                let bad = Closure::once_into_js(move |_: web_sys::Event| {
+                    let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("request failed"));
+                });
+                req2.set_onsuccess(Some(ok.unchecked_ref()));
+                req2.set_onerror(Some(bad.unchecked_ref()));
+            });
+            JsFuture::from(promise).await.map_err(err)?;
+            req.result().map_err(err)
+        }
+
+        pub async fn open() -> Result<IdbDatabase, String> {
+            let factory = web_sys::window()
+                .and_then(|w| w.indexed_db().ok().flatten())
+                .ok_or("IndexedDB is not available")?;
+            let req = factory.open_with_u32(DB, 1).map_err(err)?;
+            let upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(move |ev: web_sys::IdbVersionChangeEvent| {
+                let db: Option<IdbDatabase> = ev
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::IdbOpenDbRequest>().ok())
+                    .and_then(|r| r.result().ok())
+                    .and_then(|r| r.dyn_into().ok());
+                if let Some(db) = db {
+                    let _ = db.create_object_store("runs");
+                    let _ = db.create_object_store("samples");
+                }
+            });
+            req.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
+            upgrade.forget();
+            let db = done(&req).await?;
+            db.dyn_into().map_err(err)
+        }
+
+        pub async fn put(db: &IdbDatabase, store: &str, key: &str, value: &JsValue) -> Result<(), String> {
+            let tx = db.transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite).map_err(err)?;
+            let req = tx.object_store(store).map_err(err)?.put_with_key(value, &JsValue::from_str(key)).map_err(err)?;
+            done(&req).await.map(|_| ())
+        }
+
+        /// Every (key, value) of a store whose key starts with `prefix`.
+        pub async fn entries(db: &IdbDatabase, store: &str, prefix: &str) -> Result<Vec<(String, JsValue)>, String> {
+            let tx = db.transaction_with_str(store).map_err(err)?;
+            let os = tx.object_store(store).map_err(err)?;
+            let keys = done(&os.get_all_keys().map_err(err)?).await?;
+            let values = done(&os.get_all().map_err(err)?).await?;
+            let keys: js_sys::Array = keys.dyn_into().map_err(err)?;
+            let values: js_sys::Array = values.dyn_into().map_err(err)?;
+            Ok(keys
+                .iter()
+                .zip(values.iter())
+                .filter_map(|(k, v)| k.as_string().map(|k| (k, v)))
+                .filter(|(k, _)| k.starts_with(prefix))
+                .collect())
+        }
+
+        pub async fn delete_prefix(db: &IdbDatabase, store: &str, prefix: &str) -> Result<(), String> {
+            let keys: Vec<String> = entries(db, store, prefix).await?.into_iter().map(|(k, _)| k).collect();
+            let tx = db.transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite).map_err(err)?;
+            let os = tx.object_store(store).map_err(err)?;
+            for k in keys {
+                let _ = os.delete(&JsValue::from_str(&k));
+            }
+            Ok(())
+        }
+    }
+
+    /// A run as its checkpoint keeps it.
+    #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+    struct RunMeta {
+        id: String,
+        request: RunRequest,
+        model_name: String,
+        model_sha256: String,
+        finished: bool,
+    }
+
+    fn record(meta: &RunMeta, data: Option<&web_sys::Blob>) -> JsValue {
+        let obj = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&obj, &"json".into(), &serde_json::to_string(meta).unwrap_or_default().into());
+        if let Some(d) = data {
+            let _ = js_sys::Reflect::set(&obj, &"data".into(), d);
+        }
+        obj.into()
+    }
+
+    fn save_meta(meta: RunMeta, data: Option<web_sys::Blob>, on_error: WriteSignal<Option<String>>) {
+        leptos::task::spawn_local(async move {
+            let r = async {
+                let db = checkpoint::open().await?;
+                checkpoint::put(&db, "runs", &meta.id, &record(&meta, data.as_ref())).await
+            }
+            .await;
+            if let Err(e) = r {
+                on_error.set(Some(format!("cannot checkpoint the run: {e}")));
+            }
+        });
+    }
+
+    fn save_sample(run_id: String, sample: Sample, on_error: WriteSignal<Option<String>>) {
+        leptos::task::spawn_local(async move {
+            let r = async {
+                let db = checkpoint::open().await?;
+                let key = format!("{run_id}/{:08}", sample.doc_id);
+                let text = serde_json::to_string(&sample).map_err(|e| e.to_string())?;
+                checkpoint::put(&db, "samples", &key, &JsValue::from_str(&text)).await
+            }
+            .await;
+            if let Err(e) = r {
+                on_error.set(Some(format!("cannot checkpoint a sample: {e}")));
+            }
+        });
+    }
+
+    /// The most recent unfinished run, with its dataset file and finished samples.
+    async fn interrupted_run() -> Result<Option<(RunMeta, Option<web_sys::Blob>, Vec<Sample>)>, String> {
+        let db = checkpoint::open().await?;
+        let mut runs: Vec<(RunMeta, Option<web_sys::Blob>)> = checkpoint::entries(&db, "runs", "")
+            .await?
+            .into_iter()
+            .filter_map(|(_, v)| {
+                let json = js_sys::Reflect::get(&v, &"json".into()).ok()?.as_string()?;
+                let meta: RunMeta = serde_json::from_str(&json).ok()?;
+                let data = js_sys::Reflect::get(&v, &"data".into()).ok().and_then(|d| d.dyn_into::<web_sys::Blob>().ok());
+                Some((meta, data))
+            })
+            .filter(|(m, _)| !m.finished)
+            .collect();
+        runs.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        let Some((meta, data)) = runs.pop() else { return Ok(None) };
+        let mut samples: Vec<Sample> = checkpoint::entries(&db, "samples", &format!("{}/", meta.id))
+            .await?
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_str(&v.as_string()?).ok())
+            .collect();
+        samples.sort_by_key(|s| s.doc_id);
+        Ok(Some((meta, data, samples)))
+    }
+
+    fn forget_run(meta: RunMeta) {
+        leptos::task::spawn_local(async move {
+            if let Ok(db) = checkpoint::open().await {
+                let _ = checkpoint::delete_prefix(&db, "samples", &format!("{}/", meta.id)).await;
+                let id = meta.id.clone();
+                let _ = checkpoint::put(&db, "runs", &id, &record(&RunMeta { finished: true, ..meta }, None)).await;
+            }
+        });
+    }
+
     #[component]
     pub fn App() -> impl IntoView {
         let (status, set_status) = signal(String::from("Starting…"));
         let (error, set_error) = signal(None::<String>);
         let (card, set_card) = signal(None::<(String, ModelCard, String, String)>);
+        let (model_sha, set_model_sha) = signal(String::new());
+        let (current_run, set_current_run) = signal(None::<RunMeta>);
+        let (interrupted, set_interrupted) = signal(None::<(RunMeta, Option<web_sys::Blob>, Vec<Sample>)>);
         let (busy, set_busy) = signal(false);
         let (running, set_running) = signal(false);
         let (paused, set_paused) = signal(false);
@@ -176,8 +348,9 @@ mod app {
             };
             match msg {
                 FromWorker::Ready => set_status.set("Ready. Load a model to begin.".into()),
-                FromWorker::ModelLoaded { file_name, card, backend, backend_reason } => {
+                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason } => {
                     set_busy.set(false);
+                    set_model_sha.set(sha256);
                     set_status.set(format!("Loaded {file_name}."));
                     set_card.set(Some((file_name, card, backend, backend_reason)));
                 }
@@ -198,10 +371,16 @@ mod app {
                     set_progress.set((done, total));
                     set_speed.set((prefill_tokens_per_second, decode_tokens_per_second));
                     set_live_probs.set(probabilities(&sample));
+                    if let Some(run) = current_run.get_untracked() {
+                        save_sample(run.id, sample.clone(), set_error);
+                    }
                     set_samples.update(|v| v.push(sample));
                 }
                 FromWorker::Finished { task, results, skipped } => {
                     set_running.set(false);
+                    if let Some(run) = current_run.get_untracked() {
+                        save_meta(RunMeta { finished: true, ..run }, None, set_error);
+                    }
                     let metrics = find_spec(&task).map(|s| s.metrics).unwrap_or_default();
                     set_results.update(|r| {
                         r.retain(|x| x.task != task);
@@ -216,6 +395,9 @@ mod app {
                 }
                 FromWorker::Cancelled { task, done } => {
                     set_running.set(false);
+                    if let Some(run) = current_run.get_untracked() {
+                        save_meta(RunMeta { finished: true, ..run }, None, set_error);
+                    }
                     set_status.set(format!("Cancelled {task} after {done} documents; its samples are kept."));
                 }
                 FromWorker::Error { message } => {
@@ -270,9 +452,10 @@ mod app {
             set_error.set(None);
             let name = task.get();
             set_samples.update(|v| v.retain(|s| s.task != name));
+            let builtin = find_spec(&name).is_some_and(|s| s.is_builtin_data());
             let req = RunRequest {
                 task: name,
-                data_file: data_name.get(),
+                data_file: if builtin { None } else { data_name.get() },
                 shots: shots.get(),
                 limit: limit.get(),
                 seed: seed.get(),
@@ -280,8 +463,44 @@ mod app {
                 chat_template: chat.get(),
                 previous: vec![],
             };
-            let file = DATA_FILE.with(|d| d.borrow().clone());
+            let file = if req.data_file.is_some() { DATA_FILE.with(|d| d.borrow().clone()) } else { None };
+            let meta = RunMeta {
+                id: format!("{:015}-{}", js_sys::Date::now() as u64, req.task),
+                request: req.clone(),
+                model_name: card.get_untracked().map(|c| c.0).unwrap_or_default(),
+                model_sha256: model_sha.get_untracked(),
+                finished: false,
+            };
+            save_meta(meta.clone(), file.clone().map(Into::into), set_error);
+            set_current_run.set(Some(meta));
             send(&ToWorker::Run(req), file.as_ref().map(|f| f.as_ref()));
+        };
+        // A run a reload interrupted: offer to resume it.
+        leptos::task::spawn_local(async move {
+            match interrupted_run().await {
+                Ok(r) => set_interrupted.set(r),
+                Err(e) => set_error.set(Some(e)),
+            }
+        });
+        let resume_interrupted = move |_| {
+            let Some((meta, data, kept)) = interrupted.get_untracked() else { return };
+            set_error.set(None);
+            let mut req = meta.request.clone();
+            req.previous = kept.clone();
+            let task = req.task.clone();
+            set_samples.update(|v| {
+                v.retain(|s| s.task != task);
+                v.extend(kept);
+            });
+            set_current_run.set(Some(meta));
+            set_interrupted.set(None);
+            send(&ToWorker::Run(req), data.as_ref());
+        };
+        let discard_interrupted = move |_| {
+            if let Some((meta, _, _)) = interrupted.get_untracked() {
+                forget_run(meta);
+            }
+            set_interrupted.set(None);
         };
         let export_json = move |_| {
             let mut res = Map::new();
@@ -364,6 +583,23 @@ mod app {
                 <p class="error" id="error" role="alert">{move || error.get().unwrap_or_default()}</p>
             </Show>
 
+            {move || interrupted.get().map(|(meta, _, kept)| {
+                let same_model = !model_sha.get().is_empty() && model_sha.get() == meta.model_sha256;
+                let need = format!("{} (SHA-256 {}…)", meta.model_name, &meta.model_sha256[..meta.model_sha256.len().min(12)]);
+                view! {
+                    <section id="interrupted" class="notice">
+                        <p>{format!("A run of {} stopped after {} documents; it can go on from there.", meta.request.task, kept.len())}</p>
+                        <Show when=move || !same_model>
+                            <p>{format!("Load the same model first: {need}. It is checked by its SHA-256.")}</p>
+                        </Show>
+                        <div class="row">
+                            <button id="resume-run" on:click=resume_interrupted disabled=move || !same_model || running.get()>"Resume the run"</button>
+                            <button id="discard-run" on:click=discard_interrupted>"Discard it"</button>
+                        </div>
+                    </section>
+                }
+            })}
+
             <section id="model">
                 <h2>"Model"</h2>
                 <div class="row">
@@ -392,7 +628,12 @@ mod app {
             <section id="benchmark">
                 <h2>"Benchmark"</h2>
                 <div class="row">
-                    <select id="task" on:change=move |ev| { set_task.set(event_target_value(&ev)); }>{task_options}</select>
+                    <select id="task" on:change=move |ev| {
+                        // A dataset file belongs to the task it was chosen for.
+                        set_task.set(event_target_value(&ev));
+                        set_data_name.set(None);
+                        DATA_FILE.with(|d| *d.borrow_mut() = None);
+                    }>{task_options}</select>
                 </div>
                 {move || spec_of_task().map(|s| view! {
                     <p class="task-info">

@@ -64,7 +64,7 @@ fn default_seed() -> u64 {
 pub enum FromWorker {
     /// The worker is up.
     Ready,
-    ModelLoaded { file_name: String, card: ModelCard, backend: String, backend_reason: String },
+    ModelLoaded { file_name: String, sha256: String, card: ModelCard, backend: String, backend_reason: String },
     /// A task started: how many documents, from which data.
     Started { task: String, total: usize, records: usize, format: String, bad_rows: Vec<String> },
     Prompt { task: String, doc_id: usize, prompt: String },
@@ -86,6 +86,12 @@ pub struct Session {
     paused: bool,
 }
 
+/// SHA-256 of bytes, in hex (how a resumed run checks it has the same model).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn rate(tokens: u64, seconds: f64) -> Option<f64> {
     (seconds > 0.0).then(|| tokens as f64 / seconds)
 }
@@ -99,6 +105,7 @@ impl Session {
     pub fn load_model(&mut self, file_name: &str, bytes: Vec<u8>, backend_reason: &str) -> FromWorker {
         self.engine = None;
         self.runner = None;
+        let sha256 = sha256_hex(&bytes);
         let g = match Gguf::open(SliceSource(bytes)) {
             Ok(g) => g,
             Err(e) => return FromWorker::Error { message: format!("{file_name}: {e}") },
@@ -118,7 +125,7 @@ impl Session {
         };
         let described = backend.describe();
         self.engine = Some(LocalEngine::new(tokenizer, backend));
-        FromWorker::ModelLoaded { file_name: file_name.into(), card, backend: described, backend_reason: backend_reason.into() }
+        FromWorker::ModelLoaded { file_name: file_name.into(), sha256, card, backend: described, backend_reason: backend_reason.into() }
     }
 
     /// Whether a task is running (started, not finished or cancelled).

@@ -84,6 +84,30 @@ try {
   const shown = await page.evaluate(() => [...document.querySelectorAll('#sample-list pre.prompt')].map((e) => e.textContent).join('\n'));
   check(shown.includes('<img src="https://evil.example/x.png"'), 'the hostile text is shown literally');
 
+  // A reload during a run: the finished samples are in IndexedDB and the run goes on from them
+  // once the same model (checked by SHA-256) is loaded again.
+  await page.selectOption('#task', 'demo_exam');
+  await page.fill('#limit', '5');
+  await page.click('#start');
+  await page.waitForFunction(() => document.querySelectorAll('#sample-list li').length >= 4, null, { timeout: 120000 });
+  await page.waitForTimeout(300);
+  await page.reload();
+  await page.waitForSelector('#interrupted', { timeout: 30000 });
+  const notice = await page.textContent('#interrupted');
+  check(/A run of demo_exam stopped after [1-4] documents/.test(notice), `the interrupted run is offered (${notice.slice(0, 90)})`);
+  check(await page.isDisabled('#resume-run'), 'resuming waits for the same model');
+  await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
+  await page.click('#load-demo');
+  await page.waitForSelector('#model-card', { timeout: 180000 });
+  await page.click('#resume-run');
+  await page.waitForFunction(() => /^Finished demo_exam/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
+  check((await page.locator('#sample-list li').count()) === 5, 'the resumed run has all five samples');
+  const row = await page.textContent('#results-table');
+  check(/demo_exam\s*acc[0-9.]+\[[^\]]*\]5/.test(row.replace(/\s+/g, '')), 'its results count five documents');
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
+  check((await page.locator('#interrupted').count()) === 0, 'a finished run is not offered again');
+
   if (shot) await page.screenshot({ path: shot, fullPage: true });
   const foreign = requests.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:'));
   check(foreign.length === 0, `no request beyond the page's origin (${foreign.join(', ') || 'none'})`);
