@@ -337,6 +337,7 @@ mod app {
         let (chat, set_chat) = signal(false);
         let (url, set_url) = signal(String::new());
         let (filter, set_filter) = signal(String::from("all"));
+        let (baseline, set_baseline) = signal(None::<(String, Vec<Sample>)>);
         let (search, set_search) = signal(String::new());
 
         // The worker, and what it says.
@@ -507,7 +508,13 @@ mod app {
             for r in results.get() {
                 res.insert(r.task.clone(), Value::Object(r.results.clone()));
             }
-            let doc = json!({"results": {"results": res}, "samples": samples.get()});
+            let provenance = json!({
+                "model": card.get_untracked().map(|c| c.0),
+                "model_sha256": model_sha.get_untracked(),
+                "backend": card.get_untracked().map(|c| c.2),
+                "engine_version": env!("CARGO_PKG_VERSION"),
+            });
+            let doc = json!({"results": {"results": res, "provenance": provenance}, "samples": samples.get()});
             download("clinicbench-results.json", &serde_json::to_string_pretty(&doc).unwrap_or_default(), "application/json");
         };
         let export_csv = move |_| {
@@ -525,6 +532,30 @@ mod app {
                 ));
             }
             download("clinicbench-samples.csv", &out, "text/csv");
+        };
+
+        let import_run = move |ev: leptos::ev::Event| {
+            let input: web_sys::HtmlInputElement = event_target(&ev);
+            let Some(file) = input.files().and_then(|l| l.get(0)) else { return };
+            leptos::task::spawn_local(async move {
+                let name = file.name();
+                let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.ok().and_then(|t| t.as_string());
+                let parsed = text
+                    .ok_or_else(|| format!("{name}: cannot read it"))
+                    .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| format!("{name}: not JSON: {e}")))
+                    .and_then(|doc| {
+                        serde_json::from_value::<Vec<Sample>>(doc.get("samples").cloned().unwrap_or(Value::Null))
+                            .map_err(|e| format!("{name}: not a ClinicBench export ({{\"results\", \"samples\"}}): {e}"))
+                    });
+                match parsed {
+                    Ok(v) => set_baseline.set(Some((name, v))),
+                    Err(e) => set_error.set(Some(e)),
+                }
+            });
+        };
+        let comparisons = move || {
+            let (name, base) = baseline.get()?;
+            Some((name, clinicbench::tasks::compare_runs(&base, &samples.get(), &find_spec)))
         };
 
         let spec_of_task = move || find_spec(&task.get());
@@ -719,6 +750,26 @@ mod app {
                     <button id="export-json" on:click=export_json disabled=move || samples.get().is_empty()>"Export JSON"</button>
                     <button id="export-csv" on:click=export_csv disabled=move || samples.get().is_empty()>"Export CSV"</button>
                 </div>
+            </section>
+
+            <section id="compare">
+                <h2>"Compare with another run"</h2>
+                <label>"A run exported as JSON " <input type="file" id="import-run" accept=".json,application/json" on:change=import_run/></label>
+                {move || comparisons().map(|(name, result)| match result {
+                    Ok((rows, unpaired)) => view! {
+                        <p>{format!("{name} (a) against this page's run (b): documents paired by task and id; {unpaired} in one run only.")}</p>
+                        <table id="compare-table">
+                            <thead><tr><th>"task"</th><th>"metric"</th><th>"n"</th><th>"a"</th><th>"b"</th><th>"b - a"</th><th>"95% interval"</th><th>"p"</th><th>"test"</th></tr></thead>
+                            <tbody>{rows.into_iter().map(|r| {
+                                let c = r.comparison;
+                                let ci = c.delta_ci95.map_or("-".to_string(), |[lo, hi]| format!("[{lo:.3}, {hi:.3}]"));
+                                let test = match c.test { clinicbench::metrics::PairedTest::McnemarExact => "exact McNemar", clinicbench::metrics::PairedTest::PairedBootstrap => "paired bootstrap" };
+                                view! { <tr><td>{r.task}</td><td>{c.metric.name()}</td><td>{c.n}</td><td>{format!("{:.4}", c.a)}</td><td>{format!("{:.4}", c.b)}</td><td>{format!("{:+.4}", c.delta)}</td><td>{ci}</td><td>{format!("{:.4}", c.p_value)}</td><td>{test}</td></tr> }
+                            }).collect_view()}</tbody>
+                        </table>
+                    }.into_any(),
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                })}
             </section>
 
             <section id="samples">

@@ -457,3 +457,55 @@ pub fn aggregate(spec: &TaskSpec, run: &TaskRun) -> Result<serde_json::Map<Strin
     out.insert("unparsed".into(), run.samples.iter().filter(|s| s.unparsed).count().into());
     Ok(out)
 }
+
+/// One task's metric in two runs over the same documents.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskComparison {
+    pub task: String,
+    #[serde(flatten)]
+    pub comparison: crate::metrics::Comparison,
+}
+
+/// Two runs compared document by document: samples pair by task, `doc_id` and `native_id`;
+/// each task's metrics (from its spec, found by `spec_of`) are compared with the paired test
+/// (exact McNemar for 0/1 metrics, paired bootstrap otherwise). Returns the comparisons and
+/// the number of samples in one run only.
+pub fn compare_runs(
+    a: &[Sample],
+    b: &[Sample],
+    spec_of: &dyn Fn(&str) -> Option<TaskSpec>,
+) -> Result<(Vec<TaskComparison>, usize), TaskError> {
+    let key = |s: &Sample| (s.task.clone(), s.doc_id);
+    let ib: BTreeMap<(String, usize), &Sample> = b.iter().map(|s| (key(s), s)).collect();
+    let ia: BTreeMap<(String, usize), &Sample> = a.iter().map(|s| (key(s), s)).collect();
+    let mut by_task: BTreeMap<String, (Vec<Sample>, Vec<Sample>)> = BTreeMap::new();
+    let mut unpaired = 0;
+    for (k, sa) in &ia {
+        match ib.get(k) {
+            Some(sb) if sb.native_id == sa.native_id => {
+                let e = by_task.entry(k.0.clone()).or_default();
+                e.0.push((*sa).clone());
+                e.1.push((*sb).clone());
+            }
+            _ => unpaired += 1,
+        }
+    }
+    unpaired += ib.keys().filter(|k| !ia.contains_key(*k)).count();
+    let mut out = Vec::new();
+    for (task, (sa, sb)) in by_task {
+        let spec = spec_of(&task).ok_or_else(|| TaskError::UnknownTask(task.clone()))?;
+        let scored = |samples: Vec<Sample>| -> Result<Vec<Scored>, TaskError> {
+            let mut scorer = SampleScorer::new(&spec)?;
+            for mut s in samples {
+                scorer.push(&mut s)?;
+            }
+            scorer.finish_scored()
+        };
+        for (ra, rb) in scored(sa)?.iter().zip(scored(sb)?.iter()) {
+            let comparison = crate::metrics::compare(ra, rb)
+                .map_err(|e| TaskError::Metric { task: task.clone(), problem: e.to_string() })?;
+            out.push(TaskComparison { task: task.clone(), comparison });
+        }
+    }
+    Ok((out, unpaired))
+}

@@ -84,6 +84,16 @@ try {
   const shown = await page.evaluate(() => [...document.querySelectorAll('#sample-list pre.prompt')].map((e) => e.textContent).join('\n'));
   check(shown.includes('<img src="https://evil.example/x.png"'), 'the hostile text is shown literally');
 
+  // Export the run as one JSON document, import it back as the other run: the paired test
+  // finds no difference.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  const exported = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+  check(exported.results.results.demo_exam.n === 2 && exported.samples.length === 3, 'the JSON export holds results.json and the samples');
+  await page.setInputFiles('#import-run', { name: 'run.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(exported)) });
+  await page.waitForSelector('#compare-table', { timeout: 30000 });
+  const cmp = (await page.textContent('#compare-table')).replace(/\s+/g, ' ');
+  check(/demo_exam\s*acc\s*2/.test(cmp) && cmp.includes('+0.0000') && cmp.includes('exact McNemar'), `two runs side by side with the paired test (${cmp.slice(0, 120)})`);
+
   // A reload during a run: the finished samples are in IndexedDB and the run goes on from them
   // once the same model (checked by SHA-256) is loaded again.
   await page.selectOption('#task', 'demo_exam');

@@ -4,10 +4,8 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use clinicbench::backend::Backend;
-use clinicbench::metrics::compare;
-use clinicbench::tasks::{self, Event, RunOptions, Sample, SampleScorer, TaskRun, TaskSpec};
+use clinicbench::tasks::{self, Event, RunOptions, Sample, TaskSpec};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -338,51 +336,26 @@ pub fn compare_runs(args: &CompareArgs) -> Result<bool> {
     let user = user_specs(&args.spec)?;
     let a = read_samples(&args.a.join("samples.jsonl"), false)?;
     let b = read_samples(&args.b.join("samples.jsonl"), false)?;
-    let index = |v: &[Sample]| -> BTreeMap<(String, usize), Sample> {
-        v.iter().map(|s| ((s.task.clone(), s.doc_id), s.clone())).collect()
-    };
-    let (ia, ib) = (index(&a), index(&b));
-    let mut by_task: BTreeMap<String, (Vec<Sample>, Vec<Sample>)> = BTreeMap::new();
-    let mut unpaired = 0usize;
-    for (key, sa) in &ia {
-        match ib.get(key) {
-            Some(sb) if sb.native_id == sa.native_id => {
-                let e = by_task.entry(key.0.clone()).or_default();
-                e.0.push(sa.clone());
-                e.1.push(sb.clone());
-            }
-            _ => unpaired += 1,
-        }
-    }
-    unpaired += ib.keys().filter(|k| !ia.contains_key(*k)).count();
-    if by_task.is_empty() {
+    let spec_of = |name: &str| find_spec(name, &user).ok();
+    let (comparisons, unpaired) = tasks::compare_runs(&a, &b, &spec_of)?;
+    if comparisons.is_empty() {
         bail!("the two runs share no document (same task and doc_id)");
     }
     eprintln!("{:<34} {:<10} {:>6} {:>9} {:>9} {:>9} {:>19} {:>9}", "task", "metric", "n", "a", "b", "b - a", "95% interval", "p");
-    for (task, (sa, sb)) in by_task {
-        let spec = find_spec(&task, &user)?;
-        let scored = |samples: Vec<Sample>| -> Result<Vec<clinicbench::metrics::Scored>> {
-            let mut scorer = SampleScorer::new(&spec)?;
-            let mut run = TaskRun { samples, skipped: vec![] };
-            for s in &mut run.samples {
-                scorer.push(s)?;
-            }
-            Ok(scorer.finish_scored()?)
-        };
-        for (ra, rb) in scored(sa)?.iter().zip(scored(sb)?.iter()) {
-            let c = compare(ra, rb)?;
-            println!("{}", json!({"task": task, "comparison": c}));
-            let ci = c.delta_ci95.map_or("-".into(), |[lo, hi]| format!("[{lo:.3}, {hi:.3}]"));
-            eprintln!(
-                "{task:<34} {:<10} {:>6} {:>9.4} {:>9.4} {:>+9.4} {ci:>19} {:>9.4}",
-                c.metric.name(),
-                c.n,
-                c.a,
-                c.b,
-                c.delta,
-                c.p_value
-            );
-        }
+    for tc in &comparisons {
+        let c = &tc.comparison;
+        println!("{}", json!({"task": tc.task, "comparison": c}));
+        let ci = c.delta_ci95.map_or("-".into(), |[lo, hi]| format!("[{lo:.3}, {hi:.3}]"));
+        eprintln!(
+            "{:<34} {:<10} {:>6} {:>9.4} {:>9.4} {:>+9.4} {ci:>19} {:>9.4}",
+            tc.task,
+            c.metric.name(),
+            c.n,
+            c.a,
+            c.b,
+            c.delta,
+            c.p_value
+        );
     }
     if unpaired > 0 {
         eprintln!("clinicbench: {unpaired} samples are in one run only and were left out");
