@@ -328,7 +328,9 @@ mod app {
             Some(other) => Some(format!("?backend={other}: unknown backend (cpu or webgpu); the model runs on the CPU.")),
         };
         let specs = Session::tasks();
-        let (task, set_task) = signal(specs.first().map(|s| s.name.clone()).unwrap_or_default());
+        // The select lists the demo sets first; the first of them is what it shows at start.
+        let first = specs.iter().find(|s| s.group.as_deref() == Some("demo")).or(specs.first());
+        let (task, set_task) = signal(first.map(|s| s.name.clone()).unwrap_or_default());
         let (data_name, set_data_name) = signal(None::<String>);
         let (shots, set_shots) = signal(0usize);
         let (limit, set_limit) = signal(Some(5usize));
@@ -710,7 +712,9 @@ mod app {
                 }}</p>
                 <details open>
                     <summary>"Current document"</summary>
-                    <pre class="prompt" id="live-prompt">{move || live_prompt.get()}</pre>
+                    <Show when=move || !live_prompt.get().is_empty() fallback=|| view! { <p class="muted">"Nothing running."</p> }>
+                        <pre class="prompt" id="live-prompt">{move || live_prompt.get()}</pre>
+                    </Show>
                     <Show when=move || !live_text.get().is_empty()>
                         <pre class="generation" id="live-text">{move || live_text.get()}</pre>
                     </Show>

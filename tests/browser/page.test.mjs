@@ -114,11 +114,11 @@ try {
   check((await page.locator('#sample-list li').count()) === 5, 'the resumed run has all five samples');
   const row = await page.textContent('#results-table');
   check(/demo_exam\s*acc[0-9.]+\[[^\]]*\]5/.test(row.replace(/\s+/g, '')), 'its results count five documents');
+  if (shot) await page.screenshot({ path: shot, fullPage: true });
   await page.reload();
   await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
   check((await page.locator('#interrupted').count()) === 0, 'a finished run is not offered again');
-
-  if (shot) await page.screenshot({ path: shot, fullPage: true });
+  check((await page.textContent('#benchmark')).includes('ClinicBench Web demo set'), 'the task shown is the task selected');
   const foreign = requests.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:'));
   check(foreign.length === 0, `no request beyond the page's origin (${foreign.join(', ') || 'none'})`);
   check(errors.length === 0, `no errors in the console (${errors.slice(0, 3).join(' | ')})`);
