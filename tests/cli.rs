@@ -227,3 +227,20 @@ fn eval_with_the_chat_template_needs_one() {
     assert!(stderr(&res).contains("no tokenizer.chat_template"), "{}", stderr(&res));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn demo_sets_run_without_a_data_root() {
+    let Some(model) = common::real_model() else { return };
+    let out = std::env::temp_dir().join(format!("clinicbench-demo-{}", std::process::id()));
+    let res = run(
+        &["eval", "--model", model.to_str().unwrap(), "--tasks", "demo_yesno,demo_entities", "--data-root", "/nonexistent", "--out", out.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(res.status.code(), Some(0), "{}", stderr(&res));
+    let results: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["results"]["demo_yesno"]["n"], 3);
+    assert!(results["results"]["demo_entities"]["entity_f1"].is_f64());
+    let file = &results["provenance"]["datasets"]["demo_yesno"]["files"][0];
+    assert_eq!((file["path"].as_str(), file["sha256"].as_str().map(str::len)), (Some("builtin:demo/yesno.jsonl"), Some(64)));
+    let _ = std::fs::remove_dir_all(&out);
+}

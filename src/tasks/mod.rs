@@ -54,6 +54,11 @@ pub struct TaskData {
     pub format: String,
 }
 
+/// A data file's bytes: a file on disk, or a `builtin:` file shipped with the crate.
+pub fn read_data_file(path: &Path) -> Result<Vec<u8>, TaskError> {
+    read(path)
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, TaskError> {
     if let Some(name) = path.to_str().and_then(|p| p.strip_prefix("builtin:")) {
         return spec::builtin_data(name).map(<[u8]>::to_vec).ok_or_else(|| TaskError::Read {

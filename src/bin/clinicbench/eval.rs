@@ -230,7 +230,10 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
         let files: Vec<Value> = data
             .files
             .iter()
-            .map(|f| Ok(json!({"path": f.display().to_string(), "sha256": sha256_file(f)?})))
+            .map(|f| {
+                let bytes = tasks::read_data_file(f)?;
+                Ok(json!({"path": f.display().to_string(), "sha256": clinicbench::web::sha256_hex(&bytes)}))
+            })
             .collect::<Result<_>>()?;
         datasets.insert(
             spec.name.clone(),
