@@ -68,3 +68,10 @@ fn a_demo_task_runs_pauses_resumes_and_cancels() {
     assert!(matches!(s.cancel(), Some(FromWorker::Cancelled { done: 1, .. })));
     assert!(!s.running());
 }
+
+#[test]
+fn models_too_large_for_the_browser_are_refused_before_reading() {
+    assert!(clinicbench::web::check_browser_model_size("small.gguf", 300 << 20).is_ok());
+    let e = clinicbench::web::check_browser_model_size("big.gguf", 4 << 30).unwrap_err();
+    assert!(e.contains("big.gguf") && e.contains("4.00 GiB") && e.contains("command line"), "{e}");
+}

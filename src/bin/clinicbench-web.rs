@@ -340,6 +340,7 @@ mod app {
         let (url, set_url) = signal(String::new());
         let (filter, set_filter) = signal(String::from("all"));
         let (baseline, set_baseline) = signal(None::<(String, Vec<Sample>)>);
+        let (bench, set_bench) = signal(None::<(String, clinicbench::engine::Bench)>);
         let (search, set_search) = signal(String::new());
 
         // The worker, and what it says.
@@ -395,6 +396,11 @@ mod app {
                 FromWorker::Paused { task } => {
                     set_paused.set(true);
                     set_status.set(format!("Paused {task}."));
+                }
+                FromWorker::Bench { backend, result } => {
+                    set_busy.set(false);
+                    set_status.set("Speed measured.".into());
+                    set_bench.set(Some((backend, result)));
                 }
                 FromWorker::Cancelled { task, done } => {
                     set_running.set(false);
@@ -774,6 +780,27 @@ mod app {
                     }.into_any(),
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 })}
+            </section>
+
+            <section id="bench">
+                <h2>"Speed"</h2>
+                <div class="row">
+                    <button id="run-bench" on:click=move |_| {
+                        set_busy.set(true);
+                        set_status.set("Measuring prefill and decode speed…".into());
+                        send(&ToWorker::Bench { prompt_tokens: 128, gen_tokens: 32 }, None)
+                    } disabled=move || card.get().is_none() || running.get() || busy.get()>"Measure speed (128-token prompt, 32 tokens)"</button>
+                </div>
+                {move || bench.get().map(|(backend, b)| view! {
+                    <p id="bench-result">{format!(
+                        "{backend}: prefill {:.1} tok/s, decode {:.1} tok/s ({:.1} MB of weights per token, {:.2} GB/s).",
+                        b.prefill_tokens_per_second(),
+                        b.decode_tokens_per_second(),
+                        b.bytes_per_token as f64 / 1e6,
+                        b.bytes_per_token as f64 * b.decode_tokens_per_second() / 1e9
+                    )}</p>
+                })}
+                <p class="muted">"wllama (llama.cpp in WebAssembly) on the same file, for the ratio, is not wired in yet."</p>
             </section>
 
             <section id="samples">

@@ -55,6 +55,10 @@ mod worker {
         if !resp.ok() {
             return Err(format!("{url}: HTTP {}", resp.status()));
         }
+        let length = resp.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<u64>().ok());
+        if let Some(size) = length {
+            clinicbench::web::check_browser_model_size(url, size)?;
+        }
         let buf = JsFuture::from(resp.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
         Ok(js_sys::Uint8Array::new(&buf).to_vec())
     }
@@ -82,6 +86,9 @@ mod worker {
                 let Some(file) = file else {
                     return post(&FromWorker::Error { message: "no model file came with the message".into() });
                 };
+                if let Err(message) = clinicbench::web::check_browser_model_size(&file_name, file.size() as u64) {
+                    return post(&FromWorker::Error { message });
+                }
                 match bytes_of(&file).await {
                     Ok(bytes) => post(&session.borrow_mut().load_model(&file_name, bytes, backend_reason())),
                     Err(message) => post(&FromWorker::Error { message }),
@@ -118,6 +125,7 @@ mod worker {
                 session.borrow_mut().resume();
                 drive(session);
             }
+            ToWorker::Bench { prompt_tokens, gen_tokens } => post(&session.borrow_mut().bench(prompt_tokens, gen_tokens)),
             ToWorker::Cancel => {
                 if let Some(m) = session.borrow_mut().cancel() {
                     post(&m);

@@ -23,7 +23,6 @@ use serde_json::{json, Value};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 #[derive(Parser)]
 #[command(name = "clinicbench", version, about = "Evaluate medical language models on your own device")]
@@ -408,47 +407,20 @@ fn inspect(path: &Path, as_json: bool) -> Result<()> {
 
 fn bench(b: &BenchArgs) -> Result<()> {
     let mut engine = load_engine(&b.run)?;
-    let n_ctx = engine.backend().n_ctx();
-    anyhow::ensure!(
-        b.prompt_tokens + b.gen_tokens <= n_ctx && b.prompt_tokens > 0,
-        "--prompt-tokens {} + --gen-tokens {} must fit in the {n_ctx}-token context (raise --ctx-size)",
-        b.prompt_tokens,
-        b.gen_tokens
-    );
-    // A realistic prompt: clinical text, repeated to length.
-    let text = "A 67-year-old man with type 2 diabetes presents with chest pain radiating to the left arm. \
-                Blood pressure 150/95 mmHg, HbA1c 8.1%, troponin elevated. ";
-    let mut prompt = engine.encode(&text.repeat(1 + b.prompt_tokens / 20));
-    prompt.truncate(b.prompt_tokens);
-    let backend = engine.backend_mut();
-    backend.truncate_kv(0);
-    let t0 = Instant::now();
-    let mut last = 0u32;
-    for chunk in prompt.chunks(backend.max_batch()) {
-        let logits = backend.forward(chunk, 1)?;
-        last = clinicbench::engine::argmax(logits) as u32;
-    }
-    let prefill_s = t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
-    for _ in 0..b.gen_tokens {
-        let logits = backend.forward(&[last], 1)?;
-        last = clinicbench::engine::argmax(logits) as u32;
-    }
-    let decode_s = t1.elapsed().as_secs_f64();
-    let bytes_per_token = backend.weight_bytes_per_token();
-    let decode_tok_s = b.gen_tokens as f64 / decode_s;
+    let r = engine.bench(b.prompt_tokens, b.gen_tokens).context("--prompt-tokens/--gen-tokens (raise --ctx-size)")?;
+    let decode_tok_s = r.decode_tokens_per_second();
     println!(
         "{}",
         json!({
             "model": b.run.model.model.display().to_string(),
-            "backend": backend.describe(),
+            "backend": engine.backend().describe(),
             "threads": rayon::current_num_threads(),
-            "prompt_tokens": prompt.len(),
-            "gen_tokens": b.gen_tokens,
-            "prefill_tok_s": prompt.len() as f64 / prefill_s,
+            "prompt_tokens": r.prompt_tokens,
+            "gen_tokens": r.gen_tokens,
+            "prefill_tok_s": r.prefill_tokens_per_second(),
             "decode_tok_s": decode_tok_s,
-            "bytes_per_token": bytes_per_token,
-            "decode_gb_s": bytes_per_token as f64 * decode_tok_s / 1e9,
+            "bytes_per_token": r.bytes_per_token,
+            "decode_gb_s": r.bytes_per_token as f64 * decode_tok_s / 1e9,
         })
     );
     Ok(())

@@ -111,6 +111,26 @@ pub struct Generation {
     pub truncated: bool,
 }
 
+/// What [`LocalEngine::bench`] measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bench {
+    pub prompt_tokens: usize,
+    pub gen_tokens: usize,
+    pub prefill_seconds: f64,
+    pub decode_seconds: f64,
+    /// Weight bytes read per decoded token.
+    pub bytes_per_token: u64,
+}
+
+impl Bench {
+    pub fn prefill_tokens_per_second(&self) -> f64 {
+        self.prompt_tokens as f64 / self.prefill_seconds
+    }
+    pub fn decode_tokens_per_second(&self) -> f64 {
+        self.gen_tokens as f64 / self.decode_seconds
+    }
+}
+
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -191,7 +211,41 @@ impl<B: Backend> LocalEngine<B> {
     }
 
     pub fn backend_mut(&mut self) -> &mut B {
+        // The caller may change the KV cache behind our back: forget what we think is cached.
+        self.cached.clear();
+        self.backend.truncate_kv(0);
         &mut self.backend
+    }
+
+    /// Prefill and decode speed on this model: `prompt_tokens` of clinical text in batches,
+    /// then `gen_tokens` greedy tokens one at a time, from an empty cache.
+    pub fn bench(&mut self, prompt_tokens: usize, gen_tokens: usize) -> Result<Bench, EngineError> {
+        let n_ctx = self.backend.n_ctx();
+        if prompt_tokens == 0 || prompt_tokens + gen_tokens > n_ctx {
+            return Err(EngineError::Invalid(format!(
+                "{prompt_tokens} prompt tokens + {gen_tokens} generated must fit in the {n_ctx}-token context"
+            )));
+        }
+        let text = "A 67-year-old man with type 2 diabetes presents with chest pain radiating to the left arm. \
+                    Blood pressure 150/95 mmHg, HbA1c 8.1%, troponin elevated. ";
+        let mut prompt = self.encode(&text.repeat(1 + prompt_tokens / 20));
+        prompt.truncate(prompt_tokens);
+        let max_batch = self.backend.max_batch();
+        let backend = self.backend_mut();
+        let t0 = now();
+        let mut last = 0u32;
+        for chunk in prompt.chunks(max_batch) {
+            last = argmax(backend.forward(chunk, 1)?) as u32;
+        }
+        let prefill_seconds = now() - t0;
+        let t1 = now();
+        for _ in 0..gen_tokens {
+            last = argmax(backend.forward(&[last], 1)?) as u32;
+        }
+        let decode_seconds = now() - t1;
+        backend.truncate_kv(0);
+        let bytes_per_token = backend.weight_bytes_per_token();
+        Ok(Bench { prompt_tokens: prompt.len(), gen_tokens, prefill_seconds, decode_seconds, bytes_per_token })
     }
 
     /// Tokenizes user or dataset text: BOS per the model's metadata, no special-token parsing.

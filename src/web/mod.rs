@@ -30,6 +30,8 @@ pub enum ToWorker {
     Pause,
     /// Go on with a held task.
     Resume,
+    /// Measure the loaded model's prefill and decode speed.
+    Bench { prompt_tokens: usize, gen_tokens: usize },
 }
 
 /// What to run.
@@ -75,6 +77,7 @@ pub enum FromWorker {
     Finished { task: String, results: serde_json::Map<String, serde_json::Value>, skipped: Vec<String> },
     Paused { task: String },
     Cancelled { task: String, done: usize },
+    Bench { backend: String, result: crate::engine::Bench },
     Error { message: String },
 }
 
@@ -84,6 +87,24 @@ pub struct Session {
     engine: Option<LocalEngine<CpuBackend>>,
     runner: Option<TaskRunner>,
     paused: bool,
+}
+
+/// The largest model file the CPU backend takes in the browser: loading holds the file and the
+/// backend's copy of the weights at once, within WebAssembly's 4 GiB.
+pub const MAX_BROWSER_MODEL_BYTES: u64 = 1_800 << 20;
+
+/// Whether a model file of `size` bytes can load in the browser, said before reading it.
+pub fn check_browser_model_size(file_name: &str, size: u64) -> Result<(), String> {
+    if size > MAX_BROWSER_MODEL_BYTES {
+        return Err(format!(
+            "{file_name} is {:.2} GiB; loading it on the CPU backend in the browser needs about twice that, more \
+             than WebAssembly's 4 GiB. Choose a smaller or more quantized model (up to {:.1} GiB), or use the \
+             clinicbench command line.",
+            size as f64 / (1u64 << 30) as f64,
+            MAX_BROWSER_MODEL_BYTES as f64 / (1u64 << 30) as f64
+        ));
+    }
+    Ok(())
 }
 
 /// SHA-256 of bytes, in hex (how a resumed run checks it has the same model).
@@ -223,6 +244,18 @@ impl Session {
                 out(FromWorker::Error { message: e.to_string() });
                 false
             }
+        }
+    }
+
+    /// Measures the loaded model's speed (not while a task runs).
+    pub fn bench(&mut self, prompt_tokens: usize, gen_tokens: usize) -> FromWorker {
+        if self.runner.is_some() {
+            return FromWorker::Error { message: "a task is running; measure speed when it is done".into() };
+        }
+        let Some(engine) = self.engine.as_mut() else { return FromWorker::Error { message: "load a model first".into() } };
+        match engine.bench(prompt_tokens, gen_tokens) {
+            Ok(result) => FromWorker::Bench { backend: engine.backend().describe(), result },
+            Err(e) => FromWorker::Error { message: e.to_string() },
         }
     }
 

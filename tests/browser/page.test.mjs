@@ -84,6 +84,12 @@ try {
   const shown = await page.evaluate(() => [...document.querySelectorAll('#sample-list pre.prompt')].map((e) => e.textContent).join('\n'));
   check(shown.includes('<img src="https://evil.example/x.png"'), 'the hostile text is shown literally');
 
+  // The speed of our engine on the loaded model.
+  await page.click('#run-bench');
+  await page.waitForSelector('#bench-result', { timeout: 120000 });
+  const bench = await page.textContent('#bench-result');
+  check(/prefill [0-9.]+ tok\/s, decode [0-9.]+ tok\/s/.test(bench), `the bench view measures speed (${bench})`);
+
   // Export the run as one JSON document, import it back as the other run: the paired test
   // finds no difference.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
