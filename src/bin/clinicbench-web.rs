@@ -338,6 +338,7 @@ mod app {
         let (max_new, set_max_new) = signal(None::<usize>);
         let (chat, set_chat) = signal(false);
         let (url, set_url) = signal(String::new());
+        let (keep_model, set_keep_model) = signal(false);
         let (filter, set_filter) = signal(String::from("all"));
         let (baseline, set_baseline) = signal(None::<(String, Vec<Sample>)>);
         let (bench, set_bench) = signal(None::<(String, clinicbench::engine::Bench)>);
@@ -352,10 +353,11 @@ mod app {
             };
             match msg {
                 FromWorker::Ready => set_status.set("Ready. Load a model to begin.".into()),
-                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason } => {
+                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source } => {
                     set_busy.set(false);
                     set_model_sha.set(sha256);
-                    set_status.set(format!("Loaded {file_name}."));
+                    let from = if source == "browser storage" { " from this browser's storage" } else { "" };
+                    set_status.set(format!("Loaded {file_name}{from}."));
                     set_card.set(Some((file_name, card, backend, backend_reason)));
                 }
                 FromWorker::Started { task, total, records, format, bad_rows } => {
@@ -438,7 +440,7 @@ mod app {
                 set_error.set(None);
                 set_busy.set(true);
                 set_status.set(format!("Loading {}…", file.name()));
-                send(&ToWorker::LoadModel { file_name: file.name() }, Some(&file));
+                send(&ToWorker::LoadModel { file_name: file.name(), keep: keep_model.get_untracked() }, Some(&file));
             }
         };
         let load_url = move |_| {
@@ -630,6 +632,13 @@ mod app {
                         <p>{format!("A run of {} stopped after {} documents; it can go on from there.", meta.request.task, kept.len())}</p>
                         <Show when=move || !same_model>
                             <p>{format!("Load the same model first: {need}. It is checked by its SHA-256.")}</p>
+                            <button id="load-kept" on:click={
+                                let sha = meta.model_sha256.clone();
+                                move |_| {
+                                    set_busy.set(true);
+                                    send(&ToWorker::LoadKept { sha256: sha.clone() }, None)
+                                }
+                            } disabled=move || busy.get()>"Load it from this browser's storage, if kept"</button>
                         </Show>
                         <div class="row">
                             <button id="resume-run" on:click=resume_interrupted disabled=move || !same_model || running.get()>"Resume the run"</button>
@@ -644,6 +653,7 @@ mod app {
                 <div class="row">
                     <button id="load-demo" on:click=load_demo disabled=move || busy.get() || running.get()>"Load the demo model (Gemma 3 270M)"</button>
                     <label>"or a GGUF file " <input type="file" id="model-file" accept=".gguf" on:change=load_file disabled=move || busy.get() || running.get()/></label>
+                    <label><input type="checkbox" id="keep-model" on:change=move |ev| set_keep_model.set(event_target_checked(&ev))/>" keep it in this browser for next time"</label>
                 </div>
                 <div class="row">
                     <input type="url" id="model-url" placeholder="https://… a .gguf URL (fetched only when you press Fetch)" prop:value=move || url.get() on:input=move |ev| set_url.set(event_target_value(&ev))/>

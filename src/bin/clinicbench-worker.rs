@@ -63,8 +63,66 @@ mod worker {
         Ok(js_sys::Uint8Array::new(&buf).to_vec())
     }
 
+    /// The browser's origin-private file system, where models are kept between visits.
+    mod opfs {
+        use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+        use wasm_bindgen::prelude::*;
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen_futures::JsFuture;
+
+        fn js_err(e: JsValue) -> String {
+            format!("browser storage: {e:?}")
+        }
+
+        async fn call(obj: &JsValue, method: &str, args: &Array) -> Result<JsValue, String> {
+            let f: Function = Reflect::get(obj, &method.into()).map_err(js_err)?.dyn_into().map_err(js_err)?;
+            let p: Promise = f.apply(obj, args).map_err(js_err)?.dyn_into().map_err(js_err)?;
+            JsFuture::from(p).await.map_err(js_err)
+        }
+
+        async fn dir() -> Result<JsValue, String> {
+            let nav = Reflect::get(&js_sys::global(), &"navigator".into()).map_err(js_err)?;
+            let storage = Reflect::get(&nav, &"storage".into()).map_err(js_err)?;
+            if storage.is_undefined() {
+                return Err("browser storage is not available".into());
+            }
+            call(&storage, "getDirectory", &Array::new()).await
+        }
+
+        /// A kept file's bytes, or `None` when there is none by that name.
+        pub async fn read(name: &str) -> Result<Option<Vec<u8>>, String> {
+            let d = dir().await?;
+            let Ok(handle) = call(&d, "getFileHandle", &Array::of1(&name.into())).await else { return Ok(None) };
+            let file = call(&handle, "getFile", &Array::new()).await?;
+            let buf = call(&file, "arrayBuffer", &Array::new()).await?;
+            Ok(Some(Uint8Array::new(&buf).to_vec()))
+        }
+
+        pub async fn write(name: &str, bytes: &[u8]) -> Result<(), String> {
+            let d = dir().await?;
+            let opts = Object::new();
+            Reflect::set(&opts, &"create".into(), &JsValue::TRUE).map_err(js_err)?;
+            let handle = call(&d, "getFileHandle", &Array::of2(&name.into(), &opts)).await?;
+            let writable = call(&handle, "createWritable", &Array::new()).await?;
+            // Written in 8 MiB pieces so no second copy of the whole model is made in JS memory.
+            for piece in bytes.chunks(8 << 20) {
+                call(&writable, "write", &Array::of1(&Uint8Array::from(piece).into())).await?;
+            }
+            call(&writable, "close", &Array::new()).await.map(|_| ())
+        }
+    }
+
     fn backend_reason() -> &'static str {
         "WebGPU kernels are not built yet; the CPU backend runs in WebAssembly (SIMD128)"
+    }
+
+    fn with_source(msg: FromWorker, from: &str) -> FromWorker {
+        match msg {
+            FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, .. } => {
+                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source: from.into() }
+            }
+            other => other,
+        }
     }
 
     /// Runs documents until the task ends, is paused or is cancelled.
@@ -82,7 +140,12 @@ mod worker {
 
     async fn handle(session: Rc<RefCell<Session>>, msg: ToWorker, file: Option<web_sys::Blob>) {
         match msg {
-            ToWorker::LoadModel { file_name } => {
+            ToWorker::LoadKept { sha256 } => match opfs::read(&clinicbench::web::kept_model_name(&sha256)).await {
+                Ok(Some(bytes)) => post(&with_source(session.borrow_mut().load_model("kept model", bytes, backend_reason()), "browser storage")),
+                Ok(None) => post(&FromWorker::Error { message: "no model with that SHA-256 is kept in this browser".into() }),
+                Err(message) => post(&FromWorker::Error { message }),
+            },
+            ToWorker::LoadModel { file_name, keep } => {
                 let Some(file) = file else {
                     return post(&FromWorker::Error { message: "no model file came with the message".into() });
                 };
@@ -90,17 +153,38 @@ mod worker {
                     return post(&FromWorker::Error { message });
                 }
                 match bytes_of(&file).await {
-                    Ok(bytes) => post(&session.borrow_mut().load_model(&file_name, bytes, backend_reason())),
+                    Ok(bytes) => {
+                        if keep {
+                            let name = clinicbench::web::kept_model_name(&clinicbench::web::sha256_hex(&bytes));
+                            if let Err(message) = opfs::write(&name, &bytes).await {
+                                post(&FromWorker::Error { message: format!("{file_name} was not kept: {message}") });
+                            }
+                        }
+                        post(&with_source(session.borrow_mut().load_model(&file_name, bytes, backend_reason()), "file"))
+                    }
                     Err(message) => post(&FromWorker::Error { message }),
                 }
             }
-            ToWorker::LoadUrl { url } => match fetch_bytes(&url).await {
-                Ok(bytes) => {
-                    let name = url.rsplit('/').next().unwrap_or(&url).to_string();
-                    post(&session.borrow_mut().load_model(&name, bytes, backend_reason()))
+            ToWorker::LoadUrl { url } => {
+                let name = url.rsplit('/').next().unwrap_or(&url).to_string();
+                let kept = clinicbench::web::kept_url_name(&url);
+                if let Ok(Some(bytes)) = opfs::read(&kept).await {
+                    return post(&with_source(session.borrow_mut().load_model(&name, bytes, backend_reason()), "browser storage"));
                 }
-                Err(message) => post(&FromWorker::Error { message }),
-            },
+                match fetch_bytes(&url).await {
+                    Ok(bytes) => {
+                        // Kept by URL for the next visit, and by content so a resumed run finds it.
+                        let by_content = clinicbench::web::kept_model_name(&clinicbench::web::sha256_hex(&bytes));
+                        let kept_ok = opfs::write(&kept, &bytes).await.and(opfs::write(&by_content, &bytes).await);
+                        let msg = with_source(session.borrow_mut().load_model(&name, bytes, backend_reason()), "url");
+                        post(&msg);
+                        if let Err(message) = kept_ok {
+                            post(&FromWorker::Error { message: format!("{name} loaded but was not kept for the next visit: {message}") });
+                        }
+                    }
+                    Err(message) => post(&FromWorker::Error { message }),
+                }
+            }
             ToWorker::Run(req) => {
                 let data = match (&req.data_file, file) {
                     (Some(name), Some(f)) => match bytes_of(&f).await {

@@ -18,10 +18,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToWorker {
-    /// Load the model whose bytes come with the message.
-    LoadModel { file_name: String },
+    /// Load the model whose bytes come with the message; `keep` also stores it in the
+    /// browser's private file system (OPFS) so a later visit can load it without asking.
+    LoadModel {
+        file_name: String,
+        #[serde(default)]
+        keep: bool,
+    },
     /// Fetch a model and load it: the demo model on the page's origin, or a URL the user typed.
+    /// It is kept in OPFS, and a later load of the same URL reads it from there.
     LoadUrl { url: String },
+    /// Load a model kept in OPFS, by its SHA-256.
+    LoadKept { sha256: String },
     /// Run a task; a dataset file may come with the message (else the task's built-in data).
     Run(RunRequest),
     /// Stop the running task after the current document; its samples so far are kept.
@@ -66,7 +74,16 @@ fn default_seed() -> u64 {
 pub enum FromWorker {
     /// The worker is up.
     Ready,
-    ModelLoaded { file_name: String, sha256: String, card: ModelCard, backend: String, backend_reason: String },
+    ModelLoaded {
+        file_name: String,
+        sha256: String,
+        card: ModelCard,
+        backend: String,
+        backend_reason: String,
+        /// Where the bytes came from: `file`, `url`, or `browser storage` (OPFS).
+        #[serde(default)]
+        source: String,
+    },
     /// A task started: how many documents, from which data.
     Started { task: String, total: usize, records: usize, format: String, bad_rows: Vec<String> },
     Prompt { task: String, doc_id: usize, prompt: String },
@@ -105,6 +122,16 @@ pub fn check_browser_model_size(file_name: &str, size: u64) -> Result<(), String
         ));
     }
     Ok(())
+}
+
+/// The OPFS file name a model fetched from `url` is kept under.
+pub fn kept_url_name(url: &str) -> String {
+    format!("url-{}.gguf", &sha256_hex(url.as_bytes())[..24])
+}
+
+/// The OPFS file name a model with this SHA-256 is kept under.
+pub fn kept_model_name(sha256: &str) -> String {
+    format!("model-{}.gguf", &sha256[..sha256.len().min(24)])
 }
 
 /// SHA-256 of bytes, in hex (how a resumed run checks it has the same model).
@@ -146,7 +173,14 @@ impl Session {
         };
         let described = backend.describe();
         self.engine = Some(LocalEngine::new(tokenizer, backend));
-        FromWorker::ModelLoaded { file_name: file_name.into(), sha256, card, backend: described, backend_reason: backend_reason.into() }
+        FromWorker::ModelLoaded {
+            file_name: file_name.into(),
+            sha256,
+            card,
+            backend: described,
+            backend_reason: backend_reason.into(),
+            source: String::new(),
+        }
     }
 
     /// Whether a task is running (started, not finished or cancelled).

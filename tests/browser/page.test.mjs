@@ -113,8 +113,10 @@ try {
   check(/A run of demo_exam stopped after [1-4] documents/.test(notice), `the interrupted run is offered (${notice.slice(0, 90)})`);
   check(await page.isDisabled('#resume-run'), 'resuming waits for the same model');
   await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
-  await page.click('#load-demo');
+  // The model fetched before the reload was kept in the browser's private storage (OPFS).
+  await page.click('#load-kept');
   await page.waitForSelector('#model-card', { timeout: 180000 });
+  check((await page.textContent('#status')).includes("from this browser's storage"), 'the kept model loads from browser storage');
   await page.click('#resume-run');
   await page.waitForFunction(() => /^Finished demo_exam/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
   check((await page.locator('#sample-list li').count()) === 5, 'the resumed run has all five samples');
@@ -125,6 +127,10 @@ try {
   await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
   check((await page.locator('#interrupted').count()) === 0, 'a finished run is not offered again');
   check((await page.textContent('#benchmark')).includes('ClinicBench Web demo set'), 'the task shown is the task selected');
+  await page.click('#load-demo');
+  await page.waitForSelector('#model-card', { timeout: 180000 });
+  check((await page.textContent('#status')).includes("from this browser's storage"), 'a URL loaded before comes from browser storage');
+  check(served.filter((p) => p === '/models/demo.gguf').length === 1, 'the model was downloaded once');
   const foreign = requests.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:'));
   check(foreign.length === 0, `no request beyond the page's origin (${foreign.join(', ') || 'none'})`);
   check(errors.length === 0, `no errors in the console (${errors.slice(0, 3).join(' | ')})`);
