@@ -342,6 +342,7 @@ mod app {
         let (filter, set_filter) = signal(String::from("all"));
         let (baseline, set_baseline) = signal(None::<(String, Vec<Sample>)>);
         let (bench, set_bench) = signal(None::<(String, clinicbench::engine::Bench)>);
+        let (preview, set_preview) = signal(None::<(String, String, usize, Vec<String>, Vec<String>)>);
         let (search, set_search) = signal(String::new());
 
         // The worker, and what it says.
@@ -399,6 +400,11 @@ mod app {
                     set_paused.set(true);
                     set_status.set(format!("Paused {task}."));
                 }
+                FromWorker::Preview { task: t, data_file, format, records, bad_rows, first } => {
+                    if t == task.get_untracked() {
+                        set_preview.set(Some((data_file, format, records, bad_rows, first)));
+                    }
+                }
                 FromWorker::Bench { backend, result } => {
                     set_busy.set(false);
                     set_status.set("Speed measured.".into());
@@ -453,12 +459,45 @@ mod app {
             set_status.set(format!("Fetching {u}…"));
             send(&ToWorker::LoadUrl { url: u }, None);
         };
-        let pick_data = move |ev: leptos::ev::Event| {
-            let input: web_sys::HtmlInputElement = event_target(&ev);
-            let file = input.files().and_then(|l| l.get(0));
+        // A dataset file, picked or dropped: remembered for the run, and previewed now.
+        let use_data = move |file: Option<web_sys::File>| {
+            set_preview.set(None);
             set_data_name.set(file.as_ref().map(|f| f.name()));
+            if let Some(f) = &file {
+                send(&ToWorker::Preview { task: task.get_untracked(), data_file: f.name() }, Some(f.as_ref()));
+            }
             DATA_FILE.with(|d| *d.borrow_mut() = file);
         };
+        let pick_data = move |ev: leptos::ev::Event| {
+            let input: web_sys::HtmlInputElement = event_target(&ev);
+            use_data(input.files().and_then(|l| l.get(0)));
+        };
+        // Files dropped on the page: a .gguf is a model, anything else the task's dataset.
+        let on_drop = move |ev: leptos::ev::DragEvent| {
+            ev.prevent_default();
+            let Some(file) = ev.data_transfer().and_then(|d| d.files()).and_then(|l| l.get(0)) else { return };
+            if file.name().to_lowercase().ends_with(".gguf") {
+                if busy.get_untracked() || running.get_untracked() {
+                    return;
+                }
+                set_error.set(None);
+                set_busy.set(true);
+                set_status.set(format!("Loading {}…", file.name()));
+                send(&ToWorker::LoadModel { file_name: file.name(), keep: keep_model.get_untracked() }, Some(&file));
+            } else if find_spec(&task.get_untracked()).is_some_and(|s| !s.is_builtin_data()) {
+                use_data(Some(file));
+            } else {
+                set_error.set(Some(format!("{}: choose a task that takes a dataset file first (the demo sets have their own data)", file.name())));
+            }
+        };
+        if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+            let drop = Closure::<dyn FnMut(web_sys::DragEvent)>::new(on_drop);
+            let over = Closure::<dyn FnMut(web_sys::DragEvent)>::new(|ev: web_sys::DragEvent| ev.prevent_default());
+            let _ = body.add_event_listener_with_callback("drop", drop.as_ref().unchecked_ref());
+            let _ = body.add_event_listener_with_callback("dragover", over.as_ref().unchecked_ref());
+            drop.forget();
+            over.forget();
+        }
         let start = move |_| {
             set_error.set(None);
             let name = task.get();
@@ -681,6 +720,7 @@ mod app {
                         // A dataset file belongs to the task it was chosen for.
                         set_task.set(event_target_value(&ev));
                         set_data_name.set(None);
+                        set_preview.set(None);
                         DATA_FILE.with(|d| *d.borrow_mut() = None);
                     }>{task_options}</select>
                 </div>
@@ -692,7 +732,14 @@ mod app {
                         <label>"Dataset file (" {spec_of_task().map(|s| s.path).unwrap_or_default()} ") "
                             <input type="file" id="data-file" on:change=pick_data/>
                         </label>
+                        <span class="muted">" (or drop it on the page)"</span>
                     </Show>
+                })}
+                {move || preview.get().map(|(name, format, records, bad, first)| view! {
+                    <div id="data-preview">
+                        <p>{format!("{name}: {format}, {records} records{}", if bad.is_empty() { String::new() } else { format!(", {} bad rows (first: {})", bad.len(), bad[0]) })}</p>
+                        {first.into_iter().map(|p| view! { <pre class="prompt">{p}</pre> }).collect_view()}
+                    </div>
                 })}
                 <div class="row settings">
                     <label>"Shots " <input type="number" id="shots" min="0" max="5" prop:value=move || shots.get().to_string() on:input=move |ev| set_shots.set(event_target_value(&ev).parse().unwrap_or(0))/></label>

@@ -209,6 +209,13 @@ mod worker {
                 session.borrow_mut().resume();
                 drive(session);
             }
+            ToWorker::Preview { task, data_file } => match file {
+                Some(f) => match bytes_of(&f).await {
+                    Ok(bytes) => post(&Session::preview(&task, &data_file, &bytes)),
+                    Err(message) => post(&FromWorker::Error { message }),
+                },
+                None => post(&FromWorker::Error { message: "no dataset file came with the message".into() }),
+            },
             ToWorker::Bench { prompt_tokens, gen_tokens } => post(&session.borrow_mut().bench(prompt_tokens, gen_tokens)),
             ToWorker::Cancel => {
                 if let Some(m) = session.borrow_mut().cancel() {

@@ -38,6 +38,9 @@ pub enum ToWorker {
     Pause,
     /// Go on with a held task.
     Resume,
+    /// Read a dataset file for a task and describe it (format, record count, first prompts)
+    /// before anything runs.
+    Preview { task: String, data_file: String },
     /// Measure the loaded model's prefill and decode speed.
     Bench { prompt_tokens: usize, gen_tokens: usize },
 }
@@ -95,6 +98,7 @@ pub enum FromWorker {
     Paused { task: String },
     Cancelled { task: String, done: usize },
     Bench { backend: String, result: crate::engine::Bench },
+    Preview { task: String, data_file: String, format: String, records: usize, bad_rows: Vec<String>, first: Vec<String> },
     Error { message: String },
 }
 
@@ -278,6 +282,30 @@ impl Session {
                 out(FromWorker::Error { message: e.to_string() });
                 false
             }
+        }
+    }
+
+    /// What a dataset file holds for a task: its format, record count, bad rows and the
+    /// prompts of its first three documents.
+    pub fn preview(task: &str, data_file: &str, bytes: &[u8]) -> FromWorker {
+        let Some(spec) = tasks::spec::find(task) else {
+            return FromWorker::Error { message: tasks::TaskError::UnknownTask(task.into()).to_string() };
+        };
+        let data = match tasks::load_bytes(&spec, data_file, bytes) {
+            Ok(d) => d,
+            Err(e) => return FromWorker::Error { message: e.to_string() },
+        };
+        let first = match tasks::Prompter::new(&spec) {
+            Ok(p) => data.docs.iter().take(3).enumerate().map(|(i, d)| p.context(d, i, &[]).unwrap_or_else(|e| e.to_string())).collect(),
+            Err(e) => vec![e.to_string()],
+        };
+        FromWorker::Preview {
+            task: task.into(),
+            data_file: data_file.into(),
+            format: data.format,
+            records: data.docs.len(),
+            bad_rows: data.bad_rows.iter().map(|b| b.to_string()).collect(),
+            first,
         }
     }
 

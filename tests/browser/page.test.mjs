@@ -75,6 +75,18 @@ try {
   }) + '\n';
   await page.selectOption('#task', 'medqa_4options');
   await page.setInputFiles('#data-file', { name: 'hostile.jsonl', mimeType: 'application/json', buffer: Buffer.from(hostile) });
+  await page.waitForSelector('#data-preview', { timeout: 30000 });
+  const preview = await page.textContent('#data-preview');
+  check(preview.includes('hostile.jsonl: jsonl, 1 records') && preview.includes('<script>'), `a dataset file is previewed before the run (${preview.slice(0, 60)})`);
+  // A file dropped on the page becomes the task's dataset.
+  await page.evaluate((text) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text + text], 'dropped.jsonl'));
+    document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, hostile);
+  await page.waitForFunction(() => document.querySelector('#data-preview')?.textContent.includes('dropped.jsonl: jsonl, 2 records'), null, { timeout: 30000 });
+  check(true, 'a dropped dataset file is taken and previewed');
+  await page.setInputFiles('#data-file', { name: 'hostile.jsonl', mimeType: 'application/json', buffer: Buffer.from(hostile) });
   await page.fill('#limit', '1');
   await page.click('#start');
   await page.waitForFunction(() => /^Finished medqa_4options/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });

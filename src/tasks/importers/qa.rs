@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 /// MedQA JSON lines: `{"question", "options": {"A": .., ...}, "answer_idx": "C", ...}`.
 pub fn medqa_jsonl(file: &str, bytes: &[u8]) -> Imported {
-    let mut out = Imported::default();
+    let mut out = Imported { format: "jsonl".into(), ..Default::default() };
     let text = String::from_utf8_lossy(bytes);
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -52,7 +52,7 @@ pub fn medqa_jsonl(file: &str, bytes: &[u8]) -> Imported {
 
 /// MMLU's headerless CSV: `question, A, B, C, D, answer_letter`.
 pub fn mmlu_csv(file: &str, bytes: &[u8]) -> Imported {
-    let mut out = Imported::default();
+    let mut out = Imported { format: "mmlu-csv".into(), ..Default::default() };
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
     for (i, record) in reader.records().enumerate() {
         let line = record.as_ref().ok().and_then(|r| r.position()).map_or(i + 1, |p| p.line() as usize);
@@ -89,7 +89,7 @@ pub fn pubmedqa_json(data_file: &str, data: &[u8], truth_file: &str, truth: &[u8
         serde_json::from_slice(data).map_err(|e| whole(data_file, format!("not a JSON object: {e}")))?;
     let truth: Map<String, Value> =
         serde_json::from_slice(truth).map_err(|e| whole(truth_file, format!("not a JSON object: {e}")))?;
-    let mut out = Imported::default();
+    let mut out = Imported { format: "pqal-json".into(), ..Default::default() };
     for (i, (pmid, label)) in truth.iter().enumerate() {
         let bad = |problem: String| BadRow { file: truth_file.into(), line: i + 1, problem };
         let Some(label) = label.as_str() else {
@@ -119,7 +119,7 @@ pub fn pubmedqa_json(data_file: &str, data: &[u8], truth_file: &str, truth: &[u8
 /// with `cop` the correct option, 1-based (1 = A) as released; the Hugging Face copy's 0-based
 /// `cop` is read the same way when a file holds a 0 (it has no 4).
 pub fn medmcqa_jsonl(file: &str, bytes: &[u8]) -> Imported {
-    let mut out = Imported::default();
+    let mut out = Imported { format: "jsonl".into(), ..Default::default() };
     let text = String::from_utf8_lossy(bytes);
     let rows: Vec<(usize, Result<Value, String>)> = text
         .lines()
