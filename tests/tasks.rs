@@ -558,3 +558,54 @@ fn a_file_given_to_the_page_imports_like_the_data_root() {
         assert_eq!(from_bytes.docs, from_path.docs, "{task}");
     }
 }
+
+#[test]
+fn tasks_without_public_files_read_samples_in_their_stated_formats() {
+    // Samples written here in each format the task's data is published in.
+    let cases: [(&str, &str, &[u8], &str); 5] = [
+        (
+            "mimic_cxr_summarization",
+            "mimic-cxr.json",
+            br#"{"test": [{"study_id": 50414267, "findings": "No focal consolidation.\nHeart size normal.", "impression": "No acute cardiopulmonary process."}]}"#,
+            "No focal consolidation.\nHeart size normal.",
+        ),
+        (
+            "referral_qa",
+            "referral.jsonl",
+            b"{\"question\": \"Should a patient with BP 190/120 and headache be referred today?\", \"answer\": \"Yes, urgently, to the emergency department.\"}\n",
+            "BP 190/120",
+        ),
+        (
+            "hospitalization_summarization",
+            "Hospitalization-Summarization.json",
+            br#"[{"document": "Admitted with pneumonia; treated with ceftriaxone 1 g daily for 5 days; discharged well.", "summary": "Pneumonia treated with IV antibiotics; recovered."}]"#,
+            "ceftriaxone 1 g",
+        ),
+        (
+            "patient_education",
+            "Patient-Education.csv",
+            b"question,answer\n\"What does HbA1c 8.1% mean?\",\"Your average blood sugar over 3 months is above the target of 7%.\"\n",
+            "HbA1c 8.1%",
+        ),
+        (
+            "icliniq",
+            "iCliniq.json",
+            "[{\"input\": \"Hello doctor, I have had a dry cough for 2.5 weeks — what can I take?\", \"answer_icliniq\": \"Hi, try dextromethorphan; see a doctor if it persists.\", \"answer_chatgpt\": \"x\", \"answer_chatdoctor\": \"y\"}]".as_bytes(),
+            "2.5 weeks — what",
+        ),
+    ];
+    for (task, file, bytes, in_prompt) in cases {
+        let spec = tasks::spec::find(task).unwrap();
+        let d = tasks::load_bytes(&spec, file, bytes).unwrap_or_else(|e| panic!("{task}: {e}"));
+        assert_eq!((d.docs.len(), d.bad_rows.len()), (1, 0), "{task}: {:?}", d.bad_rows);
+        let mut engine = Scripted::answering(&["A short answer."]);
+        let run = tasks::run_task(&mut engine, &spec, &d, &RunOptions::default(), &mut |_| {}).unwrap();
+        assert!(run.samples[0].prompt.contains(in_prompt), "{task}: {}", run.samples[0].prompt);
+        let r = tasks::aggregate(&spec, &run).unwrap();
+        assert!(r["rougeL"].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{task}: {r:?}");
+    }
+    // MIMIC-CXR's study ids are numbers: they become the native id as text.
+    let spec = tasks::spec::find("mimic_cxr_summarization").unwrap();
+    let d = tasks::load_bytes(&spec, "m.json", br#"{"test": [{"study_id": 7, "findings": "f", "impression": "i"}]}"#).unwrap();
+    assert_eq!(d.docs[0].native_id, "7");
+}

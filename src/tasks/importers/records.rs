@@ -64,9 +64,13 @@ fn read_rows(file: &str, bytes: &[u8], records_key: Option<&str>) -> (String, Ro
                         ),
                         _ => bad_rows.push(bad(1, format!("no list of records under the key {key:?}"))),
                     }
-                } else {
+                } else if !o.is_empty() && o.values().all(Value::is_object) {
                     // An object of records keyed by their id (PubMedQA's layout).
                     object_rows(o.into_iter().collect(), &mut rows, &mut bad_rows);
+                } else {
+                    // One record: JSON lines with a single line.
+                    rows.push((1, o));
+                    return ("jsonl".into(), rows, bad_rows);
                 }
                 ("json".into(), rows, bad_rows)
             }
@@ -262,6 +266,11 @@ mod tests {
         let keyed = Columns { records_key: Some("test".into()), ..cols("impression") };
         let imp = records("m.json", br#"{"test": [{"findings": "F", "impression": "I"}]}"#, &keyed, &[]);
         assert_eq!(imp.docs[0].gold, "I");
+        // A JSON-lines file of one line is one record, not an object of records.
+        let imp = records("one.jsonl", b"{\"question\": \"q\", \"answer\": \"a\"}\n", &cols("answer"), &[]);
+        assert_eq!((imp.format.as_str(), imp.docs.len(), imp.docs[0].native_id.as_str()), ("jsonl", 1, "1"));
+        let keyed_by_id = records("k.json", br#"{"p1": {"answer": "a"}, "p2": {"answer": "b"}}"#, &cols("answer"), &[]);
+        assert_eq!(keyed_by_id.docs[1].native_id, "p2");
 
         let jsonl = b"{\"question\": \"q\", \"answer\": \"a\"}\n\n{broken\n{\"question\": \"r\", \"answer\": 3}\n";
         let imp = records("r.jsonl", jsonl, &cols("answer"), &[]);
