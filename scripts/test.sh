@@ -14,4 +14,6 @@ fi
 cargo build --lib --target wasm32-unknown-unknown
 cargo test --release --all-targets
 dist="$(bash scripts/build-page.sh "$CLINICBENCH_MODEL")"
-node tests/browser/page.test.mjs "$dist" "$CLINICBENCH_MODEL" target/page.png
+cargo build --release --bin clinicbench
+node tests/browser/page.test.mjs "$dist" "$CLINICBENCH_MODEL" tests/fixtures/families/llama_q4_k_m.gguf \
+  target/screenshots ../shared/datasets target/release/clinicbench

@@ -658,7 +658,7 @@ mod app {
                 <h1>"ClinicBench Web"</h1>
                 <p class="tagline">"Medical language models evaluated on this device. Nothing you load leaves it."</p>
             </header>
-            <p class="status" id="status">{move || status.get()}</p>
+            <p class="status" id="status" role="status" aria-live="polite">{move || status.get()}</p>
             <Show when=move || error.get().is_some()>
                 <p class="error" id="error" role="alert">{move || error.get().unwrap_or_default()}</p>
             </Show>
@@ -691,15 +691,15 @@ mod app {
                 <h2>"Model"</h2>
                 <div class="row">
                     <button id="load-demo" on:click=load_demo disabled=move || busy.get() || running.get()>"Load the demo model (Gemma 3 270M)"</button>
-                    <label>"or a GGUF file " <input type="file" id="model-file" accept=".gguf" on:change=load_file disabled=move || busy.get() || running.get()/></label>
+                    <label>"or a GGUF file " <input type="file" id="model-file" data-testid="model-file" accept=".gguf" on:change=load_file disabled=move || busy.get() || running.get()/></label>
                     <label><input type="checkbox" id="keep-model" on:change=move |ev| set_keep_model.set(event_target_checked(&ev))/>" keep it in this browser for next time"</label>
                 </div>
                 <div class="row">
-                    <input type="url" id="model-url" placeholder="https://… a .gguf URL (fetched only when you press Fetch)" prop:value=move || url.get() on:input=move |ev| set_url.set(event_target_value(&ev))/>
+                    <input type="url" id="model-url" data-testid="model-url" aria-label="Model URL" placeholder="https://… a .gguf URL (fetched only when you press Fetch)" prop:value=move || url.get() on:input=move |ev| set_url.set(event_target_value(&ev))/>
                     <button id="load-url" on:click=load_url disabled=move || busy.get() || running.get()>"Fetch"</button>
                 </div>
                 {move || card.get().map(|(file, c, backend, reason)| view! {
-                    <dl class="card" id="model-card">
+                    <dl class="card" id="model-card" data-testid="model-card">
                         <dt>"File"</dt><dd>{file}</dd>
                         <dt>"Architecture"</dt><dd>{c.architecture.clone()}</dd>
                         <dt>"Parameters"</dt><dd>{format!("{:.1} M", c.parameters as f64 / 1e6)}</dd>
@@ -707,7 +707,7 @@ mod app {
                         <dt>"Context"</dt><dd>{format!("{} tokens (KV cache {} tokens)", c.context_length, c.memory_ctx)}</dd>
                         <dt>"Memory"</dt><dd>{mib(c.memory_bytes)}</dd>
                         <dt>"Chat template"</dt><dd>{if c.chat_template { "yes" } else { "no (a base model)" }}</dd>
-                        <dt>"Backend"</dt><dd id="backend">{format!("{backend} — {reason}")}</dd>
+                        <dt>"Backend"</dt><dd id="backend" data-testid="backend">{format!("{backend} — {reason}")}</dd>
                         {backend_note.clone().map(|n| view! { <dt>"Note"</dt><dd id="backend-note">{n}</dd> })}
                     </dl>
                 })}
@@ -716,7 +716,7 @@ mod app {
             <section id="benchmark">
                 <h2>"Benchmark"</h2>
                 <div class="row">
-                    <select id="task" on:change=move |ev| {
+                    <select id="task" data-testid="task" aria-label="Task" on:change=move |ev| {
                         // A dataset file belongs to the task it was chosen for.
                         set_task.set(event_target_value(&ev));
                         set_data_name.set(None);
@@ -730,7 +730,7 @@ mod app {
                     </p>
                     <Show when=move || !s.is_builtin_data()>
                         <label>"Dataset file (" {spec_of_task().map(|s| s.path).unwrap_or_default()} ") "
-                            <input type="file" id="data-file" on:change=pick_data/>
+                            <input type="file" id="data-file" data-testid="dataset-file" on:change=pick_data/>
                         </label>
                         <span class="muted">" (or drop it on the page)"</span>
                     </Show>
@@ -742,16 +742,16 @@ mod app {
                     </div>
                 })}
                 <div class="row settings">
-                    <label>"Shots " <input type="number" id="shots" min="0" max="5" prop:value=move || shots.get().to_string() on:input=move |ev| set_shots.set(event_target_value(&ev).parse().unwrap_or(0))/></label>
-                    <label>"Limit " <input type="number" id="limit" min="1" prop:value=move || limit.get().map(|l| l.to_string()).unwrap_or_default() on:input=move |ev| set_limit.set(event_target_value(&ev).parse().ok())/></label>
+                    <label>"Shots " <input type="number" id="shots" data-testid="shots" min="0" max="5" prop:value=move || shots.get().to_string() on:input=move |ev| set_shots.set(event_target_value(&ev).parse().unwrap_or(0))/></label>
+                    <label>"Limit " <input type="number" id="limit" data-testid="limit" min="1" prop:value=move || limit.get().map(|l| l.to_string()).unwrap_or_default() on:input=move |ev| set_limit.set(event_target_value(&ev).parse().ok())/></label>
                     <label>"Seed " <input type="number" id="seed" prop:value=move || seed.get().to_string() on:input=move |ev| set_seed.set(event_target_value(&ev).parse().unwrap_or(1234))/></label>
                     <label>"Max new tokens " <input type="number" id="max-new" min="1" placeholder="task default" on:input=move |ev| set_max_new.set(event_target_value(&ev).parse().ok())/></label>
                     <label><input type="checkbox" id="chat" on:change=move |ev| set_chat.set(event_target_checked(&ev))/>" chat template"</label>
                 </div>
                 <div class="row">
-                    <button id="start" on:click=start disabled=move || card.get().is_none() || running.get()>"Start"</button>
+                    <button id="start" data-testid="run" on:click=start disabled=move || card.get().is_none() || running.get()>"Start"</button>
                     <Show when=move || running.get() && !paused.get()>
-                        <button id="pause" on:click=move |_| send(&ToWorker::Pause, None)>"Pause"</button>
+                        <button id="pause" data-testid="pause" on:click=move |_| send(&ToWorker::Pause, None)>"Pause"</button>
                     </Show>
                     <Show when=move || running.get() && paused.get()>
                         <button id="resume" on:click=move |_| { set_paused.set(false); send(&ToWorker::Resume, None) }>"Resume"</button>
@@ -764,7 +764,7 @@ mod app {
 
             <section id="run">
                 <h2>"Run"</h2>
-                <progress id="progress" max=move || progress.get().1.max(1).to_string() value=move || progress.get().0.to_string()></progress>
+                <progress id="progress" data-testid="progress" aria-label="Documents done" max=move || progress.get().1.max(1).to_string() value=move || progress.get().0.to_string()></progress>
                 <p class="stats" id="stats">{move || {
                     let (done, total) = progress.get();
                     let elapsed = (now_ms() - started_at.get()) / 1000.0;
@@ -793,20 +793,23 @@ mod app {
 
             <section id="results">
                 <h2>"Results"</h2>
-                <table id="results-table">
+                <table id="results-table" data-testid="results">
                     <thead><tr><th>"task"</th><th>"metric"</th><th>"value"</th><th>"95% interval"</th><th>"n"</th><th>"unparsed"</th><th></th></tr></thead>
                     <tbody>
                         {move || results.get().into_iter().flat_map(|r| {
                             let n = r.results.get("n").and_then(Value::as_u64).unwrap_or(0);
                             let unparsed = r.results.get("unparsed").and_then(Value::as_u64).unwrap_or(0);
+                            let first_metric = r.metrics.iter().find(|m| r.results.get(*m).and_then(Value::as_f64).is_some()).cloned();
                             r.metrics.iter().filter_map(|m| {
                                 let v = r.results.get(m).and_then(Value::as_f64)?;
+                                // The task's headline score (its first metric) carries the test hook.
+                                let testid = (first_metric.as_ref() == Some(m)).then(|| format!("score-{}", r.task));
                                 let ci = r.results.get(&format!("{m}_ci95")).and_then(Value::as_array)
                                     .and_then(|a| Some(format!("[{:.3}, {:.3}]", a.first()?.as_f64()?, a.get(1)?.as_f64()?)))
                                     .unwrap_or_else(|| "-".into());
                                 let scale = if m == "bleu" { 100.0 } else { 1.0 };
                                 Some(view! {
-                                    <tr><td>{r.task.clone()}</td><td>{m.clone()}</td><td>{format!("{v:.4}")}</td><td>{ci}</td><td>{n}</td><td>{unparsed}</td>
+                                    <tr><td>{r.task.clone()}</td><td>{m.clone()}</td><td data-testid=testid>{format!("{v:.4}")}</td><td>{ci}</td><td>{n}</td><td>{unparsed}</td>
                                     <td class="barcell"><meter class="bar" min="0" max="1" value=(v / scale).clamp(0.0, 1.0).to_string()></meter></td></tr>
                                 })
                             }).collect::<Vec<_>>()
@@ -814,7 +817,7 @@ mod app {
                     </tbody>
                 </table>
                 <div class="row">
-                    <button id="export-json" on:click=export_json disabled=move || samples.get().is_empty()>"Export JSON"</button>
+                    <button id="export-json" data-testid="export-json" on:click=export_json disabled=move || samples.get().is_empty()>"Export JSON"</button>
                     <button id="export-csv" on:click=export_csv disabled=move || samples.get().is_empty()>"Export CSV"</button>
                 </div>
             </section>
@@ -863,13 +866,13 @@ mod app {
             <section id="samples">
                 <h2>"Samples"</h2>
                 <div class="row">
-                    <select id="filter" on:change=move |ev| set_filter.set(event_target_value(&ev))>
+                    <select id="filter" aria-label="Which samples" on:change=move |ev| set_filter.set(event_target_value(&ev))>
                         <option value="all">"all"</option>
                         <option value="correct">"correct"</option>
                         <option value="wrong">"wrong"</option>
                         <option value="unparsed">"unparsed"</option>
                     </select>
-                    <input type="search" id="search" placeholder="search the prompts and answers" on:input=move |ev| set_search.set(event_target_value(&ev))/>
+                    <input type="search" id="search" aria-label="Search the samples" placeholder="search the prompts and answers" on:input=move |ev| set_search.set(event_target_value(&ev))/>
                 </div>
                 <ol class="sample-list" id="sample-list">
                     {move || filtered().into_iter().map(|s| {
@@ -877,7 +880,7 @@ mod app {
                         let metrics = s.metrics.iter().map(|(k, v)| format!("{k} {v:.3}")).collect::<Vec<_>>().join(", ");
                         let probs = probabilities(&s);
                         view! {
-                            <li class="sample">
+                            <li class="sample" data-testid="sample">
                                 <details>
                                     <summary>{format!("{mark} {} #{} — gold: {} · prediction: {}{}", s.task, s.doc_id, gold_text(&s), pred_text(&s), if s.unparsed { " (unparsed)" } else { "" })}</summary>
                                     <pre class="prompt">{s.prompt.clone()}</pre>

@@ -2,17 +2,25 @@
 // a demo run from model to scores, the request log (nothing beyond the page's own origin), and
 // hostile dataset text rendered as text. Run by scripts/test.sh after `trunk build`.
 //
-//   node tests/browser/page.test.mjs DIST_DIR MODEL.gguf [SCREENSHOT.png]
+//   node tests/browser/page.test.mjs DIST_DIR MODEL.gguf TINY.gguf [SCREENSHOT_DIR] [DATA_ROOT CLI]
+//
+// TINY.gguf is a small synthetic model for the quick flow through the test hooks; with DATA_ROOT
+// (../shared/datasets) and the CLI binary, the page's answers on the first MedQA documents are
+// compared with the CLI's.
 import { chromium } from 'playwright-core';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const [dist, model, shot] = process.argv.slice(2);
-if (!dist || !model) {
-  console.error('usage: page.test.mjs DIST_DIR MODEL.gguf [SCREENSHOT.png]');
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+
+const [dist, model, tiny, shots, dataRoot, cli] = process.argv.slice(2);
+if (!dist || !model || !tiny) {
+  console.error('usage: page.test.mjs DIST_DIR MODEL.gguf TINY.gguf [SCREENSHOT_DIR] [DATA_ROOT CLI]');
   process.exit(2);
 }
+if (shots) fs.mkdirSync(shots, { recursive: true });
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.gguf': 'application/octet-stream' };
 const served = [];
 const server = http.createServer((req, res) => {
@@ -45,13 +53,36 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('worker', (w) => w.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); }));
 
+  await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto(`${origin}/?backend=webgpu`);
   await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
   check(true, 'the worker starts');
+  if (shots) await page.screenshot({ path: path.join(shots, '1-empty.png') });
+
+  // The quick flow through the test hooks: a tiny model file, a task, a dataset file, a run.
+  const hostile = JSON.stringify({
+    question: '<img src="https://evil.example/x.png" onerror="window.__pwned=1"><script>window.__pwned=2</script> <a href="javascript:window.__pwned=3">click</a> Which?',
+    options: { A: '<b>bold</b>', B: 'javascript:alert(1)', C: 'c', D: 'd' }, answer_idx: 'A',
+  }) + '\n';
+  await page.setInputFiles('[data-testid=model-file]', tiny);
+  await page.waitForSelector('[data-testid=model-card]', { timeout: 60000 });
+  check((await page.textContent('[data-testid=backend]')).includes('cpu'), 'a small model file loads on the CPU backend');
+  await page.selectOption('[data-testid=task]', 'medqa_4options');
+  await page.setInputFiles('[data-testid=dataset-file]', { name: 'hostile.jsonl', mimeType: 'application/json', buffer: Buffer.from(hostile + hostile) });
+  await page.fill('[data-testid=limit]', '2');
+  await page.fill('[data-testid=shots]', '0');
+  await page.click('[data-testid=run]');
+  await page.waitForSelector('[data-testid=score-medqa_4options]', { timeout: 120000 });
+  const score = Number(await page.textContent('[data-testid=score-medqa_4options]'));
+  check(score >= 0 && score <= 1, `the score is a number (${score})`);
+  check((await page.locator('[data-testid=sample]').count()) === 2, 'one explorer entry per sample');
+  check(Number(await page.getAttribute('[data-testid=progress]', 'value')) === 2, 'the progress bar is full');
+  check((await page.locator('a[href^="javascript"]').count()) === 0, 'no javascript: link comes from dataset text');
 
   await page.click('#load-demo');
-  await page.waitForSelector('#model-card, #error', { timeout: 180000 });
+  await page.waitForFunction(() => /Loaded demo.gguf/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 180000 });
   const card = await page.textContent('#model-card').catch(() => null);
+  if (shots) await page.screenshot({ path: path.join(shots, '2-model-loaded.png') });
   check(card && card.includes('gemma3') || card && card.includes('llama'), `the model card shows the architecture (${card && card.slice(0, 80)})`);
   check(card && card.includes('CPU'), 'the model card names the backend and why');
   check(card && card.includes('?backend=webgpu'), 'a backend the build lacks is said so');
@@ -59,20 +90,20 @@ try {
   await page.selectOption('#task', 'demo_exam');
   await page.fill('#limit', '2');
   await page.click('#start');
+  if (shots) {
+    await page.waitForSelector('#live-prompt', { timeout: 60000 });
+    await page.screenshot({ path: path.join(shots, '3-running.png') });
+  }
   await page.waitForFunction(() => /^(Finished|Cancelled)/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
   const status = await page.textContent('#status');
   check(status.startsWith('Finished demo_exam'), `the demo run finishes (${status})`);
   const table = await page.textContent('#results-table');
   check(table.includes('demo_exam') && table.includes('acc'), 'the results table has the task and its accuracy');
-  check((await page.locator('#sample-list li').count()) === 2, 'two samples in the explorer');
+  check((await page.locator('#sample-list li', { hasText: 'demo_exam #' }).count()) === 2, 'two samples in the explorer');
   const stats = await page.textContent('#stats');
   check(stats.includes('2 / 2') && /prefill [0-9.]+ tok\/s/.test(stats), `the progress line counts documents and speed (${stats})`);
 
   // Hostile text in a dataset stays text.
-  const hostile = JSON.stringify({
-    question: '<img src="https://evil.example/x.png" onerror="window.__pwned=1"><script>window.__pwned=2</script> Which?',
-    options: { A: '<b>bold</b>', B: 'b', C: 'c', D: 'd' }, answer_idx: 'A',
-  }) + '\n';
   await page.selectOption('#task', 'medqa_4options');
   await page.setInputFiles('#data-file', { name: 'hostile.jsonl', mimeType: 'application/json', buffer: Buffer.from(hostile) });
   await page.waitForSelector('#data-preview', { timeout: 30000 });
@@ -96,6 +127,27 @@ try {
   const shown = await page.evaluate(() => [...document.querySelectorAll('#sample-list pre.prompt')].map((e) => e.textContent).join('\n'));
   check(shown.includes('<img src="https://evil.example/x.png"'), 'the hostile text is shown literally');
 
+  // The page's answers equal the CLI's on the first MedQA documents.
+  if (dataRoot && cli && fs.existsSync(path.join(dataRoot, 'MedQA'))) {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-cli-'));
+    execFileSync(cli, ['eval', '--model', model, '--task', 'medqa_4options', '--limit', '3', '--data-root', dataRoot, '--out', out], { stdio: 'ignore' });
+    const cliPreds = fs.readFileSync(path.join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((x) => [x.pred, x.loglikelihoods]);
+    await page.selectOption('#task', 'medqa_4options');
+    await page.setInputFiles('#data-file', path.join(dataRoot, 'MedQA/questions/US/4_options/phrases_no_exclude_test.jsonl'));
+    await page.fill('#limit', '3');
+    await page.click('#start');
+    // The status still says the last run finished until this one starts: wait for its samples.
+    await page.waitForFunction(() => (/^Finished medqa_4options/.test(document.querySelector('#status')?.textContent || '')
+      && [...document.querySelectorAll('#sample-list li')].filter((e) => e.textContent.includes('medqa_4options #')).length === 3)
+      || document.querySelector('#error'), null, { timeout: 300000 });
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+    const pageSamples = JSON.parse(fs.readFileSync(await dl.path(), 'utf8')).samples.filter((x) => x.task === 'medqa_4options');
+    const same = pageSamples.length === 3 && pageSamples.every((x, i) => x.pred === cliPreds[i][0]
+      && x.loglikelihoods.every((l, k) => Math.abs(l - cliPreds[i][1][k]) < 1e-3));
+    check(same, `the page's answers and loglikelihoods on the first 3 MedQA documents equal the CLI's (${pageSamples.map((x) => x.pred)} vs ${cliPreds.map((x) => x[0])})`);
+  }
+  if (shots) await page.screenshot({ path: path.join(shots, '4-results.png'), fullPage: true });
+
   // The speed of our engine on the loaded model.
   await page.click('#run-bench');
   await page.waitForSelector('#bench-result', { timeout: 120000 });
@@ -106,7 +158,7 @@ try {
   // finds no difference.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
   const exported = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
-  check(exported.results.results.demo_exam.n === 2 && exported.samples.length === 3, 'the JSON export holds results.json and the samples');
+  check(exported.results.results.demo_exam.n === 2 && exported.samples.filter((x) => x.task === 'demo_exam').length === 2, 'the JSON export holds results.json and the samples');
   await page.setInputFiles('#import-run', { name: 'run.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(exported)) });
   await page.waitForSelector('#compare-table', { timeout: 30000 });
   const cmp = (await page.textContent('#compare-table')).replace(/\s+/g, ' ');
@@ -117,7 +169,7 @@ try {
   await page.selectOption('#task', 'demo_exam');
   await page.fill('#limit', '5');
   await page.click('#start');
-  await page.waitForFunction(() => document.querySelectorAll('#sample-list li').length >= 4, null, { timeout: 120000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('#sample-list li')].filter((e) => e.textContent.includes('demo_exam #')).length >= 2, null, { timeout: 120000 });
   await page.waitForTimeout(300);
   await page.reload();
   await page.waitForSelector('#interrupted', { timeout: 30000 });
@@ -131,10 +183,9 @@ try {
   check((await page.textContent('#status')).includes("from this browser's storage"), 'the kept model loads from browser storage');
   await page.click('#resume-run');
   await page.waitForFunction(() => /^Finished demo_exam/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
-  check((await page.locator('#sample-list li').count()) === 5, 'the resumed run has all five samples');
+  check((await page.locator('#sample-list li', { hasText: 'demo_exam #' }).count()) === 5, 'the resumed run has all five samples');
   const row = await page.textContent('#results-table');
   check(/demo_exam\s*acc[0-9.]+\[[^\]]*\]5/.test(row.replace(/\s+/g, '')), 'its results count five documents');
-  if (shot) await page.screenshot({ path: shot, fullPage: true });
   await page.reload();
   await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
   check((await page.locator('#interrupted').count()) === 0, 'a finished run is not offered again');
@@ -143,6 +194,11 @@ try {
   await page.waitForSelector('#model-card', { timeout: 180000 });
   check((await page.textContent('#status')).includes("from this browser's storage"), 'a URL loaded before comes from browser storage');
   check(served.filter((p) => p === '/models/demo.gguf').length === 1, 'the model was downloaded once');
+  // A narrow screen: nothing wider than the viewport.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `usable on a narrow screen (overflow ${overflow}px)`);
+  if (shots) await page.screenshot({ path: path.join(shots, '5-narrow.png') });
   const foreign = requests.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:'));
   check(foreign.length === 0, `no request beyond the page's origin (${foreign.join(', ') || 'none'})`);
   check(errors.length === 0, `no errors in the console (${errors.slice(0, 3).join(' | ')})`);
