@@ -449,8 +449,8 @@ mod app {
                 send(&ToWorker::LoadModel { file_name: file.name(), keep: keep_model.get_untracked() }, Some(&file));
             }
         };
-        let load_url = move |_| {
-            let u = url.get();
+        let load_url = move |_: ()| {
+            let u = url.get_untracked();
             if u.trim().is_empty() {
                 return;
             }
@@ -695,8 +695,9 @@ mod app {
                     <label><input type="checkbox" id="keep-model" on:change=move |ev| set_keep_model.set(event_target_checked(&ev))/>" keep it in this browser for next time"</label>
                 </div>
                 <div class="row">
-                    <input type="url" id="model-url" data-testid="model-url" aria-label="Model URL" placeholder="https://… a .gguf URL (fetched only when you press Fetch)" prop:value=move || url.get() on:input=move |ev| set_url.set(event_target_value(&ev))/>
-                    <button id="load-url" on:click=load_url disabled=move || busy.get() || running.get()>"Fetch"</button>
+                    <input type="url" id="model-url" data-testid="model-url" aria-label="Model URL" placeholder="https://… a .gguf URL (fetched only when you press Fetch)" prop:value=move || url.get() on:input=move |ev| set_url.set(event_target_value(&ev))
+                        on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Enter" { load_url(()) }/>
+                    <button id="load-url" on:click=move |_| load_url(()) disabled=move || busy.get() || running.get()>"Fetch"</button>
                 </div>
                 {move || card.get().map(|(file, c, backend, reason)| view! {
                     <dl class="card" id="model-card" data-testid="model-card">

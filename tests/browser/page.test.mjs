@@ -26,8 +26,9 @@ const served = [];
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   served.push(url.pathname);
-  const file = url.pathname === '/models/demo.gguf' ? model : path.join(dist, url.pathname === '/' ? 'index.html' : path.normalize(url.pathname));
-  if (!file.startsWith(dist) && file !== model) { res.writeHead(403).end(); return; }
+  const models = { '/models/demo.gguf': model, '/models/tiny.gguf': tiny };
+  const file = models[url.pathname] || path.join(dist, url.pathname === '/' ? 'index.html' : path.normalize(url.pathname));
+  if (!file.startsWith(dist) && !Object.values(models).includes(file)) { res.writeHead(403).end(); return; }
   fs.stat(file, (err, st) => {
     if (err || !st.isFile()) { res.writeHead(404).end(); return; }
     res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream', 'content-length': st.size });
@@ -78,6 +79,11 @@ try {
   check((await page.locator('[data-testid=sample]').count()) === 2, 'one explorer entry per sample');
   check(Number(await page.getAttribute('[data-testid=progress]', 'value')) === 2, 'the progress bar is full');
   check((await page.locator('a[href^="javascript"]').count()) === 0, 'no javascript: link comes from dataset text');
+  // A model URL typed by the user, loaded on Enter.
+  await page.fill('[data-testid=model-url]', `${origin}/models/tiny.gguf`);
+  await page.press('[data-testid=model-url]', 'Enter');
+  await page.waitForFunction(() => /Loaded tiny.gguf/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 60000 });
+  check((await page.textContent('[data-testid=model-card]')).includes('tiny.gguf'), 'a typed model URL loads');
 
   await page.click('#load-demo');
   await page.waitForFunction(() => /Loaded demo.gguf/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 180000 });
