@@ -103,6 +103,19 @@ mod app {
         s.choices.iter().zip(lls).enumerate().map(|(i, (c, l))| (c.clone(), (l - max).exp() / z, Some(i) == gold)).collect()
     }
 
+    /// Each choice's probability as a bar, the gold one marked.
+    fn probability_bars(probs: Vec<(String, f64, bool)>) -> impl IntoView {
+        view! {
+            <div class="probs">
+                {probs.into_iter().map(|(c, p, gold)| view! {
+                    <div class="prob"><span class="choice">{c}{if gold { " (gold)" } else { "" }}</span>
+                    <meter class="bar" min="0" max="1" value=p.to_string()></meter>
+                    <span class="pct">{format!("{:.1}%", p * 100.0)}</span></div>
+                }).collect_view()}
+            </div>
+        }
+    }
+
     fn download(name: &str, text: &str, mime: &str) {
         let parts = js_sys::Array::of1(&JsValue::from_str(text));
         let opts = web_sys::BlobPropertyBag::new();
@@ -440,13 +453,17 @@ mod app {
             set_status.set("Loading the demo model…".into());
             send(&ToWorker::LoadUrl { url: DEMO_MODEL.into() }, None);
         };
+        // A model file, picked or dropped.
+        let load_model_file = move |file: web_sys::File| {
+            set_error.set(None);
+            set_busy.set(true);
+            set_status.set(format!("Loading {}…", file.name()));
+            send(&ToWorker::LoadModel { file_name: file.name(), keep: keep_model.get_untracked() }, Some(&file));
+        };
         let load_file = move |ev: leptos::ev::Event| {
             let input: web_sys::HtmlInputElement = event_target(&ev);
             if let Some(file) = input.files().and_then(|l| l.get(0)) {
-                set_error.set(None);
-                set_busy.set(true);
-                set_status.set(format!("Loading {}…", file.name()));
-                send(&ToWorker::LoadModel { file_name: file.name(), keep: keep_model.get_untracked() }, Some(&file));
+                load_model_file(file);
             }
         };
         let load_url = move |_: ()| {
@@ -477,13 +494,9 @@ mod app {
             ev.prevent_default();
             let Some(file) = ev.data_transfer().and_then(|d| d.files()).and_then(|l| l.get(0)) else { return };
             if file.name().to_lowercase().ends_with(".gguf") {
-                if busy.get_untracked() || running.get_untracked() {
-                    return;
+                if !busy.get_untracked() && !running.get_untracked() {
+                    load_model_file(file);
                 }
-                set_error.set(None);
-                set_busy.set(true);
-                set_status.set(format!("Loading {}…", file.name()));
-                send(&ToWorker::LoadModel { file_name: file.name(), keep: keep_model.get_untracked() }, Some(&file));
             } else if find_spec(&task.get_untracked()).is_some_and(|s| !s.is_builtin_data()) {
                 use_data(Some(file));
             } else {
@@ -665,7 +678,7 @@ mod app {
 
             {move || interrupted.get().map(|(meta, _, kept)| {
                 let same_model = !model_sha.get().is_empty() && model_sha.get() == meta.model_sha256;
-                let need = format!("{} (SHA-256 {}…)", meta.model_name, &meta.model_sha256[..meta.model_sha256.len().min(12)]);
+                let need = format!("{} (SHA-256 {}…)", meta.model_name, meta.model_sha256.chars().take(12).collect::<String>());
                 view! {
                     <section id="interrupted" class="notice">
                         <p>{format!("A run of {} stopped after {} documents; it can go on from there.", meta.request.task, kept.len())}</p>
@@ -782,13 +795,7 @@ mod app {
                     <Show when=move || !live_text.get().is_empty()>
                         <pre class="generation" id="live-text">{move || live_text.get()}</pre>
                     </Show>
-                    <div class="probs">
-                        {move || live_probs.get().into_iter().map(|(c, p, gold)| view! {
-                            <div class="prob"><span class="choice">{c}{if gold { " (gold)" } else { "" }}</span>
-                            <meter class="bar" min="0" max="1" value=p.to_string()></meter>
-                            <span class="pct">{format!("{:.1}%", p * 100.0)}</span></div>
-                        }).collect_view()}
-                    </div>
+                    {move || probability_bars(live_probs.get())}
                 </details>
             </section>
 
@@ -886,11 +893,7 @@ mod app {
                                     <summary>{format!("{mark} {} #{} — gold: {} · prediction: {}{}", s.task, s.doc_id, gold_text(&s), pred_text(&s), if s.unparsed { " (unparsed)" } else { "" })}</summary>
                                     <pre class="prompt">{s.prompt.clone()}</pre>
                                     {s.generation.clone().map(|g| view! { <pre class="generation">{g}</pre> })}
-                                    <div class="probs">{probs.into_iter().map(|(c, p, gold)| view! {
-                                        <div class="prob"><span class="choice">{c}{if gold { " (gold)" } else { "" }}</span>
-                                        <meter class="bar" min="0" max="1" value=p.to_string()></meter>
-                                        <span class="pct">{format!("{:.1}%", p * 100.0)}</span></div>
-                                    }).collect_view()}</div>
+                                    {probability_bars(probs)}
                                     <p class="metrics">{metrics}</p>
                                 </details>
                             </li>

@@ -6,7 +6,6 @@
 //! (`None`) rather than guess when the text names several answers without saying which — an
 //! unparseable answer is counted and shown, and scored as wrong, never as a class of its own.
 
-use super::importers::tokenize_words;
 use fancy_regex::Regex;
 use std::sync::OnceLock;
 
@@ -259,11 +258,6 @@ pub fn entity_tags(text: &str, tokens: &[String]) -> Vec<String> {
     tags
 }
 
-/// Words of a text as the NER importers tokenize PubTator abstracts (for callers that have
-/// only text).
-pub fn words(text: &str) -> Vec<String> {
-    tokenize_words(text).into_iter().map(|w| w.2).collect()
-}
 
 #[cfg(test)]
 mod tests {
@@ -324,7 +318,8 @@ mod tests {
         let tags = entity_tags("0 | torsade de pointes, 5-FU", &tokens);
         assert_eq!(tags, s(&["B", "I", "I", "O", "B", "I", "I", "O", "B", "I", "I"]));
         assert_eq!(entity_tags("nothing here", &tokens), vec!["O"; 11]);
-        assert_eq!(words("5-FU (x)"), s(&["5", "-", "FU", "(", "x", ")"]));
+        let words: Vec<String> = crate::tasks::importers::tokenize_words("5-FU (x)").into_iter().map(|w| w.2).collect();
+        assert_eq!(words, s(&["5", "-", "FU", "(", "x", ")"]));
     }
 
     #[test]

@@ -69,7 +69,9 @@ fn read(path: &Path) -> Result<Vec<u8>, TaskError> {
     std::fs::read(path).map_err(|source| TaskError::Read { path: path.display().to_string(), source })
 }
 
-/// Reads a task's dataset: `data` overrides the spec's default path under `data_root`.
+/// Reads a task's dataset: `data` overrides the spec's default path under `data_root`. A folder
+/// is read in its published layout (MMLU's `test/` and `dev/`, PubMedQA's two JSON files, the DDI
+/// XML corpus); a file as [`load_bytes`] reads it.
 pub fn load_data(spec: &TaskSpec, data_root: &Path, data: Option<&Path>) -> Result<TaskData, TaskError> {
     let base = match data {
         Some(p) => p.to_path_buf(),
@@ -77,17 +79,8 @@ pub fn load_data(spec: &TaskSpec, data_root: &Path, data: Option<&Path>) -> Resu
         None => data_root.join(&spec.path),
     };
     let name = |p: &Path| p.display().to_string();
-    let single = |imp: Imported, path: PathBuf| TaskData {
-        docs: imp.docs,
-        dev: vec![],
-        bad_rows: imp.bad_rows,
-        files: vec![path],
-        format: imp.format,
-    };
+    // Layouts of several files in a folder; a single file goes through `load_bytes`.
     match spec.importer.as_str() {
-        "medqa_jsonl" => Ok(single(importers::medqa_jsonl(&name(&base), &read(&base)?), base)),
-        "medmcqa_jsonl" => Ok(single(importers::medmcqa_jsonl(&name(&base), &read(&base)?), base)),
-        "ner" => Ok(single(importers::ner(&name(&base), &read(&base)?, spec.subset.as_deref()), base)),
         "ddi_tsv" if base.is_dir() => {
             // The corpus's own XML (e.g. `DDI/original/DDICorpus/Test/Test for DDI Extraction task`).
             let mut paths = Vec::new();
@@ -97,16 +90,7 @@ pub fn load_data(spec: &TaskSpec, data_root: &Path, data: Option<&Path>) -> Resu
             let imp = importers::ddi_xml(&files);
             Ok(TaskData { docs: imp.docs, dev: vec![], bad_rows: imp.bad_rows, files: paths, format: imp.format })
         }
-        "ddi_tsv" => Ok(single(importers::ddi_tsv(&name(&base), &read(&base)?), base)),
-        "hoc_tsv" => Ok(single(importers::hoc_tsv(&name(&base), &read(&base)?, spec.classes()), base)),
-        "records" => {
-            let columns = spec.columns.as_ref().ok_or_else(|| TaskError::BadSpec {
-                file: spec.name.clone(),
-                problem: "the records importer needs a [columns] table".into(),
-            })?;
-            Ok(single(importers::records(&name(&base), &read(&base)?, columns, &spec.choices), base))
-        }
-        "mmlu_csv" => {
+        "mmlu_csv" if base.is_dir() => {
             let subset = spec.subset.as_deref().unwrap_or_default();
             let test = base.join("test").join(format!("{subset}_test.csv"));
             let dev = base.join("dev").join(format!("{subset}_dev.csv"));
@@ -114,17 +98,9 @@ pub fn load_data(spec: &TaskSpec, data_root: &Path, data: Option<&Path>) -> Resu
             let d = importers::mmlu_csv(&name(&dev), &read(&dev)?);
             let mut bad_rows = t.bad_rows;
             bad_rows.extend(d.bad_rows);
-            Ok(TaskData { docs: t.docs, dev: d.docs, bad_rows, files: vec![test, dev], format: "mmlu-csv".into() })
+            Ok(TaskData { docs: t.docs, dev: d.docs, bad_rows, files: vec![test, dev], format: t.format })
         }
-        "pubmedqa_json" if base.is_file() => {
-            // One file in ori_pqal.json's layout (ClinicBench's PubMedQA_test.json): every record,
-            // in the file's order, gold from its final_decision.
-            let bytes = read(&base)?;
-            let truth = pubmedqa_truth_from_records(&name(&base), &bytes)?;
-            let imp = importers::pubmedqa_json(&name(&base), &bytes, &name(&base), truth.as_bytes()).map_err(TaskError::BadRow)?;
-            Ok(TaskData { docs: imp.docs, dev: vec![], bad_rows: imp.bad_rows, files: vec![base], format: "pqal-json".into() })
-        }
-        "pubmedqa_json" => {
+        "pubmedqa_json" if base.is_dir() => {
             let data_file = base.join("ori_pqal.json");
             let truth_file = base.join("test_ground_truth.json");
             let imp = importers::pubmedqa_json(&name(&data_file), &read(&data_file)?, &name(&truth_file), &read(&truth_file)?)
@@ -137,7 +113,11 @@ pub fn load_data(spec: &TaskSpec, data_root: &Path, data: Option<&Path>) -> Resu
                 format: "pqal-json+ground-truth".into(),
             })
         }
-        other => Err(TaskError::BadSpec { file: spec.name.clone(), problem: format!("unknown importer {other:?}") }),
+        _ => {
+            let mut data = load_bytes(spec, &name(&base), &read(&base)?)?;
+            data.files = vec![base];
+            Ok(data)
+        }
     }
 }
 
@@ -165,7 +145,7 @@ pub fn load_bytes(spec: &TaskSpec, file_name: &str, bytes: &[u8]) -> Result<Task
         "ner" => importers::ner(file_name, bytes, spec.subset.as_deref()),
         "ddi_tsv" => importers::ddi_tsv(file_name, bytes),
         "hoc_tsv" => importers::hoc_tsv(file_name, bytes, spec.classes()),
-        "mmlu_csv" => Imported { format: "mmlu-csv".into(), ..importers::mmlu_csv(file_name, bytes) },
+        "mmlu_csv" => importers::mmlu_csv(file_name, bytes),
         "records" => {
             let columns = spec.columns.as_ref().ok_or_else(|| TaskError::BadSpec {
                 file: spec.name.clone(),
@@ -175,8 +155,7 @@ pub fn load_bytes(spec: &TaskSpec, file_name: &str, bytes: &[u8]) -> Result<Task
         }
         "pubmedqa_json" => {
             let truth = pubmedqa_truth_from_records(file_name, bytes)?;
-            let imp = importers::pubmedqa_json(file_name, bytes, file_name, truth.as_bytes()).map_err(TaskError::BadRow)?;
-            Imported { format: "pqal-json".into(), ..imp }
+            importers::pubmedqa_json(file_name, bytes, file_name, truth.as_bytes()).map_err(TaskError::BadRow)?
         }
         other => return Err(TaskError::BadSpec { file: spec.name.clone(), problem: format!("unknown importer {other:?}") }),
     };

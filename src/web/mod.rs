@@ -135,7 +135,9 @@ pub fn kept_url_name(url: &str) -> String {
 
 /// The OPFS file name a model with this SHA-256 is kept under.
 pub fn kept_model_name(sha256: &str) -> String {
-    format!("model-{}.gguf", &sha256[..sha256.len().min(24)])
+    // The SHA-256 comes back from the page's storage: take characters, not bytes, and only hex.
+    let prefix: String = sha256.chars().filter(char::is_ascii_hexdigit).take(24).collect();
+    format!("model-{prefix}.gguf")
 }
 
 /// SHA-256 of bytes, in hex (how a resumed run checks it has the same model).
