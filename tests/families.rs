@@ -16,6 +16,7 @@
 mod common;
 
 use clinicbench::backend::cpu::CpuBackend;
+use clinicbench::backend::wgpu::GpuOptions;
 use clinicbench::backend::Backend;
 use clinicbench::engine::{Engine, Finish, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
 use clinicbench::gguf::{FileSource, Gguf};
@@ -78,8 +79,35 @@ fn open(name: &str) -> Gguf<FileSource> {
     Gguf::open(FileSource::open(&path).unwrap()).unwrap()
 }
 
-/// Loads the model with our engine and checks it against the fixture.
+/// Loads the model with our engine on `backend` and checks it against the fixture.
 fn check(name: &str) {
+    check_on(name, &Choice::Cpu);
+}
+
+/// Which backend a check runs on.
+enum Choice {
+    Cpu,
+    /// The wgpu backend with these options (natively on lavapipe in CI).
+    Wgpu(GpuOptions),
+}
+
+fn load(g: &Gguf<FileSource>, choice: &Choice) -> Option<Box<dyn Backend>> {
+    Some(match choice {
+        Choice::Cpu => Box::new(CpuBackend::load(g, 2048).unwrap()),
+        Choice::Wgpu(options) => {
+            let b = common::wgpu_backend(g, 2048, options)?;
+            let matrices = g.tensors.iter().filter(|t| t.dims.len() == 2).count();
+            if options.max_weight_part_bytes.is_some() {
+                assert!(b.weight_buffers() > matrices, "no weight was split: {} buffers", b.weight_buffers());
+            } else {
+                assert_eq!(b.weight_buffers(), matrices);
+            }
+            Box::new(b)
+        }
+    })
+}
+
+fn check_on(name: &str, choice: &Choice) {
     let fx = fixture(name);
     let g = open(name);
     assert_eq!(fx.model, format!("{name}.gguf"));
@@ -88,7 +116,7 @@ fn check(name: &str) {
         assert_eq!(info.ty.name(), ty, "{name}: type of {tensor}");
     }
     let tok = Tokenizer::from_gguf(&g).unwrap();
-    let backend = CpuBackend::load(&g, 2048).unwrap();
+    let Some(backend) = load(&g, choice) else { return };
     let case_tol = match backend.config().activation {
         Activation::Gelu => LL_TOL_GELU,
         Activation::Silu => LL_TOL,
@@ -216,6 +244,50 @@ fn gemma3_q5_0() {
 #[test]
 fn phi3_q8_0() {
     check("phi3_q8_0");
+}
+
+// The same bars on the GPU backend: every family and every block format through the WGSL
+// kernels. Three of them run with storage bindings cut to 16 KiB, so every large weight is
+// split over several buffers and fused projections straddle them, as Gemma 3's 178 MB
+// embedding is split under WebGPU's 128 MiB default.
+
+fn split() -> GpuOptions {
+    GpuOptions { max_weight_part_bytes: Some(16 << 10), ..GpuOptions::default() }
+}
+
+#[test]
+fn wgpu_llama_q4_k_m() {
+    check_on("llama_q4_k_m", &Choice::Wgpu(GpuOptions::default()));
+}
+
+#[test]
+fn wgpu_mistral_sliding_window_q2_k() {
+    check_on("mistral_q2_k", &Choice::Wgpu(GpuOptions::default()));
+}
+
+#[test]
+fn wgpu_qwen2_q5_k_m_split_bindings() {
+    check_on("qwen2_q5_k_m", &Choice::Wgpu(split()));
+}
+
+#[test]
+fn wgpu_qwen3_q3_k_m() {
+    check_on("qwen3_q3_k_m", &Choice::Wgpu(GpuOptions::default()));
+}
+
+#[test]
+fn wgpu_gemma2_q4_0_split_bindings() {
+    check_on("gemma2_q4_0", &Choice::Wgpu(split()));
+}
+
+#[test]
+fn wgpu_gemma3_q5_0_default_limits() {
+    check_on("gemma3_q5_0", &Choice::Wgpu(GpuOptions { default_limits: true, ..GpuOptions::default() }));
+}
+
+#[test]
+fn wgpu_phi3_q8_0_split_bindings() {
+    check_on("phi3_q8_0", &Choice::Wgpu(split()));
 }
 
 /// The fixtures together hold every quantization type the design card requires, each in a

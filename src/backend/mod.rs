@@ -1,9 +1,11 @@
-//! Backends execute a decoder's forward pass: the CPU reference here, wgpu later.
+//! Backends execute a decoder's forward pass: the CPU reference, and wgpu (WGSL kernels on
+//! Vulkan, Metal, DX12 natively and WebGPU in the browser).
 //!
 //! A backend owns the weights in its own storage and the KV cache. The engine drives it through
 //! [`Backend`]: append tokens to the cache, get logits back for the last few of them.
 
 pub mod cpu;
+pub mod wgpu;
 
 use crate::model::{ModelConfig, ModelError};
 
@@ -20,6 +22,8 @@ pub enum BackendError {
     TokenOutOfRange { id: u32, n_vocab: usize },
     #[error("the model needs {} MiB of memory with this context size, more than the {} MiB allowed", needed >> 20, limit >> 20)]
     OutOfMemory { needed: u64, limit: u64 },
+    #[error("GPU backend: {0}")]
+    Gpu(String),
     #[error("a context of {n_ctx} tokens is not possible: it must be between 1 and the model's training context, {n_ctx_train}")]
     BadContextSize { n_ctx: usize, n_ctx_train: usize },
 }
@@ -43,4 +47,59 @@ pub trait Backend {
     fn forward(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError>;
     /// Bytes of weights read for one decoded token (for the roofline).
     fn weight_bytes_per_token(&self) -> u64;
+    /// Like [`Backend::forward`] for the last `targets.len()` tokens, but returns per position
+    /// only what scoring and greedy decoding need: the log-probability of `targets[k]` and the
+    /// argmax. A GPU reduces the logits where they are and reads back a few bytes.
+    fn forward_scores(&mut self, tokens: &[u32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
+        let n_vocab = self.config().n_vocab;
+        let logits = self.forward(tokens, targets.len())?;
+        Ok(logits
+            .chunks_exact(n_vocab)
+            .zip(targets)
+            .map(|(row, &t)| {
+                let (logprob, argmax) = crate::engine::log_softmax_at(row, (t as usize).min(n_vocab - 1));
+                TokenScore { logprob, argmax: argmax as u32 }
+            })
+            .collect())
+    }
+}
+
+/// One position's score: what [`Backend::forward_scores`] returns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenScore {
+    /// Natural-log probability of the target token.
+    pub logprob: f64,
+    /// The most likely token (first on ties).
+    pub argmax: u32,
+}
+
+/// A backend chosen at run time (`--backend cpu|wgpu`).
+impl Backend for Box<dyn Backend> {
+    fn config(&self) -> &ModelConfig {
+        (**self).config()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn n_ctx(&self) -> usize {
+        (**self).n_ctx()
+    }
+    fn max_batch(&self) -> usize {
+        (**self).max_batch()
+    }
+    fn kv_len(&self) -> usize {
+        (**self).kv_len()
+    }
+    fn truncate_kv(&mut self, len: usize) {
+        (**self).truncate_kv(len)
+    }
+    fn forward(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
+        (**self).forward(tokens, n_logits)
+    }
+    fn weight_bytes_per_token(&self) -> u64 {
+        (**self).weight_bytes_per_token()
+    }
+    fn forward_scores(&mut self, tokens: &[u32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
+        (**self).forward_scores(tokens, targets)
+    }
 }

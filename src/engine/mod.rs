@@ -9,7 +9,7 @@ mod sampling;
 
 pub use sampling::{argmax, Sampler, Sampling};
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, TokenScore};
 use crate::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
 
@@ -235,12 +235,12 @@ impl<B: Backend> LocalEngine<B> {
         let t0 = now();
         let mut last = 0u32;
         for chunk in prompt.chunks(max_batch) {
-            last = argmax(backend.forward(chunk, 1)?) as u32;
+            last = backend.forward_scores(chunk, &[0])?[0].argmax;
         }
         let prefill_seconds = now() - t0;
         let t1 = now();
         for _ in 0..gen_tokens {
-            last = argmax(backend.forward(&[last], 1)?) as u32;
+            last = backend.forward_scores(&[last], &[0])?[0].argmax;
         }
         let decode_seconds = now() - t1;
         backend.truncate_kv(0);
@@ -302,6 +302,42 @@ impl<B: Backend> LocalEngine<B> {
         Ok(())
     }
 
+    /// Runs `tokens[from..]` through the model like [`Self::run`], returning for every position
+    /// `i >= first_logit` the log-probability of `targets[i - first_logit]` and the argmax,
+    /// reduced by the backend (on a GPU, without reading the logits back).
+    fn run_scored(
+        &mut self,
+        tokens: &[u32],
+        from: usize,
+        first_logit: usize,
+        targets: &[u32],
+    ) -> Result<Vec<TokenScore>, EngineError> {
+        let max_batch = self.backend.max_batch();
+        let started = now();
+        let mut scores = Vec::with_capacity(targets.len());
+        let mut pos = from;
+        while pos < tokens.len() {
+            let end = (pos + max_batch).min(tokens.len());
+            let first_in_batch = first_logit.max(pos);
+            // Positions first_in_batch..end have logits (none when the batch ends before them).
+            let start = first_in_batch - first_logit;
+            let batch_targets = &targets[start..start + end.saturating_sub(first_in_batch)];
+            match self.backend.forward_scores(&tokens[pos..end], batch_targets) {
+                Ok(s) => scores.extend(s),
+                Err(e) => {
+                    self.backend.truncate_kv(pos);
+                    self.cached.truncate(pos);
+                    return Err(e.into());
+                }
+            }
+            self.cached.extend_from_slice(&tokens[pos..end]);
+            pos = end;
+        }
+        self.stats.prefill_tokens += (tokens.len() - from) as u64;
+        self.stats.prefill_seconds += now() - started;
+        Ok(scores)
+    }
+
     fn loglikelihood_one(&mut self, req: &LogLikelihoodRequest) -> Result<LogLikelihood, EngineError> {
         let (mut context_enc, whole) = match &req.messages {
             Some(messages) => {
@@ -345,14 +381,9 @@ impl<B: Backend> LocalEngine<B> {
         // index input.len() - n_cont.
         let first_logit = input.len() - n_cont;
         let keep = self.reuse_prefix(input, first_logit);
-        let mut logprob = 0f64;
-        let mut is_greedy = true;
-        self.run(input, keep, first_logit, &mut |i, row| {
-            let target = targets[i - first_logit] as usize;
-            let (lp, argmax) = log_softmax_at(row, target);
-            logprob += lp;
-            is_greedy &= argmax == target;
-        })?;
+        let scores = self.run_scored(input, keep, first_logit, targets)?;
+        let logprob = scores.iter().map(|s| s.logprob).sum();
+        let is_greedy = scores.iter().zip(targets).all(|(s, &t)| s.argmax == t);
         Ok(LogLikelihood { logprob, is_greedy, n_tokens: n_cont, truncated })
     }
 }
@@ -423,10 +454,18 @@ impl<B: Backend> LocalEngine<B> {
             prompt.drain(..prompt.len() - room);
         }
         let mut sampler = Sampler::new(&req.sampling);
+        // Greedy decoding needs only each step's argmax, which the backend reduces itself;
+        // sampling needs the whole row.
+        let greedy = sampler.is_greedy();
         let n_vocab = self.backend.config().n_vocab;
-        let mut next_logits = vec![0f32; n_vocab];
+        let mut next_logits = vec![0f32; if greedy { 0 } else { n_vocab }];
+        let mut next_greedy = 0u32;
         let keep = self.reuse_prefix(prompt, prompt.len() - 1);
-        self.run(prompt, keep, prompt.len() - 1, &mut |_, row| next_logits.copy_from_slice(row))?;
+        if greedy {
+            next_greedy = self.run_scored(prompt, keep, prompt.len() - 1, &[0])?[0].argmax;
+        } else {
+            self.run(prompt, keep, prompt.len() - 1, &mut |_, row| next_logits.copy_from_slice(row))?;
+        }
 
         let mut ids = Vec::new();
         let mut bytes: Vec<u8> = Vec::new();
@@ -435,7 +474,7 @@ impl<B: Backend> LocalEngine<B> {
         let mut finish = Finish::Length;
         let mut stop_at = None;
         while ids.len() < req.max_tokens {
-            let id = sampler.sample(&next_logits);
+            let id = if greedy { next_greedy } else { sampler.sample(&next_logits) };
             if !req.ignore_eos && self.tokenizer.is_eog(id) {
                 finish = Finish::Eos;
                 break;
@@ -464,8 +503,11 @@ impl<B: Backend> LocalEngine<B> {
                 break;
             }
             let step = now();
-            let logits = self.backend.forward(&[id], 1)?;
-            next_logits.copy_from_slice(logits);
+            if greedy {
+                next_greedy = self.backend.forward_scores(&[id], &[0])?[0].argmax;
+            } else {
+                next_logits.copy_from_slice(self.backend.forward(&[id], 1)?);
+            }
             self.cached.push(id);
             self.stats.decode_tokens += 1;
             self.stats.decode_seconds += now() - step;

@@ -31,6 +31,14 @@ impl Sampler {
         Sampler { sampling: *sampling, rng: SplitMix64(seed), candidates: Vec::new() }
     }
 
+    /// Whether every pick is the argmax (greedy, or a temperature that is not positive).
+    pub fn is_greedy(&self) -> bool {
+        match self.sampling {
+            Sampling::Greedy => true,
+            Sampling::Temperature { temperature, .. } => temperature <= 0.0 || !temperature.is_finite(),
+        }
+    }
+
     /// Picks a token id from one row of logits.
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
         match self.sampling {

@@ -29,6 +29,24 @@ pub fn real_model() -> Option<PathBuf> {
     None
 }
 
+/// The wgpu backend on this machine's adapter (lavapipe in CI). No adapter: `None` with a
+/// note, or a failure under `CI=true`, where Mesa's lavapipe is installed by the test script.
+pub fn wgpu_backend<S: clinicbench::gguf::ByteSource>(
+    g: &clinicbench::gguf::Gguf<S>,
+    n_ctx: usize,
+    options: &clinicbench::backend::wgpu::GpuOptions,
+) -> Option<clinicbench::backend::wgpu::WgpuBackend> {
+    use clinicbench::backend::BackendError;
+    match clinicbench::backend::wgpu::WgpuBackend::load(g, n_ctx, options) {
+        Ok(b) => Some(b),
+        Err(BackendError::Gpu(e)) if e.contains("no GPU adapter") && !std::env::var("CI").is_ok_and(|v| v == "true") => {
+            eprintln!("note: {e}; skipping the GPU check (install mesa-vulkan-drivers)");
+            None
+        }
+        Err(e) => panic!("the wgpu backend cannot load the model: {e}"),
+    }
+}
+
 /// Path of a committed fixture.
 pub fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)

@@ -1,0 +1,889 @@
+//! The GPU backend: the decoder's forward pass in WGSL through wgpu, natively on Vulkan, Metal
+//! or DX12 and in the browser on WebGPU.
+//!
+//! Weights stay in their GGUF block layout on the GPU and the kernels dequantize them on the
+//! fly ([`shaders`]). The whole pass is planned at load: every dispatch's pipeline, bind group
+//! and shape uniform are built once, and a forward pass only writes the token ids, the RoPE
+//! angles and one small "step" uniform (batch size, logits wanted, cache position), records the
+//! planned dispatches into one command buffer and reads back either the logits or, on the
+//! scoring path, 16 bytes a position reduced on the GPU.
+//!
+//! Tensors larger than a storage binding (Gemma 3's 262144 x 640 embedding is 178 MB, the
+//! WebGPU default binding limit 128 MiB) are split by rows over several buffers; fused
+//! projections (Phi-3's QKV and gate/up) are row views of one buffer.
+
+mod context;
+pub mod shaders;
+
+pub use context::{Gpu, GpuError, GpuOptions};
+
+use super::{Backend, BackendError, TokenScore};
+use crate::gguf::{ByteSource, Gguf, TensorInfo};
+use crate::model::{Activation, DecoderWeights, GateUp, ModelConfig, ModelError, Qkv, RopeLayout};
+use std::collections::HashMap;
+use wgpu::util::DeviceExt;
+
+/// How a kernel binds a buffer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bind {
+    Read,
+    ReadWrite,
+    Uniform,
+}
+
+/// Each op's bindings, in binding order; ops that share a bind group layout share a key.
+fn op_layout(op: &str) -> (&'static str, &'static [Bind]) {
+    use Bind::*;
+    match op {
+        "matvec" | "matmul_tiled" => ("matmul", &[Read, Read, ReadWrite, Uniform, Uniform]),
+        "embed" => ("embed", &[Read, Read, ReadWrite, Uniform, Uniform]),
+        "rms_norm" => ("rms_norm", &[Read, ReadWrite, Read, Uniform, Uniform]),
+        "rope" => ("rope", &[ReadWrite, ReadWrite, Read, Read, Read, Uniform, Uniform]),
+        "attention" => ("attention", &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform]),
+        "ffn_gated" => ("ffn_gated", &[ReadWrite, Read, Uniform, Uniform]),
+        "add" => ("add", &[ReadWrite, Read, Uniform, Uniform]),
+        "softcap" => ("softcap", &[ReadWrite, Uniform, Uniform]),
+        "logits_score" => ("logits_score", &[Read, Read, ReadWrite, Uniform, Uniform]),
+        "stream_read" => ("stream_read", &[Read, ReadWrite, Uniform]),
+        // Op names come from this module only.
+        other => unreachable!("unknown kernel {other}"),
+    }
+}
+
+/// Compiled pipelines by (op, block format), and their bind group layouts by layout key.
+pub struct Kernels {
+    pipelines: HashMap<(&'static str, Option<&'static str>), wgpu::ComputePipeline>,
+    layouts: HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+}
+
+impl Kernels {
+    fn new() -> Kernels {
+        Kernels { pipelines: HashMap::new(), layouts: HashMap::new() }
+    }
+
+    fn layout(&mut self, device: &wgpu::Device, op: &'static str) -> &wgpu::BindGroupLayout {
+        let (key, binds) = op_layout(op);
+        &self
+            .layouts
+            .entry(key)
+            .or_insert_with(|| {
+                let entries: Vec<wgpu::BindGroupLayoutEntry> = binds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+                        binding: i as u32,
+                        visibility: wgpu::ShaderStages::COMPUTE,
+                        ty: match b {
+                            Bind::Uniform => wgpu::BindingType::Buffer {
+                                ty: wgpu::BufferBindingType::Uniform,
+                                has_dynamic_offset: false,
+                                min_binding_size: None,
+                            },
+                            Bind::Read | Bind::ReadWrite => wgpu::BindingType::Buffer {
+                                ty: wgpu::BufferBindingType::Storage { read_only: *b == Bind::Read },
+                                has_dynamic_offset: false,
+                                min_binding_size: None,
+                            },
+                        },
+                        count: None,
+                    })
+                    .collect();
+                let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(key), entries: &entries });
+                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(key),
+                    bind_group_layouts: &[Some(&bgl)],
+                    immediate_size: 0,
+                });
+                (bgl, pl)
+            })
+            .0
+    }
+
+    /// Compiles `op` for `format` once.
+    fn prepare(&mut self, device: &wgpu::Device, op: &'static str, format: Option<&'static str>) {
+        if self.pipelines.contains_key(&(op, format)) {
+            return;
+        }
+        self.layout(device, op);
+        let (key, _) = op_layout(op);
+        let layout = &self.layouts[key].1;
+        let label = format!("{op}{}", format.map(|f| format!(" {f}")).unwrap_or_default());
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(&label),
+            source: wgpu::ShaderSource::Wgsl(shaders::expand(op, format).into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&label),
+            layout: Some(layout),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        self.pipelines.insert((op, format), pipeline);
+    }
+
+    fn pipeline(&self, op: &'static str, format: Option<&'static str>) -> &wgpu::ComputePipeline {
+        // Every dispatch's kernel is prepared when the dispatch is planned.
+        &self.pipelines[&(op, format)]
+    }
+
+    fn bind_group(&mut self, device: &wgpu::Device, op: &'static str, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let layout = self.layout(device, op);
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .collect();
+        device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(op), layout, entries: &entries })
+    }
+}
+
+/// A block of rows of a weight matrix in one GPU buffer.
+struct MatrixPart {
+    buffer: wgpu::Buffer,
+    first_row: usize,
+    rows: usize,
+}
+
+/// A weight matrix as the GPU holds it: its GGUF blocks, split by rows where it is larger
+/// than one storage binding.
+pub struct GpuMatrix {
+    format: &'static str,
+    rows: usize,
+    cols: usize,
+    row_bytes: usize,
+    parts: Vec<MatrixPart>,
+}
+
+/// A weight as the GPU backend keeps it.
+pub enum GpuTensor {
+    /// Norm weights, biases and RoPE factors, dequantized to f32 (also kept on the host).
+    Vector { buffer: wgpu::Buffer, host: Vec<f32> },
+    Matrix(GpuMatrix),
+}
+
+impl GpuTensor {
+    fn vector(&self) -> &wgpu::Buffer {
+        match self {
+            GpuTensor::Vector { buffer, .. } => buffer,
+            GpuTensor::Matrix(_) => unreachable!("a 1-D weight was loaded as a matrix"),
+        }
+    }
+    fn matrix(&self) -> &GpuMatrix {
+        match self {
+            GpuTensor::Matrix(m) => m,
+            GpuTensor::Vector { .. } => unreachable!("a 2-D weight was loaded as a vector"),
+        }
+    }
+}
+
+/// Host bytes read and uploaded at a time while loading: weights never sit whole in host (or
+/// wasm) memory.
+const UPLOAD_CHUNK: usize = 16 << 20;
+
+fn storage(device: &wgpu::Device, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        // Bindings are never empty and copies move whole words.
+        size: bytes.max(16).next_multiple_of(4),
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC | extra,
+        mapped_at_creation: false,
+    })
+}
+
+fn words(device: &wgpu::Device, label: &str, data: &[u32], usage: wgpu::BufferUsages) -> wgpu::Buffer {
+    let mut v = data.to_vec();
+    v.resize(data.len().max(4).next_multiple_of(4), 0);
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: bytemuck::cast_slice(&v), usage })
+}
+
+fn uniform(device: &wgpu::Device, label: &str, data: &[u32]) -> wgpu::Buffer {
+    words(device, label, data, wgpu::BufferUsages::UNIFORM)
+}
+
+impl GpuTensor {
+    fn load<S: ByteSource>(gpu: &Gpu, g: &Gguf<S>, info: &TensorInfo) -> Result<Self, BackendError> {
+        let bad = |problem: String| ModelError::BadTensor { name: info.name.clone(), problem };
+        if info.dims.len() == 1 {
+            let bytes = g.read_tensor(info)?;
+            let mut host = vec![0f32; info.dims[0] as usize];
+            crate::quant::dequantize(info.ty, &bytes, &mut host).map_err(|e| bad(e.to_string()))?;
+            let buffer = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&info.name),
+                contents: bytemuck::cast_slice(&host),
+                usage: wgpu::BufferUsages::STORAGE,
+            });
+            return Ok(GpuTensor::Vector { buffer, host });
+        }
+        let (rows, cols) = info.rows_cols();
+        let format = shaders::format_name(info.ty)
+            .ok_or_else(|| bad(format!("{} weights have no GPU kernel", info.ty.name())))?;
+        let row_bytes = info
+            .ty
+            .row_bytes(cols)
+            .ok_or_else(|| bad(format!("row of {cols} is not a whole number of {} blocks", info.ty.name())))?;
+        // Byte offsets inside a part are u32 in the kernels.
+        let max_part = gpu.max_weight_part.min(1 << 31) as usize;
+        let rows_per_part = (max_part / row_bytes).max(1);
+        if row_bytes > max_part {
+            return Err(bad(format!("a row of {row_bytes} bytes is larger than a GPU storage binding ({max_part} bytes)")).into());
+        }
+        let mut parts = Vec::new();
+        let mut first_row = 0;
+        let mut host = Vec::new();
+        while first_row < rows {
+            let n = rows_per_part.min(rows - first_row);
+            let bytes = (n * row_bytes) as u64;
+            let buffer = storage(&gpu.device, &info.name, bytes, wgpu::BufferUsages::empty());
+            let start = g.data_offset + info.offset + (first_row * row_bytes) as u64;
+            let mut done = 0u64;
+            while done < bytes {
+                let len = (UPLOAD_CHUNK as u64).min(bytes - done) as usize;
+                host.clear();
+                host.resize(len.next_multiple_of(4), 0);
+                g.source().read_at(start + done, &mut host[..len]).map_err(crate::gguf::GgufError::from)?;
+                gpu.queue.write_buffer(&buffer, done, &host);
+                done += len as u64;
+            }
+            parts.push(MatrixPart { buffer, first_row, rows: n });
+            first_row += n;
+        }
+        Ok(GpuTensor::Matrix(GpuMatrix { format, rows, cols, row_bytes, parts }))
+    }
+}
+
+/// What one planned dispatch does; its shape at a given batch size follows from this.
+enum Work {
+    /// Embedding rows of one part of the table, one thread per 32-element chunk of a token.
+    Embed { format: &'static str, chunks: u32 },
+    /// A product with `rows` rows over the batch (or over the logits positions).
+    Matmul { format: &'static str, rows: u32, logits: bool },
+    /// One workgroup per row of the batch (or per logits position).
+    Norm { logits: bool },
+    /// One workgroup per (head, token).
+    Heads { op: &'static str, heads: u32 },
+    /// One thread per element of `per_token` elements a token (or a logits position).
+    Elements { op: &'static str, per_token: u32, logits: bool },
+    /// One workgroup per logits position.
+    Score,
+}
+
+struct Dispatch {
+    work: Work,
+    bind_group: wgpu::BindGroup,
+}
+
+/// Activations, the KV cache and the per-step inputs, sized at load for `max_batch` tokens.
+struct Buffers {
+    x: wgpu::Buffer,
+    xb: wgpu::Buffer,
+    xb2: wgpu::Buffer,
+    q: wgpu::Buffer,
+    k: wgpu::Buffer,
+    v: wgpu::Buffer,
+    att: wgpu::Buffer,
+    scores: wgpu::Buffer,
+    gate: wgpu::Buffer,
+    up: wgpu::Buffer,
+    logits: wgpu::Buffer,
+    tokens: wgpu::Buffer,
+    targets: wgpu::Buffer,
+    angles_full: wgpu::Buffer,
+    angles_swa: wgpu::Buffer,
+    token_scores: wgpu::Buffer,
+    step: wgpu::Buffer,
+    k_cache: Vec<wgpu::Buffer>,
+    v_cache: Vec<wgpu::Buffer>,
+    /// Bound where a kernel's optional input is absent (separate ones for read and
+    /// read-write bindings: one buffer may not be both in a dispatch).
+    dummy_read: wgpu::Buffer,
+    dummy_write: wgpu::Buffer,
+    readback: wgpu::Buffer,
+}
+
+/// A decoder on a GPU.
+pub struct WgpuBackend {
+    gpu: Gpu,
+    config: ModelConfig,
+    weights: DecoderWeights<GpuTensor>,
+    kernels: Kernels,
+    buffers: Buffers,
+    plan: Vec<Dispatch>,
+    /// Index in `plan` of the first dispatch after the logits (softcap, scoring).
+    score_dispatch: usize,
+    kv_len: usize,
+    n_ctx: usize,
+    max_batch: usize,
+    logits_host: Vec<f32>,
+    angles_host: Vec<f32>,
+}
+
+/// Most tokens one forward call takes.
+pub const DEFAULT_MAX_BATCH: usize = 64;
+
+impl WgpuBackend {
+    /// Opens a GPU and loads `g` onto it with a KV cache of `n_ctx` tokens.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load<S: ByteSource>(g: &Gguf<S>, n_ctx: usize, options: &GpuOptions) -> Result<Self, BackendError> {
+        let gpu = pollster::block_on(Gpu::open(options)).map_err(|e| BackendError::Gpu(e.to_string()))?;
+        Self::load_on(gpu, g, n_ctx)
+    }
+
+    /// Loads `g` onto an open GPU.
+    pub fn load_on<S: ByteSource>(gpu: Gpu, g: &Gguf<S>, n_ctx: usize) -> Result<Self, BackendError> {
+        let config = ModelConfig::from_gguf(g)?;
+        if n_ctx == 0 || n_ctx > config.n_ctx_train {
+            return Err(BackendError::BadContextSize { n_ctx, n_ctx_train: config.n_ctx_train });
+        }
+        let c = &config;
+        for (what, dim) in [("head dimension", c.head_dim), ("value head dimension", c.head_dim_v)] {
+            if dim > 512 {
+                return Err(BackendError::Gpu(format!("a {what} of {dim} is more than the GPU kernels' 512")));
+            }
+        }
+        // The batch is bounded by what one binding holds: the logits and the attention scores
+        // of every token of the batch.
+        let per_token = 4 * (c.n_vocab.max(c.n_head * n_ctx)) as u64;
+        let max_batch = DEFAULT_MAX_BATCH.min((gpu.max_binding / per_token) as usize);
+        if max_batch == 0 {
+            return Err(BackendError::Gpu(format!(
+                "one token's logits or attention scores ({per_token} bytes) do not fit in a GPU storage binding ({} bytes)",
+                gpu.max_binding
+            )));
+        }
+        let kv_bytes = 4 * c.n_layer as u64 * n_ctx as u64 * (c.k_dim() + c.v_dim()) as u64;
+        let layer_kv = 4 * n_ctx as u64 * c.k_dim().max(c.v_dim()) as u64;
+        if layer_kv > gpu.max_binding {
+            return Err(BackendError::OutOfMemory { needed: kv_bytes, limit: gpu.max_binding * c.n_layer as u64 });
+        }
+        let weights = DecoderWeights::load(g, c, |info| GpuTensor::load(&gpu, g, info))?;
+        let b = max_batch as u64;
+        let d = &gpu.device;
+        let f = |label: &str, n: u64| storage(d, label, 4 * n, wgpu::BufferUsages::empty());
+        let buffers = Buffers {
+            x: f("x", b * c.n_embd as u64),
+            xb: f("xb", b * c.n_embd as u64),
+            xb2: f("xb2", b * c.n_embd as u64),
+            q: f("q", b * c.q_dim() as u64),
+            k: f("k", b * c.k_dim() as u64),
+            v: f("v", b * c.v_dim() as u64),
+            att: f("att", b * (c.n_head * c.head_dim_v) as u64),
+            scores: f("scores", b * (c.n_head * n_ctx) as u64),
+            gate: f("gate", b * c.n_ff as u64),
+            up: f("up", b * c.n_ff as u64),
+            logits: f("logits", b * c.n_vocab as u64),
+            tokens: f("tokens", b),
+            targets: f("targets", b),
+            angles_full: f("angles", b * c.n_rot as u64),
+            angles_swa: f("angles_swa", b * c.n_rot as u64),
+            token_scores: f("token_scores", 4 * b),
+            step: d.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("step"),
+                size: 16,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+            k_cache: (0..c.n_layer).map(|_| f("k_cache", (n_ctx * c.k_dim()) as u64)).collect(),
+            v_cache: (0..c.n_layer).map(|_| f("v_cache", (n_ctx * c.v_dim()) as u64)).collect(),
+            dummy_read: f("dummy", 4),
+            dummy_write: f("dummy", 4),
+            readback: d.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size: (4 * b * c.n_vocab as u64).max(16 * b),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+        };
+        let logits_host = vec![0.0; max_batch * c.n_vocab];
+        let angles_host = vec![0.0; max_batch * c.n_rot];
+        let mut backend = WgpuBackend {
+            config,
+            weights,
+            kernels: Kernels::new(),
+            buffers,
+            plan: Vec::new(),
+            score_dispatch: 0,
+            kv_len: 0,
+            n_ctx,
+            max_batch,
+            logits_host,
+            angles_host,
+            gpu,
+        };
+        let mut planner = Planner { device: &backend.gpu.device, kernels: &mut backend.kernels, step: &backend.buffers.step, plan: Vec::new() };
+        backend.score_dispatch = plan_forward(&mut planner, &backend.config, &backend.weights, &backend.buffers, n_ctx);
+        backend.plan = planner.plan;
+        backend.settle()?;
+        Ok(backend)
+    }
+
+    /// The device this backend runs on.
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// GPU buffers holding weight matrices (more than one per matrix where it is split).
+    pub fn weight_buffers(&self) -> usize {
+        let w = &self.weights;
+        let parts = |t: &GpuTensor| match t {
+            GpuTensor::Matrix(m) => m.parts.len(),
+            GpuTensor::Vector { .. } => 0,
+        };
+        let mut n = parts(&w.token_embd) + w.output.as_ref().map_or(0, parts);
+        for l in &w.layers {
+            n += match &l.qkv {
+                Qkv::Separate { q, k, v } => parts(q) + parts(k) + parts(v),
+                Qkv::Fused(m) => parts(m),
+            };
+            n += parts(&l.attn_output) + parts(&l.ffn_down);
+            n += match &l.ffn_gate_up {
+                GateUp::Separate { gate, up } => parts(gate) + parts(up),
+                GateUp::Fused(m) => parts(m),
+            };
+        }
+        n
+    }
+
+    /// Dispatches recorded for one forward pass (decode: one token, logits wanted).
+    pub fn dispatches_per_token(&self) -> usize {
+        self.score_dispatch
+    }
+
+    /// Waits for the device and reports any error it raised.
+    fn settle(&self) -> Result<(), BackendError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| BackendError::Gpu(e.to_string()))?;
+        match self.gpu.failure() {
+            Some(message) => Err(BackendError::Gpu(message)),
+            None => Ok(()),
+        }
+    }
+
+    /// The (x, y, z) workgroup counts of `work` for a batch of `n` tokens, `n_logits` wanted.
+    fn grid(work: &Work, n: u32, n_logits: u32) -> (&'static str, Option<&'static str>, [u32; 3]) {
+        const MAX: u32 = 65535;
+        let spread = |groups: u32| -> [u32; 3] {
+            let x = groups.clamp(1, MAX);
+            [x, groups.div_ceil(x).max(1), 1]
+        };
+        match *work {
+            Work::Embed { format, chunks } => ("embed", Some(format), spread((n * chunks).div_ceil(64))),
+            Work::Matmul { format, rows, logits } => {
+                let count = if logits { n_logits } else { n };
+                if count <= 2 {
+                    let [x, y, _] = spread(rows);
+                    ("matvec", Some(format), [x, y, count])
+                } else {
+                    ("matmul_tiled", Some(format), [rows.div_ceil(16), count.div_ceil(16), 1])
+                }
+            }
+            Work::Norm { logits } => ("rms_norm", None, [if logits { n_logits } else { n }, 1, 1]),
+            Work::Heads { op, heads } => (op, None, [heads, n, 1]),
+            Work::Elements { op, per_token, logits } => {
+                let count = if logits { n_logits } else { n };
+                (op, None, spread((count * per_token).div_ceil(64)))
+            }
+            Work::Score => ("logits_score", None, [n_logits, 1, 1]),
+        }
+    }
+
+    /// Writes the step's inputs and records the planned dispatches (`upto` of them).
+    fn encode(&mut self, tokens: &[u32], n_logits: usize, upto: usize) -> wgpu::CommandEncoder {
+        let c = &self.config;
+        let n = tokens.len();
+        let p0 = self.kv_len;
+        let q = &self.gpu.queue;
+        let b = &self.buffers;
+        q.write_buffer(&b.tokens, 0, bytemuck::cast_slice(tokens));
+        q.write_buffer(&b.step, 0, bytemuck::cast_slice(&[n as u32, n_logits as u32, p0 as u32, 0]));
+        // RoPE angles as the CPU backend computes them, for full and sliding-window layers.
+        let half = c.n_rot / 2;
+        if half > 0 {
+            let factors = self.weights.rope_freqs.as_ref().map(|f| match f {
+                GpuTensor::Vector { host, .. } => host.as_slice(),
+                GpuTensor::Matrix(_) => unreachable!("rope_freqs is a vector"),
+            });
+            let mut cs = vec![(0f32, 0f32); half];
+            for (base, scale, buffer) in
+                [(c.rope_base, c.rope_freq_scale, &b.angles_full), (c.rope_base_swa, c.rope_freq_scale_swa, &b.angles_swa)]
+            {
+                for t in 0..n {
+                    crate::backend::cpu::ops::rope_angles(p0 + t, c.n_rot, base, scale, factors, &mut cs);
+                    for (i, &(cos, sin)) in cs.iter().enumerate() {
+                        self.angles_host[2 * (t * half + i)] = cos;
+                        self.angles_host[2 * (t * half + i) + 1] = sin;
+                    }
+                }
+                q.write_buffer(buffer, 0, bytemuck::cast_slice(&self.angles_host[..2 * n * half]));
+            }
+        }
+        let mut encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes: None });
+            for d in &self.plan[..upto] {
+                let (op, format, [x, y, z]) = Self::grid(&d.work, n as u32, n_logits as u32);
+                pass.set_pipeline(self.kernels.pipeline(op, format));
+                pass.set_bind_group(0, &d.bind_group, &[]);
+                pass.dispatch_workgroups(x, y, z);
+            }
+        }
+        encoder
+    }
+
+    fn check_batch(&self, tokens: &[u32], n_logits: usize) -> Result<(), BackendError> {
+        let n = tokens.len();
+        assert!(n <= self.max_batch && n_logits <= n && n > 0, "forward: batch of {n} (max {}), {n_logits} logits", self.max_batch);
+        if self.kv_len + n > self.n_ctx {
+            return Err(BackendError::ContextFull { needed: self.kv_len + n, n_ctx: self.n_ctx });
+        }
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= self.config.n_vocab) {
+            return Err(BackendError::TokenOutOfRange { id, n_vocab: self.config.n_vocab });
+        }
+        Ok(())
+    }
+
+    /// Submits `encoder` after copying `bytes` of `src` to the readback buffer, waits, and
+    /// returns the bytes.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn finish(&mut self, mut encoder: wgpu::CommandEncoder, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, BackendError> {
+        let rb = &self.buffers.readback;
+        encoder.copy_buffer_to_buffer(src, 0, rb, 0, bytes);
+        self.gpu.queue.submit([encoder.finish()]);
+        let slice = rb.slice(..bytes);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.settle()?;
+        match rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(BackendError::Gpu(format!("cannot read results back from the GPU: {e}"))),
+            Err(_) => return Err(BackendError::Gpu("the GPU never answered the read-back".into())),
+        }
+        let out = slice.get_mapped_range().map_err(|e| BackendError::Gpu(e.to_string()))?.to_vec();
+        rb.unmap();
+        Ok(out)
+    }
+
+    /// Measures the device's streaming read bandwidth in GB/s over a `bytes`-byte buffer.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn stream_bandwidth(&mut self, bytes: u64, repeats: usize) -> Result<f64, BackendError> {
+        let device = self.gpu.device.clone();
+        let bytes = bytes.min(self.gpu.max_binding) / 16 * 16;
+        let data = storage(&device, "stream", bytes, wgpu::BufferUsages::empty());
+        let groups = 1024u32;
+        let threads = groups * 256;
+        let out = storage(&device, "stream_out", 4 * threads as u64, wgpu::BufferUsages::empty());
+        let n_vec4 = (bytes / 16) as u32;
+        let p = uniform(&device, "stream", &[n_vec4, n_vec4.div_ceil(threads)]);
+        self.kernels.prepare(&device, "stream_read", None);
+        let bg = self.kernels.bind_group(&device, "stream_read", &[&data, &out, &p]);
+        let run = |k: &Kernels, times: usize| {
+            let mut e = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("stream") });
+            {
+                let mut pass = e.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("stream"), timestamp_writes: None });
+                pass.set_pipeline(k.pipeline("stream_read", None));
+                pass.set_bind_group(0, &bg, &[]);
+                for _ in 0..times {
+                    pass.dispatch_workgroups(groups, 1, 1);
+                }
+            }
+            self.gpu.queue.submit([e.finish()]);
+            device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| BackendError::Gpu(e.to_string()))
+        };
+        run(&self.kernels, 1)?; // warm-up
+        let t0 = std::time::Instant::now();
+        run(&self.kernels, repeats)?;
+        let seconds = t0.elapsed().as_secs_f64();
+        self.settle()?;
+        Ok(bytes as f64 * repeats as f64 / seconds / 1e9)
+    }
+}
+
+/// Builds the dispatches of a forward pass: kernels compiled, uniforms and bind groups made.
+struct Planner<'a> {
+    device: &'a wgpu::Device,
+    kernels: &'a mut Kernels,
+    step: &'a wgpu::Buffer,
+    plan: Vec<Dispatch>,
+}
+
+impl Planner<'_> {
+    /// Plans `work` running `op` over `buffers` then `params` (a new uniform) and the step.
+    fn push(&mut self, work: Work, op: &'static str, format: Option<&'static str>, buffers: &[&wgpu::Buffer], params: &[u32]) {
+        self.kernels.prepare(self.device, op, format);
+        let p = uniform(self.device, op, params);
+        let mut all: Vec<&wgpu::Buffer> = buffers.to_vec();
+        all.push(&p);
+        all.push(self.step);
+        let bind_group = self.kernels.bind_group(self.device, op, &all);
+        self.plan.push(Dispatch { work, bind_group });
+    }
+
+    /// `y[.., view rows] = W[view rows] x`, one dispatch for each part the rows fall in.
+    fn matmul(&mut self, m: MatView, x: &wgpu::Buffer, y: &wgpu::Buffer, logits: bool) {
+        let mat = m.matrix;
+        // Decode and prefill pick different kernels for the same bind group.
+        self.kernels.prepare(self.device, "matvec", Some(mat.format));
+        for part in &mat.parts {
+            let lo = m.row_begin.max(part.first_row);
+            let hi = m.row_end.min(part.first_row + part.rows);
+            if lo >= hi {
+                continue;
+            }
+            let params = [
+                (hi - lo) as u32,
+                mat.cols as u32,
+                mat.row_bytes as u32,
+                ((lo - part.first_row) * mat.row_bytes) as u32,
+                0,
+                mat.cols as u32,
+                (lo - m.row_begin) as u32,
+                m.y_stride as u32,
+                u32::from(logits),
+            ];
+            let work = Work::Matmul { format: mat.format, rows: (hi - lo) as u32, logits };
+            self.push(work, "matmul_tiled", Some(mat.format), &[&part.buffer, x, y], &params);
+        }
+    }
+
+    /// `y = rmsnorm(x) * w`, or `y += ...` with `accumulate`; over the logits rows with `logits`.
+    fn norm(&mut self, c: &ModelConfig, x: &wgpu::Buffer, y: &wgpu::Buffer, w: &GpuTensor, accumulate: bool, logits: bool) {
+        let params = [c.n_embd as u32, c.rms_eps.to_bits(), u32::from(accumulate), u32::from(logits)];
+        self.push(Work::Norm { logits }, "rms_norm", None, &[x, y, w.vector()], &params);
+    }
+
+    /// `x += y` over the residual stream.
+    fn add(&mut self, c: &ModelConfig, x: &wgpu::Buffer, y: &wgpu::Buffer) {
+        let width = c.n_embd as u32;
+        self.push(Work::Elements { op: "add", per_token: width, logits: false }, "add", None, &[x, y], &[width]);
+    }
+
+    /// `x += [rmsnorm(y) * post_norm]`: Gemma normalizes a sub-layer's output before the residual.
+    fn residual(&mut self, c: &ModelConfig, x: &wgpu::Buffer, y: &wgpu::Buffer, post_norm: &Option<GpuTensor>) {
+        match post_norm {
+            Some(pn) => self.norm(c, y, x, pn, true, false),
+            None => self.add(c, x, y),
+        }
+    }
+}
+
+/// Records the whole forward pass once; it reads like the model. Returns the index of the
+/// scoring dispatch (the plan before it ends at the logits).
+fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>, bf: &Buffers, n_ctx: usize) -> usize {
+    let (qd, kd, vd) = (c.q_dim(), c.k_dim(), c.v_dim());
+
+    // x = embed(tokens) * embd_scale, from each part of the table
+    let embd = w.token_embd.matrix();
+    for part in &embd.parts {
+        let params = [part.rows as u32, part.first_row as u32, embd.cols as u32, embd.row_bytes as u32, c.embd_scale.to_bits()];
+        let work = Work::Embed { format: embd.format, chunks: c.n_embd.div_ceil(32) as u32 };
+        p.push(work, "embed", Some(embd.format), &[&part.buffer, &bf.tokens, &bf.x], &params);
+    }
+
+    for (il, l) in w.layers.iter().enumerate() {
+        // xb = rmsnorm(x) * attn_norm
+        p.norm(c, &bf.x, &bf.xb, &l.attn_norm, false, false);
+        // q, k, v = Wq xb, Wk xb, Wv xb
+        match &l.qkv {
+            Qkv::Separate { q, k, v } => {
+                p.matmul(MatView::whole(q.matrix()), &bf.xb, &bf.q, false);
+                p.matmul(MatView::whole(k.matrix()), &bf.xb, &bf.k, false);
+                p.matmul(MatView::whole(v.matrix()), &bf.xb, &bf.v, false);
+            }
+            Qkv::Fused(m) => {
+                let m = m.matrix();
+                p.matmul(MatView::rows(m, 0, qd), &bf.xb, &bf.q, false);
+                p.matmul(MatView::rows(m, qd, qd + kd), &bf.xb, &bf.k, false);
+                p.matmul(MatView::rows(m, qd + kd, qd + kd + vd), &bf.xb, &bf.v, false);
+            }
+        }
+        // Each head: + bias, per-head RMSNorm, RoPE; keys and values into the cache.
+        let swa = c.is_swa_layer(il);
+        let angles = if swa { &bf.angles_swa } else { &bf.angles_full };
+        let interleaved = u32::from(c.rope_layout == RopeLayout::Interleaved);
+        let heads = [
+            (&bf.q, None, &l.q_norm, &l.q_bias, c.n_head, c.head_dim, c.n_rot),
+            (&bf.k, Some(&bf.k_cache[il]), &l.k_norm, &l.k_bias, c.n_head_kv, c.head_dim, c.n_rot),
+            (&bf.v, Some(&bf.v_cache[il]), &None, &l.v_bias, c.n_head_kv, c.head_dim_v, 0),
+        ];
+        for (buf, cache, norm, bias, n_heads, head_dim, n_rot) in heads {
+            let params = [
+                head_dim as u32,
+                n_heads as u32,
+                n_rot as u32,
+                interleaved,
+                u32::from(norm.is_some()),
+                u32::from(bias.is_some()),
+                c.rms_eps.to_bits(),
+                u32::from(cache.is_some()),
+            ];
+            let buffers = [
+                buf,
+                cache.unwrap_or(&bf.dummy_write),
+                norm.as_ref().map_or(&bf.dummy_read, GpuTensor::vector),
+                bias.as_ref().map_or(&bf.dummy_read, GpuTensor::vector),
+                angles,
+            ];
+            p.push(Work::Heads { op: "rope", heads: n_heads as u32 }, "rope", None, &buffers, &params);
+        }
+        // att = softmax(scale q k^T, causal [+ sliding window]) v
+        let window = if swa { c.sliding_window } else { 0 };
+        let params = [
+            c.head_dim as u32,
+            c.head_dim_v as u32,
+            c.n_head as u32,
+            (c.n_head / c.n_head_kv) as u32,
+            c.attn_scale.to_bits(),
+            c.attn_softcap.to_bits(),
+            window as u32,
+            n_ctx as u32,
+            qd as u32,
+            kd as u32,
+            vd as u32,
+            (c.n_head * c.head_dim_v) as u32,
+        ];
+        let buffers = [&bf.q, &bf.k_cache[il], &bf.v_cache[il], &bf.att, &bf.scores];
+        p.push(Work::Heads { op: "attention", heads: c.n_head as u32 }, "attention", None, &buffers, &params);
+        // x += [rmsnorm *] Wo att
+        p.matmul(MatView::whole(l.attn_output.matrix()), &bf.att, &bf.xb2, false);
+        p.residual(c, &bf.x, &bf.xb2, &l.post_attention_norm);
+        // xb = rmsnorm(x) * ffn_norm; h = act(W_gate xb) * (W_up xb); x += [rmsnorm *] W_down h
+        p.norm(c, &bf.x, &bf.xb, &l.ffn_norm, false, false);
+        let f = c.n_ff;
+        match &l.ffn_gate_up {
+            GateUp::Separate { gate, up } => {
+                p.matmul(MatView::whole(gate.matrix()), &bf.xb, &bf.gate, false);
+                p.matmul(MatView::whole(up.matrix()), &bf.xb, &bf.up, false);
+            }
+            GateUp::Fused(m) => {
+                let m = m.matrix();
+                p.matmul(MatView::rows(m, 0, f), &bf.xb, &bf.gate, false);
+                p.matmul(MatView::rows(m, f, 2 * f), &bf.xb, &bf.up, false);
+            }
+        }
+        let work = Work::Elements { op: "ffn_gated", per_token: f as u32, logits: false };
+        p.push(work, "ffn_gated", None, &[&bf.gate, &bf.up], &[f as u32, u32::from(c.activation == Activation::Gelu)]);
+        p.matmul(MatView::whole(l.ffn_down.matrix()), &bf.gate, &bf.xb2, false);
+        p.residual(c, &bf.x, &bf.xb2, &l.post_ffw_norm);
+    }
+
+    // logits = W_out (rmsnorm(x) * output_norm), for the last n_logits positions only
+    p.norm(c, &bf.x, &bf.xb, &w.output_norm, false, true);
+    p.matmul(MatView::whole(w.output_matrix().matrix()), &bf.xb, &bf.logits, true);
+    if c.final_softcap > 0.0 {
+        let work = Work::Elements { op: "softcap", per_token: c.n_vocab as u32, logits: true };
+        p.push(work, "softcap", None, &[&bf.logits], &[c.n_vocab as u32, c.final_softcap.to_bits()]);
+    }
+    let score_dispatch = p.plan.len();
+    // The scoring path: per position the max, the sum of exponentials, the argmax, the target's logit.
+    p.push(Work::Score, "logits_score", None, &[&bf.logits, &bf.targets, &bf.token_scores], &[c.n_vocab as u32]);
+    score_dispatch
+}
+
+/// Rows `row_begin..row_end` of a matrix, written as rows of `y_stride` values.
+struct MatView<'a> {
+    matrix: &'a GpuMatrix,
+    row_begin: usize,
+    row_end: usize,
+    y_stride: usize,
+}
+
+impl<'a> MatView<'a> {
+    fn whole(m: &'a GpuMatrix) -> Self {
+        MatView { matrix: m, row_begin: 0, row_end: m.rows, y_stride: m.rows }
+    }
+    /// A block of rows written into its own buffer (a fused projection's q, k, v or gate, up).
+    fn rows(m: &'a GpuMatrix, begin: usize, end: usize) -> Self {
+        MatView { matrix: m, row_begin: begin, row_end: end, y_stride: end - begin }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Backend for WgpuBackend {
+    fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    fn describe(&self) -> String {
+        format!("wgpu on {}", self.gpu.describe())
+    }
+
+    fn n_ctx(&self) -> usize {
+        self.n_ctx
+    }
+
+    fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    fn kv_len(&self) -> usize {
+        self.kv_len
+    }
+
+    fn truncate_kv(&mut self, len: usize) {
+        self.kv_len = self.kv_len.min(len);
+    }
+
+    fn weight_bytes_per_token(&self) -> u64 {
+        let w = &self.weights;
+        let bytes = |t: &GpuTensor| match t {
+            GpuTensor::Matrix(m) => (m.rows * m.row_bytes) as u64,
+            GpuTensor::Vector { host, .. } => 4 * host.len() as u64,
+        };
+        let mut total = bytes(w.output_matrix()) + w.token_embd.matrix().row_bytes as u64;
+        for l in &w.layers {
+            total += match &l.qkv {
+                Qkv::Separate { q, k, v } => bytes(q) + bytes(k) + bytes(v),
+                Qkv::Fused(m) => bytes(m),
+            };
+            total += bytes(&l.attn_output) + bytes(&l.ffn_down);
+            total += match &l.ffn_gate_up {
+                GateUp::Separate { gate, up } => bytes(gate) + bytes(up),
+                GateUp::Fused(m) => bytes(m),
+            };
+        }
+        total
+    }
+
+    fn forward(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
+        self.check_batch(tokens, n_logits)?;
+        let encoder = self.encode(tokens, n_logits, self.score_dispatch);
+        let nv = self.config.n_vocab;
+        let bytes = (4 * n_logits * nv) as u64;
+        let logits = self.buffers.logits.clone();
+        let out = self.finish(encoder, &logits, bytes.max(4))?;
+        self.kv_len += tokens.len();
+        let dst = &mut self.logits_host[..n_logits * nv];
+        dst.copy_from_slice(bytemuck::cast_slice(&out[..n_logits * nv * 4]));
+        Ok(&self.logits_host[..n_logits * nv])
+    }
+
+    fn forward_scores(&mut self, tokens: &[u32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
+        let n_logits = targets.len();
+        self.check_batch(tokens, n_logits)?;
+        if n_logits == 0 {
+            // Only the cache is wanted: no logits, no read-back beyond a word.
+            let encoder = self.encode(tokens, 0, self.score_dispatch);
+            let x = self.buffers.x.clone();
+            self.finish(encoder, &x, 4)?;
+            self.kv_len += tokens.len();
+            return Ok(Vec::new());
+        }
+        let mut padded = targets.to_vec();
+        padded.resize(tokens.len(), 0);
+        self.gpu.queue.write_buffer(&self.buffers.targets, 0, bytemuck::cast_slice(&padded));
+        let encoder = self.encode(tokens, n_logits, self.plan.len());
+        let scores = self.buffers.token_scores.clone();
+        let out = self.finish(encoder, &scores, (16 * n_logits) as u64)?;
+        self.kv_len += tokens.len();
+        let v: &[f32] = bytemuck::cast_slice(&out);
+        Ok(v.chunks_exact(4)
+            .map(|r| {
+                let (max, sum, argmax, target) = (r[0], r[1], r[2].to_bits(), r[3]);
+                TokenScore { logprob: f64::from(target - max) - f64::from(sum).ln(), argmax }
+            })
+            .collect())
+    }
+}
