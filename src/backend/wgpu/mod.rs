@@ -543,27 +543,9 @@ impl WgpuBackend {
         Ok(())
     }
 
-    /// Submits `encoder` after copying `bytes` of `src` to the readback buffer, waits, and
-    /// returns the bytes.
     #[cfg(not(target_arch = "wasm32"))]
-    fn finish(&mut self, mut encoder: wgpu::CommandEncoder, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, BackendError> {
-        let rb = &self.buffers.readback;
-        encoder.copy_buffer_to_buffer(src, 0, rb, 0, bytes);
-        self.gpu.queue.submit([encoder.finish()]);
-        let slice = rb.slice(..bytes);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        self.settle()?;
-        match rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(BackendError::Gpu(format!("cannot read results back from the GPU: {e}"))),
-            Err(_) => return Err(BackendError::Gpu("the GPU never answered the read-back".into())),
-        }
-        let out = slice.get_mapped_range().map_err(|e| BackendError::Gpu(e.to_string()))?.to_vec();
-        rb.unmap();
-        Ok(out)
+    fn finish(&mut self, encoder: wgpu::CommandEncoder, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, BackendError> {
+        read_back(&self.gpu, &self.buffers.readback, encoder, src, bytes)
     }
 
     /// Measures the device's streaming read bandwidth in GB/s over a `bytes`-byte buffer.
@@ -780,6 +762,102 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
     // The scoring path: per position the max, the sum of exponentials, the argmax, the target's logit.
     p.push(Work::Score, "logits_score", None, &[&bf.logits, &bf.targets, &bf.token_scores], &[c.n_vocab as u32]);
     score_dispatch
+}
+
+/// Submits `encoder` after copying `bytes` of `src` into `readback`, waits for the device and
+/// returns the bytes, or the error the device raised.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_back(
+    gpu: &Gpu,
+    readback: &wgpu::Buffer,
+    mut encoder: wgpu::CommandEncoder,
+    src: &wgpu::Buffer,
+    bytes: u64,
+) -> Result<Vec<u8>, BackendError> {
+    encoder.copy_buffer_to_buffer(src, 0, readback, 0, bytes);
+    gpu.queue.submit([encoder.finish()]);
+    let slice = readback.slice(..bytes);
+    let (tx, rx) = std::sync::mpsc::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| BackendError::Gpu(e.to_string()))?;
+    if let Some(message) = gpu.failure() {
+        return Err(BackendError::Gpu(message));
+    }
+    match rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(BackendError::Gpu(format!("cannot read results back from the GPU: {e}"))),
+        Err(_) => return Err(BackendError::Gpu("the GPU never answered the read-back".into())),
+    }
+    let out = slice.get_mapped_range().map_err(|e| BackendError::Gpu(e.to_string()))?.to_vec();
+    readback.unmap();
+    Ok(out)
+}
+
+/// Runs one product `y = W x` of `n_tokens` rows of `x` through the planned kernels (the
+/// matrix-vector kernel for one or two tokens, the tiled one beyond), split into parts of at
+/// most `part_bytes`: what the kernel tests compare with the CPU backend.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn matmul_once(
+    gpu: &Gpu,
+    ty: crate::quant::GgmlType,
+    weights: &[u8],
+    (rows, cols): (usize, usize),
+    x: &[f32],
+    n_tokens: usize,
+    part_bytes: usize,
+) -> Result<Vec<f32>, BackendError> {
+    let bad = |problem: String| BackendError::Gpu(problem);
+    let format = shaders::format_name(ty).ok_or_else(|| bad(format!("{} has no GPU kernel", ty.name())))?;
+    let row_bytes = ty.row_bytes(cols).ok_or_else(|| bad(format!("{cols} columns are not whole {} blocks", ty.name())))?;
+    if weights.len() != rows * row_bytes || x.len() != n_tokens * cols {
+        return Err(bad("matmul_once: the weight or activation length does not match the shape".into()));
+    }
+    let device = &gpu.device;
+    let rows_per_part = (part_bytes / row_bytes).max(1);
+    let parts: Vec<MatrixPart> = (0..rows)
+        .step_by(rows_per_part)
+        .map(|first_row| {
+            let n = rows_per_part.min(rows - first_row);
+            let mut bytes = weights[first_row * row_bytes..(first_row + n) * row_bytes].to_vec();
+            bytes.resize(bytes.len().max(16).next_multiple_of(4), 0);
+            let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("weights"),
+                contents: &bytes,
+                usage: wgpu::BufferUsages::STORAGE,
+            });
+            MatrixPart { buffer, first_row, rows: n }
+        })
+        .collect();
+    let matrix = GpuMatrix { format, rows, cols, row_bytes, parts };
+    let xb = storage(device, "x", 4 * x.len() as u64, wgpu::BufferUsages::empty());
+    gpu.queue.write_buffer(&xb, 0, bytemuck::cast_slice(x));
+    let out_bytes = (4 * rows * n_tokens) as u64;
+    let y = storage(device, "y", out_bytes, wgpu::BufferUsages::empty());
+    let step = uniform(device, "step", &[n_tokens as u32, n_tokens as u32, 0, 0]);
+    let mut kernels = Kernels::new();
+    let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
+    planner.matmul(MatView::whole(&matrix), &xb, &y, false);
+    let plan = planner.plan;
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("matmul") });
+    {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("matmul"), timestamp_writes: None });
+        for d in &plan {
+            let (op, format, [gx, gy, gz]) = WgpuBackend::grid(&d.work, n_tokens as u32, n_tokens as u32);
+            pass.set_pipeline(kernels.pipeline(op, format));
+            pass.set_bind_group(0, &d.bind_group, &[]);
+            pass.dispatch_workgroups(gx, gy, gz);
+        }
+    }
+    let readback = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size: out_bytes.max(16).next_multiple_of(4),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let out = read_back(gpu, &readback, encoder, &y, out_bytes)?;
+    Ok(bytemuck::cast_slice(&out).to_vec())
 }
 
 /// Rows `row_begin..row_end` of a matrix, written as rows of `y_stride` values.

@@ -1,0 +1,117 @@
+//! The GPU's block-format kernels against the CPU reference, for all 13 types, at awkward sizes:
+//! 37 rows (not a multiple of the 16-row tile or the 64-thread workgroup), an odd number of
+//! blocks a row, 45 columns for the plain float types (not whole 32-element chunks), 1, 2, 3
+//! and 17 tokens (the matrix-vector kernel, then the tiled kernel with a partial token tile),
+//! and weights split into parts of 5 rows (as large matrices are split over bindings).
+//!
+//! Weight rows are made of blocks llama.cpp's quantizer wrote (`tests/fixtures/quant`, from
+//! PyPI `gguf`), chosen at random, so every scale, min and high-bit field is exercised; the
+//! reference is `quant::dequantize` (bit-exact with gguf) and a float64 dot product.
+//! Natively on Mesa's lavapipe in CI; the forward pass as a whole is checked in families.rs.
+
+mod common;
+
+use clinicbench::backend::wgpu::{matmul_once, Gpu, GpuOptions};
+use clinicbench::quant::{dequantize, GgmlType};
+
+/// Row count of every product: a prime, so no tile or workgroup divides it.
+const ROWS: usize = 37;
+const TOKENS: [usize; 4] = [1, 2, 3, 17];
+
+struct SplitMix(u64);
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn f32(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+}
+
+fn gpu() -> Option<Gpu> {
+    match pollster::block_on(Gpu::open(&GpuOptions::default())) {
+        Ok(g) => Some(g),
+        Err(e) if !std::env::var("CI").is_ok_and(|v| v == "true") => {
+            eprintln!("note: {e}; skipping the GPU kernel checks (install mesa-vulkan-drivers)");
+            None
+        }
+        Err(e) => panic!("CI=true but {e}"),
+    }
+}
+
+/// `ROWS` rows of `cols` elements of `ty`, from random blocks (or elements) of the fixture.
+fn random_matrix(ty: GgmlType, name: &str, rng: &mut SplitMix) -> (Vec<u8>, usize) {
+    let bytes = std::fs::read(common::fixture(&format!("quant/{name}.bin"))).unwrap();
+    let (unit, per_row) = match ty.block_size() {
+        1 => (ty.block_bytes(), 45),
+        32 => (ty.block_bytes(), 7),
+        _ => (ty.block_bytes(), 3),
+    };
+    let n_units = bytes.len() / unit;
+    let mut out = Vec::with_capacity(ROWS * per_row * unit);
+    for _ in 0..ROWS * per_row {
+        let u = (rng.next() % n_units as u64) as usize;
+        out.extend_from_slice(&bytes[u * unit..(u + 1) * unit]);
+    }
+    (out, per_row * ty.block_size())
+}
+
+#[test]
+fn matmul_kernels_match_the_cpu_for_every_block_format() {
+    let Some(gpu) = gpu() else { return };
+    let types = [
+        (GgmlType::F32, "F32"),
+        (GgmlType::F16, "F16"),
+        (GgmlType::BF16, "BF16"),
+        (GgmlType::Q4_0, "Q4_0"),
+        (GgmlType::Q4_1, "Q4_1"),
+        (GgmlType::Q5_0, "Q5_0"),
+        (GgmlType::Q5_1, "Q5_1"),
+        (GgmlType::Q8_0, "Q8_0"),
+        (GgmlType::Q2K, "Q2_K"),
+        (GgmlType::Q3K, "Q3_K"),
+        (GgmlType::Q4K, "Q4_K"),
+        (GgmlType::Q5K, "Q5_K"),
+        (GgmlType::Q6K, "Q6_K"),
+    ];
+    let mut rng = SplitMix(7);
+    for (ty, name) in types {
+        let (weights, cols) = random_matrix(ty, name, &mut rng);
+        let mut w = vec![0f32; ROWS * cols];
+        dequantize(ty, &weights, &mut w).unwrap();
+        let row_bytes = ty.row_bytes(cols).unwrap();
+        for n in TOKENS {
+            let x: Vec<f32> = (0..n * cols).map(|_| rng.f32()).collect();
+            let got = matmul_once(&gpu, ty, &weights, (ROWS, cols), &x, n, 5 * row_bytes).unwrap();
+            assert_eq!(got.len(), n * ROWS);
+            for t in 0..n {
+                for r in 0..ROWS {
+                    let (wr, xt) = (&w[r * cols..(r + 1) * cols], &x[t * cols..(t + 1) * cols]);
+                    let want: f64 = wr.iter().zip(xt).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+                    let scale: f64 = wr.iter().zip(xt).map(|(&a, &b)| (f64::from(a) * f64::from(b)).abs()).sum();
+                    let err = (f64::from(got[t * ROWS + r]) - want).abs();
+                    assert!(
+                        err <= 1e-5 * scale.max(1e-30),
+                        "{name}, {n} tokens: y[{t}, {r}] = {} on the GPU, {want} on the CPU (|error| {err:e}, scale {scale:e})",
+                        got[t * ROWS + r]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_shapes_are_errors_not_panics() {
+    let Some(gpu) = gpu() else { return };
+    let e = matmul_once(&gpu, GgmlType::Q4_0, &[0; 18], (1, 31), &[0.0; 31], 1, 1 << 20).unwrap_err();
+    assert!(e.to_string().contains("not whole Q4_0 blocks"), "{e}");
+    let e = matmul_once(&gpu, GgmlType::Q8_0, &[0; 34], (2, 32), &[0.0; 32], 1, 1 << 20).unwrap_err();
+    assert!(e.to_string().contains("does not match"), "{e}");
+    let e = matmul_once(&gpu, GgmlType::Q8K, &[0; 292], (1, 256), &[0.0; 256], 1, 1 << 20).unwrap_err();
+    assert!(e.to_string().contains("no GPU kernel"), "{e}");
+}
