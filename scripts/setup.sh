@@ -10,6 +10,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
   rustup target add wasm32-unknown-unknown
 fi
+# Native wgpu without a GPU: Mesa's lavapipe (Vulkan on the CPU) runs the WGSL kernels in the
+# tests, and the Vulkan loader finds it.
+if ! [ -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] && ! ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get install -y mesa-vulkan-drivers libvulkan1 || { $SUDO apt-get update && $SUDO apt-get install -y mesa-vulkan-drivers libvulkan1; }
+fi
 # The page's build tools: trunk 0.21.x (0.22 needs a newer rustc) and the wasm-bindgen-cli that
 # matches the wasm-bindgen in Cargo.lock.
 if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.'; then

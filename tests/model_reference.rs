@@ -14,6 +14,8 @@
 mod common;
 
 use clinicbench::backend::cpu::CpuBackend;
+use clinicbench::backend::wgpu::GpuOptions;
+use clinicbench::backend::Backend;
 use clinicbench::engine::{Engine, Finish, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
 use clinicbench::gguf::{FileSource, Gguf};
 use clinicbench::tokenizer::Tokenizer;
@@ -83,18 +85,49 @@ impl std::fmt::Display for Errors {
     }
 }
 
-fn load() -> Option<(LocalEngine<CpuBackend>, Fixture)> {
+fn load(gpu: Option<GpuOptions>) -> Option<(LocalEngine<Box<dyn Backend>>, Fixture)> {
     let path = common::real_model()?;
     let g = Gguf::open(FileSource::open(&path).unwrap()).unwrap();
     let tok = Tokenizer::from_gguf(&g).unwrap();
-    let backend = CpuBackend::load(&g, 2048).unwrap();
+    let backend: Box<dyn Backend> = match gpu {
+        None => Box::new(CpuBackend::load(&g, 2048).unwrap()),
+        Some(options) => {
+            let b = common::wgpu_backend(&g, 2048, &options)?;
+            // Under WebGPU's default 128 MiB bindings the 178 MB tied embedding is split.
+            assert!(b.weight_buffers() > g.tensors.iter().filter(|t| t.dims.len() == 2).count());
+            Box::new(b)
+        }
+    };
     let fx: Fixture = serde_json::from_slice(&std::fs::read(common::fixture("model/gemma3-270m-q4_k_m.json")).unwrap()).unwrap();
     Some((LocalEngine::new(tok, backend), fx))
 }
 
 #[test]
 fn gemma3_matches_llama_cpp() {
-    let Some((mut engine, fx)) = load() else { return };
+    let Some((engine, fx)) = load(None) else { return };
+    check(engine, fx);
+}
+
+/// The same bars on the GPU backend, within WebGPU's default limits. On lavapipe (CI) a decoded
+/// token of this model takes seconds, so the GPU check takes the cases of at most 20 input
+/// tokens and the first 3 tokens of each generation; on a real GPU set
+/// `CLINICBENCH_GPU_FULL=1` to run them all.
+#[test]
+fn gemma3_on_wgpu_matches_llama_cpp() {
+    let Some((engine, mut fx)) = load(Some(GpuOptions { default_limits: true, ..GpuOptions::default() })) else { return };
+    if std::env::var_os("CLINICBENCH_GPU_FULL").is_none() {
+        fx.loglikelihood.retain(|c| c.input_tokens.len() <= 20);
+        fx.generate.truncate(1);
+        for g in &mut fx.generate {
+            g.ids.truncate(3);
+            g.ids_f32_weights.truncate(3);
+        }
+        assert!(fx.loglikelihood.len() >= 8, "the short cases are still there");
+    }
+    check(engine, fx);
+}
+
+fn check(mut engine: LocalEngine<Box<dyn Backend>>, fx: Fixture) {
 
     // Loglikelihood.
     let (mut err_f32, mut err_f64, mut err_quant) = (Errors::default(), Errors::default(), Errors::default());
@@ -164,7 +197,7 @@ fn gemma3_matches_llama_cpp() {
 
 #[test]
 fn shared_prefix_gives_the_same_answer_as_a_cold_cache() {
-    let Some((mut engine, fx)) = load() else { return };
+    let Some((mut engine, fx)) = load(None) else { return };
     let case = &fx.loglikelihood[0];
     let req = LogLikelihoodRequest::new(case.original_context.clone(), case.continuation.clone());
     let warm_up = LogLikelihoodRequest::new(case.original_context.clone(), " Z");

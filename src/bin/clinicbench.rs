@@ -12,6 +12,7 @@ mod eval;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clinicbench::backend::cpu::CpuBackend;
+use clinicbench::backend::wgpu::{Gpu, GpuOptions, WgpuBackend};
 use clinicbench::backend::Backend;
 use clinicbench::engine::{Engine, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
 use clinicbench::gguf::{FileSource, Gguf};
@@ -70,16 +71,21 @@ struct ModelArgs {
     model: PathBuf,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum BackendKind {
+    /// wgpu on a hardware GPU adapter, else the CPU (a software adapter such as lavapipe
+    /// runs these kernels far slower than the CPU backend).
+    Auto,
     Cpu,
+    /// wgpu (Vulkan, Metal or DX12) on the best adapter, software or not.
+    Wgpu,
 }
 
 #[derive(Args)]
 struct RunArgs {
     #[command(flatten)]
     model: ModelArgs,
-    #[arg(long, value_enum, default_value = "cpu")]
+    #[arg(long, value_enum, default_value = "auto")]
     backend: BackendKind,
     /// Worker threads (default: all cores).
     #[arg(long)]
@@ -287,17 +293,48 @@ fn default_ctx(c: &ModelConfig) -> usize {
     c.n_ctx_train.min(4096)
 }
 
-fn load_engine(r: &RunArgs) -> Result<LocalEngine<CpuBackend>> {
+/// What the GPU backend measured at load, for `bench`.
+struct GpuFacts {
+    dispatches_per_token: usize,
+    bandwidth_gb_s: f64,
+}
+
+fn load_engine(r: &RunArgs) -> Result<LocalEngine<Box<dyn Backend>>> {
+    Ok(load_engine_measured(r, false)?.0)
+}
+
+/// Loads the model on the backend `--backend` names; with `measure`, a GPU backend also
+/// measures the device's streaming bandwidth.
+fn load_engine_measured(r: &RunArgs, measure: bool) -> Result<(LocalEngine<Box<dyn Backend>>, Option<GpuFacts>)> {
     if let Some(t) = r.threads {
         rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global().ok();
     }
-    let BackendKind::Cpu = r.backend;
     let gguf = open_gguf(&r.model.model)?;
     let tok = Tokenizer::from_gguf(&gguf).context("cannot build the tokenizer")?;
     let config = ModelConfig::from_gguf(&gguf).with_context(|| format!("cannot run {}", r.model.model.display()))?;
     let n_ctx = r.ctx_size.unwrap_or_else(|| default_ctx(&config));
-    let backend = CpuBackend::load(&gguf, n_ctx).with_context(|| format!("cannot load {}", r.model.model.display()))?;
-    Ok(LocalEngine::new(tok, backend))
+    let cannot_load = || format!("cannot load {}", r.model.model.display());
+    let gpu = match r.backend {
+        BackendKind::Cpu => None,
+        BackendKind::Wgpu => Some(pollster::block_on(Gpu::open(&GpuOptions::default())).context("--backend wgpu")?),
+        // No adapter, or only a software one: the CPU, without a word (it is the default).
+        BackendKind::Auto => pollster::block_on(Gpu::open(&GpuOptions::default())).ok().filter(|g| !g.is_software()),
+    };
+    let (backend, facts): (Box<dyn Backend>, _) = match gpu {
+        None => (Box::new(CpuBackend::load(&gguf, n_ctx).with_context(cannot_load)?), None),
+        Some(gpu) => {
+            let mut b = WgpuBackend::load_on(gpu, &gguf, n_ctx).with_context(cannot_load)?;
+            let facts = if measure {
+                // A buffer as large as the biggest weight part, read eight times.
+                let bandwidth_gb_s = b.stream_bandwidth(b.gpu().max_binding.min(256 << 20), 8)?;
+                Some(GpuFacts { dispatches_per_token: b.dispatches_per_token(), bandwidth_gb_s })
+            } else {
+                None
+            };
+            (Box::new(b), facts)
+        }
+    };
+    Ok((LocalEngine::new(tok, backend), facts))
 }
 
 /// Reads JSON lines from stdin and answers each with `f`, keeping output aligned with input.
@@ -406,12 +443,10 @@ fn inspect(path: &Path, as_json: bool) -> Result<()> {
 }
 
 fn bench(b: &BenchArgs) -> Result<()> {
-    let mut engine = load_engine(&b.run)?;
+    let (mut engine, gpu) = load_engine_measured(&b.run, true)?;
     let r = engine.bench(b.prompt_tokens, b.gen_tokens).context("--prompt-tokens/--gen-tokens (raise --ctx-size)")?;
     let decode_tok_s = r.decode_tokens_per_second();
-    println!(
-        "{}",
-        json!({
+    let mut report = json!({
             "model": b.run.model.model.display().to_string(),
             "backend": engine.backend().describe(),
             "threads": rayon::current_num_threads(),
@@ -421,8 +456,14 @@ fn bench(b: &BenchArgs) -> Result<()> {
             "decode_tok_s": decode_tok_s,
             "bytes_per_token": r.bytes_per_token,
             "decode_gb_s": r.bytes_per_token as f64 * decode_tok_s / 1e9,
-        })
-    );
+    });
+    if let Some(g) = gpu {
+        report["dispatches_per_token"] = json!(g.dispatches_per_token);
+        report["bandwidth_gb_s"] = json!(g.bandwidth_gb_s);
+        // The share of the device's streaming bandwidth that decoding uses.
+        report["roofline_fraction"] = json!(r.bytes_per_token as f64 * decode_tok_s / 1e9 / g.bandwidth_gb_s);
+    }
+    println!("{report}");
     Ok(())
 }
 
