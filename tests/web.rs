@@ -75,3 +75,38 @@ fn models_too_large_for_the_browser_are_refused_before_reading() {
     let e = clinicbench::web::check_browser_model_size("big.gguf", 4 << 30).unwrap_err();
     assert!(e.contains("big.gguf") && e.contains("4.00 GiB") && e.contains("command line"), "{e}");
 }
+
+/// The page's GPU line: a passing report says so and names the backend that runs the model; a
+/// failing format or a diverging forward pass is named, and `ok` turns false.
+#[test]
+fn the_gpu_report_names_failures_and_the_backend() {
+    use clinicbench::backend::wgpu::check::FormatCheck;
+    use clinicbench::web::GpuReport;
+    let pass = |f: &str| FormatCheck { format: f.into(), max_relative_error: 1e-7, ok: true };
+    let mut report = GpuReport {
+        adapter: Some("SwiftShader (WebGPU)".into()),
+        software: true,
+        kernels: vec![pass("Q4_K"), pass("Q8_0")],
+        forward_relative_error: Some(2e-6),
+        forward_model: Some("tiny.gguf".into()),
+        problem: None,
+    };
+    assert!(report.ok());
+    let s = report.summary();
+    assert!(s.contains("2 of 2 block formats agree") && s.contains("tiny.gguf on WebGPU agree with the CPU's") && s.contains("software adapter is slower"), "{s}");
+    // Another model loaded: the forward result was not about it.
+    assert!(!report.clone().for_model("demo.gguf").summary().contains("logits"));
+    assert!(report.clone().for_model("tiny.gguf").summary().contains("logits"));
+    report.kernels.push(FormatCheck { format: "Q6_K".into(), max_relative_error: 0.3, ok: false });
+    report.forward_relative_error = Some(0.5);
+    assert!(!report.ok());
+    let s = report.summary();
+    assert!(s.contains("2 of 3") && s.contains("failed: Q6_K") && s.contains("DIFFER"), "{s}");
+    let none = GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None };
+    assert!(!none.ok());
+    assert!(none.summary().starts_with("No WebGPU adapter") && none.summary().contains("CPU backend"));
+    // It travels to the page as JSON.
+    let msg = FromWorker::GpuReport(report);
+    let back: FromWorker = serde_json::from_str(&serde_json::to_string(&msg).unwrap()).unwrap();
+    assert_eq!(back, msg);
+}

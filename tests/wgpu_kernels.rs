@@ -86,7 +86,7 @@ fn matmul_kernels_match_the_cpu_for_every_block_format() {
         let row_bytes = ty.row_bytes(cols).unwrap();
         for n in TOKENS {
             let x: Vec<f32> = (0..n * cols).map(|_| rng.f32()).collect();
-            let got = matmul_once(&gpu, ty, &weights, (ROWS, cols), &x, n, 5 * row_bytes).unwrap();
+            let got = pollster::block_on(matmul_once(&gpu, ty, &weights, (ROWS, cols), &x, n, 5 * row_bytes)).unwrap();
             assert_eq!(got.len(), n * ROWS);
             for t in 0..n {
                 for r in 0..ROWS {
@@ -108,10 +108,35 @@ fn matmul_kernels_match_the_cpu_for_every_block_format() {
 #[test]
 fn bad_shapes_are_errors_not_panics() {
     let Some(gpu) = gpu() else { return };
-    let e = matmul_once(&gpu, GgmlType::Q4_0, &[0; 18], (1, 31), &[0.0; 31], 1, 1 << 20).unwrap_err();
+    let run = |ty, w: &[u8], shape, x: &[f32]| pollster::block_on(matmul_once(&gpu, ty, w, shape, x, 1, 1 << 20)).unwrap_err();
+    let e = run(GgmlType::Q4_0, &[0; 18], (1, 31), &[0.0; 31]);
     assert!(e.to_string().contains("not whole Q4_0 blocks"), "{e}");
-    let e = matmul_once(&gpu, GgmlType::Q8_0, &[0; 34], (2, 32), &[0.0; 32], 1, 1 << 20).unwrap_err();
+    let e = run(GgmlType::Q8_0, &[0; 34], (2, 32), &[0.0; 32]);
     assert!(e.to_string().contains("does not match"), "{e}");
-    let e = matmul_once(&gpu, GgmlType::Q8K, &[0; 292], (1, 256), &[0.0; 256], 1, 1 << 20).unwrap_err();
+    let e = run(GgmlType::Q8K, &[0; 292], (1, 256), &[0.0; 256]);
     assert!(e.to_string().contains("no GPU kernel"), "{e}");
+}
+
+/// The self-check the page runs on the browser's WebGPU adapter passes here too, and it can
+/// fail: its reference is the CPU's dequantization, not the kernels.
+#[test]
+fn the_pages_kernel_self_check_passes_on_this_adapter() {
+    let Some(gpu) = gpu() else { return };
+    let report = pollster::block_on(clinicbench::backend::wgpu::check::check_kernels(&gpu)).unwrap();
+    assert_eq!(report.len(), 13);
+    for f in &report {
+        assert!(f.ok, "{}: relative error {:e}", f.format, f.max_relative_error);
+    }
+}
+
+/// The page's whole-pass comparison, on a synthetic model of each family.
+#[test]
+fn the_pages_forward_comparison_passes_on_every_family() {
+    for name in ["llama_q4_k_m", "gemma2_q4_0", "phi3_q8_0", "qwen2_q5_k_m"] {
+        let Some(gpu) = gpu() else { return };
+        let path = common::fixture(&format!("families/{name}.gguf"));
+        let g = clinicbench::gguf::Gguf::open(clinicbench::gguf::FileSource::open(&path).unwrap()).unwrap();
+        let rel = pollster::block_on(clinicbench::backend::wgpu::check::compare_forward(gpu, &g)).unwrap();
+        assert!(rel < 1e-4, "{name}: GPU logits differ from the CPU's by {rel:e} of the largest logit");
+    }
 }

@@ -336,7 +336,7 @@ mod app {
             .and_then(|w| w.location().search().ok())
             .and_then(|q| q.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("backend=").map(str::to_string)));
         let backend_note = match requested_backend.as_deref() {
-            Some("webgpu") => Some("?backend=webgpu: this build has no WebGPU kernels yet, so the model runs on the CPU.".to_string()),
+            Some("webgpu") => Some("?backend=webgpu: this build checks its WebGPU kernels (the GPU line) but its engine still runs the model on the CPU.".to_string()),
             Some("cpu") | None => None,
             Some(other) => Some(format!("?backend={other}: unknown backend (cpu or webgpu); the model runs on the CPU.")),
         };
@@ -357,6 +357,7 @@ mod app {
         let (bench, set_bench) = signal(None::<(String, clinicbench::engine::Bench)>);
         let (preview, set_preview) = signal(None::<(String, String, usize, Vec<String>, Vec<String>)>);
         let (search, set_search) = signal(String::new());
+        let (gpu, set_gpu) = signal(None::<clinicbench::web::GpuReport>);
 
         // The worker, and what it says.
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
@@ -367,11 +368,15 @@ mod app {
             };
             match msg {
                 FromWorker::Ready => set_status.set("Ready. Load a model to begin.".into()),
+                FromWorker::GpuReport(report) => set_gpu.set(Some(report)),
                 FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source } => {
                     set_busy.set(false);
                     set_model_sha.set(sha256);
                     let from = if source == "browser storage" { " from this browser's storage" } else { "" };
                     set_status.set(format!("Loaded {file_name}{from}."));
+                    // A forward-pass check on WebGPU speaks of the model it ran; another one
+                    // drops it (a small model's own check follows this message).
+                    set_gpu.update(|g| *g = g.take().map(|r| r.for_model(&file_name)));
                     set_card.set(Some((file_name, card, backend, backend_reason)));
                 }
                 FromWorker::Started { task, total, records, format, bad_rows } => {
@@ -712,6 +717,9 @@ mod app {
                         on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Enter" { load_url(()) }/>
                     <button id="load-url" on:click=move |_| load_url(()) disabled=move || busy.get() || running.get()>"Fetch"</button>
                 </div>
+                <p id="gpu-check" data-testid="gpu-check" data-ok=move || gpu.get().map(|g| g.ok().to_string())>
+                    {move || gpu.get().map(|g| g.summary()).unwrap_or_else(|| "WebGPU: checking the kernels…".into())}
+                </p>
                 {move || card.get().map(|(file, c, backend, reason)| view! {
                     <dl class="card" id="model-card" data-testid="model-card">
                         <dt>"File"</dt><dd>{file}</dd>

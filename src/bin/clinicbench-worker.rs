@@ -113,7 +113,59 @@ mod worker {
     }
 
     fn backend_reason() -> &'static str {
-        "WebGPU kernels are not built yet; the CPU backend runs in WebAssembly (SIMD128)"
+        "the CPU backend runs in WebAssembly (SIMD128); the WebGPU kernels are checked beside it (see the GPU line)"
+    }
+
+    /// Models up to this size are also run once on WebGPU and compared with the CPU.
+    const FORWARD_CHECK_BYTES: usize = 16 << 20;
+
+    /// Opens the browser's WebGPU adapter, runs the kernels' self-check and, given a small
+    /// model, its forward pass against the CPU, and posts the report.
+    async fn gpu_report(model: Option<(String, Vec<u8>)>) {
+        use clinicbench::backend::wgpu::{check, Gpu, GpuError, GpuOptions};
+        use clinicbench::web::GpuReport;
+        let mut report =
+            GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None };
+        let gpu = match Gpu::open(&GpuOptions::default()).await {
+            Ok(g) => g,
+            Err(GpuError::NoAdapter(why)) => {
+                report.problem = Some(why);
+                return post(&FromWorker::GpuReport(report));
+            }
+            Err(e) => {
+                report.problem = Some(e.to_string());
+                return post(&FromWorker::GpuReport(report));
+            }
+        };
+        report.adapter = Some(gpu.describe());
+        report.software = gpu.is_software();
+        match check::check_kernels(&gpu).await {
+            Ok(k) => report.kernels = k,
+            Err(e) => report.problem = Some(format!("the kernel check failed: {e}")),
+        }
+        if let Some((name, bytes)) = model.filter(|(_, b)| b.len() <= FORWARD_CHECK_BYTES) {
+            report.forward_model = Some(name);
+            let compared = match clinicbench::gguf::Gguf::open(clinicbench::gguf::SliceSource(bytes)) {
+                Ok(g) => check::compare_forward(gpu, &g).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match compared {
+                Ok(e) => report.forward_relative_error = Some(e),
+                Err(e) => report.problem = Some(format!("the model could not run on WebGPU: {e}")),
+            }
+        }
+        post(&FromWorker::GpuReport(report));
+    }
+
+    /// Loads a model and, when it is small, checks its forward pass on WebGPU.
+    async fn load_and_check(session: &Rc<RefCell<Session>>, name: &str, bytes: Vec<u8>, from: &str) {
+        let copy = (bytes.len() <= FORWARD_CHECK_BYTES).then(|| (name.to_string(), bytes.clone()));
+        let msg = with_source(session.borrow_mut().load_model(name, bytes, backend_reason()), from);
+        let loaded = matches!(msg, FromWorker::ModelLoaded { .. });
+        post(&msg);
+        if loaded && copy.is_some() {
+            gpu_report(copy).await;
+        }
     }
 
     fn with_source(msg: FromWorker, from: &str) -> FromWorker {
@@ -141,7 +193,7 @@ mod worker {
     async fn handle(session: Rc<RefCell<Session>>, msg: ToWorker, file: Option<web_sys::Blob>) {
         match msg {
             ToWorker::LoadKept { sha256 } => match opfs::read(&clinicbench::web::kept_model_name(&sha256)).await {
-                Ok(Some(bytes)) => post(&with_source(session.borrow_mut().load_model("kept model", bytes, backend_reason()), "browser storage")),
+                Ok(Some(bytes)) => load_and_check(&session, "kept model", bytes, "browser storage").await,
                 Ok(None) => post(&FromWorker::Error { message: "no model with that SHA-256 is kept in this browser".into() }),
                 Err(message) => post(&FromWorker::Error { message }),
             },
@@ -160,7 +212,7 @@ mod worker {
                                 post(&FromWorker::Error { message: format!("{file_name} was not kept: {message}") });
                             }
                         }
-                        post(&with_source(session.borrow_mut().load_model(&file_name, bytes, backend_reason()), "file"))
+                        load_and_check(&session, &file_name, bytes, "file").await
                     }
                     Err(message) => post(&FromWorker::Error { message }),
                 }
@@ -169,17 +221,22 @@ mod worker {
                 let name = url.rsplit('/').next().unwrap_or(&url).to_string();
                 let kept = clinicbench::web::kept_url_name(&url);
                 if let Ok(Some(bytes)) = opfs::read(&kept).await {
-                    return post(&with_source(session.borrow_mut().load_model(&name, bytes, backend_reason()), "browser storage"));
+                    return load_and_check(&session, &name, bytes, "browser storage").await;
                 }
                 match fetch_bytes(&url).await {
                     Ok(bytes) => {
                         // Kept by URL for the next visit, and by content so a resumed run finds it.
                         let by_content = clinicbench::web::kept_model_name(&clinicbench::web::sha256_hex(&bytes));
                         let kept_ok = opfs::write(&kept, &bytes).await.and(opfs::write(&by_content, &bytes).await);
+                        let copy = (bytes.len() <= FORWARD_CHECK_BYTES).then(|| (name.clone(), bytes.clone()));
                         let msg = with_source(session.borrow_mut().load_model(&name, bytes, backend_reason()), "url");
+                        let loaded = matches!(msg, FromWorker::ModelLoaded { .. });
                         post(&msg);
                         if let Err(message) = kept_ok {
                             post(&FromWorker::Error { message: format!("{name} loaded but was not kept for the next visit: {message}") });
+                        }
+                        if loaded && copy.is_some() {
+                            gpu_report(copy).await;
                         }
                     }
                     Err(message) => post(&FromWorker::Error { message }),
@@ -241,5 +298,6 @@ mod worker {
         scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
         onmessage.forget();
         post(&FromWorker::Ready);
+        spawn_local(gpu_report(None));
     }
 }

@@ -99,7 +99,89 @@ pub enum FromWorker {
     Cancelled { task: String, done: usize },
     Bench { backend: String, result: crate::engine::Bench },
     Preview { task: String, data_file: String, format: String, records: usize, bad_rows: Vec<String>, first: Vec<String> },
+    /// What the browser's WebGPU adapter made of the GPU kernels' self-check.
+    GpuReport(GpuReport),
     Error { message: String },
+}
+
+/// The GPU kernels run on the browser's WebGPU adapter against the CPU reference: every block
+/// format's products and, for a small loaded model, its whole forward pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuReport {
+    /// The adapter (`SwiftShader Device (Vulkan)`); `None` when the browser has none.
+    pub adapter: Option<String>,
+    /// A software adapter (SwiftShader, WARP): slower than the CPU backend.
+    pub software: bool,
+    pub kernels: Vec<crate::backend::wgpu::check::FormatCheck>,
+    /// A small loaded model's logits on WebGPU against the CPU backend's, relative to the
+    /// largest, and the model's file name.
+    pub forward_relative_error: Option<f64>,
+    #[serde(default)]
+    pub forward_model: Option<String>,
+    /// Why there is no adapter, or what failed.
+    pub problem: Option<String>,
+}
+
+/// The bar for [`GpuReport::forward_relative_error`].
+pub const MAX_FORWARD_RELATIVE_ERROR: f64 = 1e-4;
+
+impl GpuReport {
+    /// The report without its forward-pass result, once another model is loaded.
+    pub fn for_model(mut self, file_name: &str) -> GpuReport {
+        if self.forward_model.as_deref() != Some(file_name) {
+            self.forward_relative_error = None;
+            self.forward_model = None;
+        }
+        self
+    }
+
+    /// Whether everything that ran agreed with the CPU.
+    pub fn ok(&self) -> bool {
+        self.problem.is_none()
+            && self.adapter.is_some()
+            && !self.kernels.is_empty()
+            && self.kernels.iter().all(|k| k.ok)
+            && self.forward_relative_error.is_none_or(|e| e <= MAX_FORWARD_RELATIVE_ERROR)
+    }
+
+    /// One paragraph for people: what ran, how it compared, and which backend runs the model.
+    pub fn summary(&self) -> String {
+        let Some(adapter) = &self.adapter else {
+            return format!(
+                "No WebGPU adapter ({}): the model runs on the CPU backend (WebAssembly SIMD).",
+                self.problem.as_deref().unwrap_or("the browser offers no WebGPU adapter")
+            );
+        };
+        let kind = if self.software { ", a software adapter" } else { "" };
+        let mut s = format!("WebGPU: {adapter}{kind}. ");
+        if !self.kernels.is_empty() {
+            let passed = self.kernels.iter().filter(|k| k.ok).count();
+            let worst = self.kernels.iter().map(|k| k.max_relative_error).fold(0f64, f64::max);
+            s += &format!(
+                "Kernel check: {passed} of {} block formats agree with the CPU (worst relative error {worst:.1e}",
+                self.kernels.len()
+            );
+            let failed: Vec<&str> = self.kernels.iter().filter(|k| !k.ok).map(|k| k.format.as_str()).collect();
+            if !failed.is_empty() {
+                s += &format!("; failed: {}", failed.join(", "));
+            }
+            s += "). ";
+        }
+        if let Some(e) = self.forward_relative_error {
+            let verdict = if e <= MAX_FORWARD_RELATIVE_ERROR { "agree with" } else { "DIFFER from" };
+            let model = self.forward_model.as_deref().unwrap_or("the model");
+            s += &format!("The logits of {model} on WebGPU {verdict} the CPU's (relative error {e:.1e}). ");
+        }
+        if let Some(p) = &self.problem {
+            s += &format!("{p}. ");
+        }
+        s += if self.software {
+            "The model runs on the CPU backend: a software adapter is slower than WebAssembly SIMD."
+        } else {
+            "The model runs on the CPU backend: this build's engine drives WebGPU only natively so far."
+        };
+        s
+    }
 }
 
 /// A model and the task running on it.

@@ -58,6 +58,11 @@ try {
   await page.goto(`${origin}/?backend=webgpu`);
   await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
   check(true, 'the worker starts');
+  // The GPU kernels' self-check on the browser's WebGPU adapter (SwiftShader here).
+  await page.waitForFunction(() => document.querySelector('#gpu-check')?.dataset.ok !== undefined, null, { timeout: 180000 });
+  const gpuLine = await page.textContent('[data-testid=gpu-check]');
+  check(await page.getAttribute('[data-testid=gpu-check]', 'data-ok') === 'true' && gpuLine.includes('13 of 13 block formats agree'),
+    `every block format's WebGPU kernels agree with the CPU in the browser (${gpuLine})`);
   if (shots) await page.screenshot({ path: path.join(shots, '1-empty.png') });
 
   // The quick flow through the test hooks: a tiny model file, a task, a dataset file, a run.
@@ -68,6 +73,10 @@ try {
   await page.setInputFiles('[data-testid=model-file]', tiny);
   await page.waitForSelector('[data-testid=model-card]', { timeout: 60000 });
   check((await page.textContent('[data-testid=backend]')).includes('cpu'), 'a small model file loads on the CPU backend');
+  await page.waitForFunction(() => /logits/.test(document.querySelector('#gpu-check')?.textContent || ''), null, { timeout: 180000 });
+  const forwardLine = await page.textContent('[data-testid=gpu-check]');
+  check(forwardLine.includes(`logits of ${path.basename(tiny)} on WebGPU agree with the CPU's`) && await page.getAttribute('[data-testid=gpu-check]', 'data-ok') === 'true',
+    `the small model's whole forward pass on WebGPU agrees with the CPU backend (${forwardLine})`);
   await page.selectOption('[data-testid=task]', 'medqa_4options');
   await page.setInputFiles('[data-testid=dataset-file]', { name: 'hostile.jsonl', mimeType: 'application/json', buffer: Buffer.from(hostile + hostile) });
   await page.fill('[data-testid=limit]', '2');
@@ -213,6 +222,31 @@ try {
   console.log(`FAIL ${e}`);
 } finally {
   await browser.close();
+}
+
+// The same page without WebGPU: the CPU backend runs the model, and the page says why.
+const noGpu = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-features=WebGPU'],
+});
+try {
+  const page = await noGpu.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${origin}/?backend=webgpu`);
+  await page.waitForFunction(() => document.querySelector('#gpu-check')?.dataset.ok !== undefined, null, { timeout: 120000 });
+  const line = await page.textContent('[data-testid=gpu-check]');
+  check(line.startsWith('No WebGPU adapter') && line.includes('CPU backend'), `without WebGPU the page says the CPU runs the model (${line})`);
+  await page.setInputFiles('[data-testid=model-file]', tiny);
+  await page.waitForSelector('[data-testid=model-card]', { timeout: 60000 });
+  check((await page.textContent('[data-testid=backend]')).includes('cpu'), 'without WebGPU a model loads on the CPU backend');
+  check(errors.length === 0, `no page errors without WebGPU (${errors.slice(0, 3).join(' | ')})`);
+} catch (e) {
+  failures.push(String(e));
+  console.log(`FAIL ${e}`);
+} finally {
+  await noGpu.close();
   server.close();
 }
 console.log(`served: ${[...new Set(served)].join(' ')}`);

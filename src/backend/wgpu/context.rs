@@ -49,7 +49,14 @@ impl Gpu {
                 ..Default::default()
             })
             .await
-            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+            // wgpu lists every backend it was not built with; say what was looked for.
+            .map_err(|_| {
+                GpuError::NoAdapter(if cfg!(target_arch = "wasm32") {
+                    "the browser offers no WebGPU adapter".into()
+                } else {
+                    "no Vulkan, Metal or DX12 adapter was found (WGPU_BACKEND chooses others)".into()
+                })
+            })?;
         let info = adapter.get_info();
         let offered = adapter.limits();
         let limits = if options.default_limits {
@@ -97,7 +104,12 @@ impl Gpu {
 
     /// A short name for reports: `NVIDIA H200 (Vulkan)`.
     pub fn describe(&self) -> String {
-        format!("{} ({:?})", self.info.name, self.info.backend)
+        // Browsers may withhold the adapter's description.
+        let name = if self.info.name.is_empty() { "an unnamed adapter" } else { &self.info.name };
+        match self.info.backend {
+            wgpu::Backend::BrowserWebGpu => format!("{name} (WebGPU)"),
+            other => format!("{name} ({other:?})"),
+        }
     }
 
     /// Whether the adapter is a software rasterizer (SwiftShader, lavapipe, WARP): far slower

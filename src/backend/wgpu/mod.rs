@@ -17,6 +17,7 @@
 // the `Backend` impl are native-only for now and the rest is unused there.
 #![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports))]
 
+pub mod check;
 mod context;
 pub mod shaders;
 
@@ -548,9 +549,44 @@ impl WgpuBackend {
         Ok(())
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
-    fn finish(&mut self, encoder: wgpu::CommandEncoder, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, BackendError> {
-        read_back(&self.gpu, &self.buffers.readback, encoder, src, bytes)
+    async fn finish(&mut self, encoder: wgpu::CommandEncoder, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, BackendError> {
+        read_back(&self.gpu, &self.buffers.readback, encoder, src, bytes).await
+    }
+
+    /// [`Backend::forward`] as a future, for the browser, where a read-back must be awaited:
+    /// the logits of the last `n_logits` tokens, row-major.
+    pub async fn forward_async(&mut self, tokens: &[u32], n_logits: usize) -> Result<Vec<f32>, BackendError> {
+        self.check_batch(tokens, n_logits)?;
+        let encoder = self.encode(tokens, n_logits, self.score_dispatch);
+        let nv = self.config.n_vocab;
+        let bytes = (4 * n_logits * nv) as u64;
+        let logits = self.buffers.logits.clone();
+        let out = self.finish(encoder, &logits, bytes.max(4)).await?;
+        self.kv_len += tokens.len();
+        Ok(bytemuck::cast_slice(&out[..n_logits * nv * 4]).to_vec())
+    }
+
+    /// [`Backend::forward_scores`] as a future.
+    pub async fn forward_scores_async(&mut self, tokens: &[u32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
+        let n_logits = targets.len();
+        self.check_batch(tokens, n_logits)?;
+        let mut padded = targets.to_vec();
+        padded.resize(tokens.len(), 0);
+        self.gpu.queue.write_buffer(&self.buffers.targets, 0, bytemuck::cast_slice(&padded));
+        // With no target the pass stops before the logits: only the cache is wanted.
+        let upto = if n_logits == 0 { self.score_dispatch } else { self.plan.len() };
+        let encoder = self.encode(tokens, n_logits, upto);
+        let scores = self.buffers.token_scores.clone();
+        let out = self.finish(encoder, &scores, (16 * n_logits.max(1)) as u64).await?;
+        self.kv_len += tokens.len();
+        let v: &[f32] = bytemuck::cast_slice(&out);
+        Ok(v.chunks_exact(4)
+            .take(n_logits)
+            .map(|r| {
+                let (max, sum, argmax, target) = (r[0], r[1], r[2].to_bits(), r[3]);
+                TokenScore { logprob: f64::from(target - max) - f64::from(sum).ln(), argmax }
+            })
+            .collect())
     }
 
     /// Measures the device's streaming read bandwidth in GB/s over a `bytes`-byte buffer.
@@ -770,9 +806,9 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
 }
 
 /// Submits `encoder` after copying `bytes` of `src` into `readback`, waits for the device and
-/// returns the bytes, or the error the device raised.
-#[cfg(not(target_arch = "wasm32"))]
-fn read_back(
+/// returns the bytes, or the error the device raised. Natively it polls the device until the
+/// copy is done; in the browser the mapping resolves from the event loop, so it must be awaited.
+async fn read_back(
     gpu: &Gpu,
     readback: &wgpu::Buffer,
     mut encoder: wgpu::CommandEncoder,
@@ -782,15 +818,17 @@ fn read_back(
     encoder.copy_buffer_to_buffer(src, 0, readback, 0, bytes);
     gpu.queue.submit([encoder.finish()]);
     let slice = readback.slice(..bytes);
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = futures_channel::oneshot::channel();
     slice.map_async(wgpu::MapMode::Read, move |r| {
         let _ = tx.send(r);
     });
+    #[cfg(not(target_arch = "wasm32"))]
     gpu.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| BackendError::Gpu(e.to_string()))?;
+    let mapped = rx.await;
     if let Some(message) = gpu.failure() {
         return Err(BackendError::Gpu(message));
     }
-    match rx.recv() {
+    match mapped {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(BackendError::Gpu(format!("cannot read results back from the GPU: {e}"))),
         Err(_) => return Err(BackendError::Gpu("the GPU never answered the read-back".into())),
@@ -803,8 +841,7 @@ fn read_back(
 /// Runs one product `y = W x` of `n_tokens` rows of `x` through the planned kernels (the
 /// matrix-vector kernel for one or two tokens, the tiled one beyond), split into parts of at
 /// most `part_bytes`: what the kernel tests compare with the CPU backend.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn matmul_once(
+pub async fn matmul_once(
     gpu: &Gpu,
     ty: crate::quant::GgmlType,
     weights: &[u8],
@@ -861,7 +898,7 @@ pub fn matmul_once(
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    let out = read_back(gpu, &readback, encoder, &y, out_bytes)?;
+    let out = read_back(gpu, &readback, encoder, &y, out_bytes).await?;
     Ok(bytemuck::cast_slice(&out).to_vec())
 }
 
@@ -931,42 +968,13 @@ impl Backend for WgpuBackend {
     }
 
     fn forward(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
-        self.check_batch(tokens, n_logits)?;
-        let encoder = self.encode(tokens, n_logits, self.score_dispatch);
-        let nv = self.config.n_vocab;
-        let bytes = (4 * n_logits * nv) as u64;
-        let logits = self.buffers.logits.clone();
-        let out = self.finish(encoder, &logits, bytes.max(4))?;
-        self.kv_len += tokens.len();
-        let dst = &mut self.logits_host[..n_logits * nv];
-        dst.copy_from_slice(bytemuck::cast_slice(&out[..n_logits * nv * 4]));
-        Ok(&self.logits_host[..n_logits * nv])
+        let logits = pollster::block_on(self.forward_async(tokens, n_logits))?;
+        let dst = &mut self.logits_host[..logits.len()];
+        dst.copy_from_slice(&logits);
+        Ok(dst)
     }
 
     fn forward_scores(&mut self, tokens: &[u32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
-        let n_logits = targets.len();
-        self.check_batch(tokens, n_logits)?;
-        if n_logits == 0 {
-            // Only the cache is wanted: no logits, no read-back beyond a word.
-            let encoder = self.encode(tokens, 0, self.score_dispatch);
-            let x = self.buffers.x.clone();
-            self.finish(encoder, &x, 4)?;
-            self.kv_len += tokens.len();
-            return Ok(Vec::new());
-        }
-        let mut padded = targets.to_vec();
-        padded.resize(tokens.len(), 0);
-        self.gpu.queue.write_buffer(&self.buffers.targets, 0, bytemuck::cast_slice(&padded));
-        let encoder = self.encode(tokens, n_logits, self.plan.len());
-        let scores = self.buffers.token_scores.clone();
-        let out = self.finish(encoder, &scores, (16 * n_logits) as u64)?;
-        self.kv_len += tokens.len();
-        let v: &[f32] = bytemuck::cast_slice(&out);
-        Ok(v.chunks_exact(4)
-            .map(|r| {
-                let (max, sum, argmax, target) = (r[0], r[1], r[2].to_bits(), r[3]);
-                TokenScore { logprob: f64::from(target - max) - f64::from(sum).ln(), argmax }
-            })
-            .collect())
+        pollster::block_on(self.forward_scores_async(tokens, targets))
     }
 }
