@@ -9,10 +9,13 @@ fn chunk(row: u32, j: u32, cols: u32) -> array<f32, 32> {
     let sc = w_f16(b) * sm.x;
     let mn = w_f16(b + 2u) * sm.y;
     let shift = 4u * (k % 2u);
+    let qs = b + 16u + 32u * (k / 2u);
     var out: array<f32, 32>;
-    for (var l = 0u; l < 32u; l++) {
-        let q = (w_byte(b + 16u + 32u * (k / 2u) + l) >> shift) & 15u;
-        out[l] = sc * f32(q) - mn;
+    for (var g = 0u; g < 8u; g++) {
+        let q = w_u32(qs + 4u * g);
+        for (var i = 0u; i < 4u; i++) {
+            out[4u * g + i] = sc * f32((q >> (8u * i + shift)) & 15u) - mn;
+        }
     }
     return out;
 }

@@ -478,7 +478,8 @@ impl WgpuBackend {
             Work::Matmul { format, rows, logits } => {
                 let count = if logits { n_logits } else { n };
                 if count <= 2 {
-                    let [x, y, _] = spread(rows);
+                    // Four rows a workgroup (matvec.wgsl).
+                    let [x, y, _] = spread(rows.div_ceil(4));
                     ("matvec", Some(format), [x, y, count])
                 } else {
                     ("matmul_tiled", Some(format), [rows.div_ceil(16), count.div_ceil(16), 1])
