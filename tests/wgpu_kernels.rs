@@ -140,3 +140,20 @@ fn the_pages_forward_comparison_passes_on_every_family() {
         assert!(rel < 1e-4, "{name}: GPU logits differ from the CPU's by {rel:e} of the largest logit");
     }
 }
+
+/// A GPU that goes away mid-run (driver reset, a tab's device lost) gives an error for the
+/// step, not a panic or a hang, and so does every step after it.
+#[test]
+fn a_lost_device_is_an_error_not_a_hang() {
+    use clinicbench::backend::Backend;
+    let path = common::fixture("families/llama_q4_k_m.gguf");
+    let g = clinicbench::gguf::Gguf::open(clinicbench::gguf::FileSource::open(&path).unwrap()).unwrap();
+    let Some(mut b) = common::wgpu_backend(&g, 64, &GpuOptions::default()) else { return };
+    assert!(b.forward(&[1, 2, 3], 1).is_ok());
+    b.gpu().device.destroy();
+    for _ in 0..2 {
+        let e = b.forward(&[4], 1).unwrap_err().to_string();
+        assert!(e.contains("GPU device was lost") && e.contains("reload the model"), "{e}");
+        assert!(b.forward_scores(&[4], &[0]).is_err());
+    }
+}

@@ -90,7 +90,10 @@ impl Gpu {
         let on_lost = failure.clone();
         device.set_device_lost_callback(move |reason, message| {
             let mut slot = on_lost.lock().unwrap_or_else(|p| p.into_inner());
-            slot.get_or_insert_with(|| format!("the GPU device was lost ({reason:?}): {message}"));
+            slot.get_or_insert_with(|| match message.trim() {
+                "" => format!("the GPU device was lost ({reason:?}); reload the model to go on"),
+                m => format!("the GPU device was lost ({reason:?}: {m}); reload the model to go on"),
+            });
         });
         let device_max = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
         let max_weight_part = options.max_weight_part_bytes.map_or(device_max, |m| m.min(device_max));
