@@ -95,7 +95,7 @@ impl Gpu {
                 m => format!("the GPU device was lost ({reason:?}: {m}); reload the model to go on"),
             });
         });
-        let device_max = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+        let device_max = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
         let max_weight_part = options.max_weight_part_bytes.map_or(device_max, |m| m.min(device_max));
         Ok(Gpu { device, queue, info, limits, max_binding: device_max, max_weight_part, failure })
     }
