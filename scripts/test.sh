@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup-browser.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+# Mesa's Vulkan loader (lavapipe, for the GPU kernel tests) complains on every start without one.
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then XDG_RUNTIME_DIR="$(mktemp -d)"; export XDG_RUNTIME_DIR; fi
 if [ -z "${CLINICBENCH_MODEL:-}" ]; then
   CLINICBENCH_MODEL="$(bash scripts/fetch-model.sh)"
   export CLINICBENCH_MODEL
