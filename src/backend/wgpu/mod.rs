@@ -482,7 +482,8 @@ impl WgpuBackend {
                     let [x, y, _] = spread(rows.div_ceil(4));
                     ("matvec", Some(format), [x, y, count])
                 } else {
-                    ("matmul_tiled", Some(format), [rows.div_ceil(16), count.div_ceil(16), 1])
+                    // 64 rows x 16 tokens a workgroup (matmul_tiled.wgsl).
+                    ("matmul_tiled", Some(format), [rows.div_ceil(64), count.div_ceil(16), 1])
                 }
             }
             Work::Norm { logits } => ("rms_norm", None, [if logits { n_logits } else { n }, 1, 1]),
