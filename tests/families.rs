@@ -18,7 +18,7 @@ mod common;
 use clinicbench::backend::cpu::CpuBackend;
 use clinicbench::backend::wgpu::GpuOptions;
 use clinicbench::backend::Backend;
-use clinicbench::engine::{Engine, Finish, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
+use clinicbench::engine::{wait, Engine, Finish, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
 use clinicbench::gguf::{FileSource, Gguf};
 use clinicbench::model::Activation;
 use clinicbench::quant::GgmlType;
@@ -144,7 +144,7 @@ fn check_on(name: &str, choice: &Choice) {
 
         let req =
             LogLikelihoodRequest::new(case.original_context.clone(), case.continuation.clone());
-        let got = &engine.loglikelihood(std::slice::from_ref(&req)).unwrap()[0];
+        let got = &wait(engine.loglikelihood(std::slice::from_ref(&req))).unwrap()[0];
         assert_eq!(got.n_tokens, case.n_tokens, "{what}: token count");
         let err = (got.logprob - case.logprob).abs();
         assert!(err < case_tol, "{what}: logprob {} vs llama.cpp {} (error {err:.5} nats)", got.logprob, case.logprob);
@@ -177,7 +177,7 @@ fn check_on(name: &str, choice: &Choice) {
             sampling: Sampling::Greedy,
             ignore_eos: false,
         };
-        let got = engine.generate(&req, &mut |_| {}).unwrap();
+        let got = wait(engine.generate(&req, &mut |_| {})).unwrap();
         // llama.cpp's list ends with the end-of-generation token where it stopped on one; ours
         // leaves it out and says Eos.
         let want = &case.ids;

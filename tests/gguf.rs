@@ -251,10 +251,10 @@ fn tiny_llama(extra: Option<&str>) -> Vec<u8> {
 
 #[test]
 fn tensors_the_decoder_would_not_use_are_refused() {
-    use clinicbench::backend::{cpu::CpuBackend, Backend};
+    use clinicbench::backend::cpu::CpuBackend;
     let g = Gguf::open(SliceSource(tiny_llama(None))).unwrap();
     let mut b = CpuBackend::load(&g, 8).unwrap();
-    assert_eq!(b.forward(&[1, 3], 1).unwrap().len(), 4, "the tiny model runs");
+    assert_eq!(b.forward_sync(&[1, 3], 1).unwrap().len(), 4, "the tiny model runs");
     // A bias llama.cpp would add is not silently dropped.
     let g = Gguf::open(SliceSource(tiny_llama(Some("blk.0.attn_output.bias")))).unwrap();
     let e = CpuBackend::load(&g, 8).err().unwrap().to_string();

@@ -16,7 +16,7 @@ mod common;
 use clinicbench::backend::cpu::CpuBackend;
 use clinicbench::backend::wgpu::GpuOptions;
 use clinicbench::backend::Backend;
-use clinicbench::engine::{Engine, Finish, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
+use clinicbench::engine::{wait, Engine, Finish, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
 use clinicbench::gguf::{FileSource, Gguf};
 use clinicbench::tokenizer::Tokenizer;
 use serde::Deserialize;
@@ -133,7 +133,7 @@ fn check(mut engine: LocalEngine<Box<dyn Backend>>, fx: Fixture) {
     let (mut err_f32, mut err_f64, mut err_quant) = (Errors::default(), Errors::default(), Errors::default());
     for case in &fx.loglikelihood {
         let req = LogLikelihoodRequest::new(case.original_context.clone(), case.continuation.clone());
-        let got = &engine.loglikelihood(std::slice::from_ref(&req)).unwrap()[0];
+        let got = &wait(engine.loglikelihood(std::slice::from_ref(&req))).unwrap()[0];
         assert_eq!(got.n_tokens, case.n_tokens, "continuation {:?}: token count", case.continuation);
         err_f32.add(got.logprob - case.logprob_f32_weights, &case.continuation);
         err_f64.add(got.logprob - case.f64_logprob, &case.continuation);
@@ -168,7 +168,7 @@ fn check(mut engine: LocalEngine<Box<dyn Backend>>, fx: Fixture) {
             sampling: Sampling::Greedy,
             ignore_eos: false,
         };
-        let got = engine.generate(&req, &mut |_| {}).unwrap();
+        let got = wait(engine.generate(&req, &mut |_| {})).unwrap();
         let want = &case.ids_f32_weights;
         for (i, (&g, &w)) in got.ids.iter().zip(want).enumerate() {
             if g != w {
@@ -201,10 +201,10 @@ fn shared_prefix_gives_the_same_answer_as_a_cold_cache() {
     let case = &fx.loglikelihood[0];
     let req = LogLikelihoodRequest::new(case.original_context.clone(), case.continuation.clone());
     let warm_up = LogLikelihoodRequest::new(case.original_context.clone(), " Z");
-    let cold = engine.loglikelihood(std::slice::from_ref(&req)).unwrap()[0].logprob;
-    engine.loglikelihood(std::slice::from_ref(&warm_up)).unwrap();
+    let cold = wait(engine.loglikelihood(std::slice::from_ref(&req))).unwrap()[0].logprob;
+    wait(engine.loglikelihood(std::slice::from_ref(&warm_up))).unwrap();
     let reused_before = engine.stats.reused_tokens;
-    let warm = engine.loglikelihood(std::slice::from_ref(&req)).unwrap()[0].logprob;
+    let warm = wait(engine.loglikelihood(std::slice::from_ref(&req))).unwrap()[0].logprob;
     assert!(engine.stats.reused_tokens > reused_before, "the context's cache was not reused");
     assert!((cold - warm).abs() < 1e-4, "cold {cold} vs warm {warm}");
 }

@@ -9,7 +9,7 @@
 mod common;
 
 use clinicbench::backend::cpu::CpuBackend;
-use clinicbench::engine::LocalEngine;
+use clinicbench::engine::{wait, LocalEngine};
 use clinicbench::gguf::{FileSource, Gguf};
 use clinicbench::tasks::{self, RunOptions};
 use clinicbench::tokenizer::Tokenizer;
@@ -56,7 +56,7 @@ fn first_100_documents_agree_with_lm_eval_prompts_scored_by_llama_cpp() {
         let spec = tasks::spec::find(name).unwrap();
         let data = tasks::load_data(&spec, &root, None).unwrap();
         let opts = RunOptions { limit: Some(rows.len()), seed: 1234, ..Default::default() };
-        let run = tasks::run_task(&mut engine, &spec, &data, &opts, &mut |_| {}).unwrap();
+        let run = wait(tasks::run_task(&mut engine, &spec, &data, &opts, &mut |_| {})).unwrap();
         assert_eq!(run.samples.len(), rows.len(), "{name}");
 
         let (mut agree, mut agree_quantized, mut decisive) = (0, 0, 0);

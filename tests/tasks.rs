@@ -4,7 +4,7 @@
 mod common;
 
 use clinicbench::engine::{
-    ChatMessage, Engine, EngineError, Finish, GenerateRequest, Generation, LogLikelihood, LogLikelihoodRequest,
+    wait, Answer, ChatMessage, Engine, EngineError, Finish, GenerateRequest, Generation, LogLikelihood, LogLikelihoodRequest,
 };
 use clinicbench::tasks::{self, importers, Doc, Event, RunOptions, TaskData};
 use serde_json::json;
@@ -83,22 +83,23 @@ impl Scripted {
 }
 
 impl Engine for Scripted {
-    fn loglikelihood(&mut self, reqs: &[LogLikelihoodRequest]) -> Result<Vec<LogLikelihood>, EngineError> {
+    fn loglikelihood<'a>(&'a mut self, reqs: &'a [LogLikelihoodRequest]) -> Answer<'a, Vec<LogLikelihood>> {
         self.seen_ll.extend(reqs.iter().cloned());
-        Ok(reqs
+        let out = reqs
             .iter()
             .map(|r| {
                 let lp = self.loglikelihoods.iter().find(|(c, _)| *c == r.continuation).map_or(-10.0, |x| x.1);
                 LogLikelihood { logprob: lp, is_greedy: false, n_tokens: 1, truncated: false }
             })
-            .collect())
+            .collect();
+        Box::pin(std::future::ready(Ok(out)))
     }
-    fn generate(&mut self, req: &GenerateRequest, on_token: &mut dyn FnMut(&str)) -> Result<Generation, EngineError> {
+    fn generate<'a>(&'a mut self, req: &'a GenerateRequest, on_token: &'a mut dyn FnMut(&str)) -> Answer<'a, Generation> {
         let i = self.seen_gen.len();
         self.seen_gen.push(req.clone());
         let text = self.answers.get(i).cloned().unwrap_or_default();
         on_token(&text);
-        Ok(Generation { text, ids: vec![], finish: Finish::Stop, truncated: false })
+        Box::pin(std::future::ready(Ok(Generation { text, ids: vec![], finish: Finish::Stop, truncated: false })))
     }
     fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
         Ok(messages.iter().map(|m| format!("<{}>{}</{}>", m.role, m.content, m.role)).collect::<String>() + "<assistant>")
@@ -127,7 +128,7 @@ fn multiple_choice_runner_scores_acc_and_acc_norm_and_skips_bad_gold() {
     let d = data(vec![doc("yes"), doc("maybe"), doc("perhaps")], vec![]);
     let opts = RunOptions { seed: 1, ..Default::default() };
     let mut seen = 0;
-    let run = tasks::run_task(&mut engine, &spec, &d, &opts, &mut samples_only(&mut |_| seen += 1)).unwrap();
+    let run = wait(tasks::run_task(&mut engine, &spec, &d, &opts, &mut samples_only(&mut |_| seen += 1))).unwrap();
     assert_eq!(seen, 2);
     assert_eq!(run.skipped.len(), 1, "a gold label outside the choices is skipped and reported");
     assert!(run.skipped[0].contains("perhaps"));
@@ -144,8 +145,8 @@ fn multiple_choice_runner_scores_acc_and_acc_norm_and_skips_bad_gold() {
     // Few-shot from the same split never shows the document itself, and is seeded.
     let d = data((0..6).map(|i| doc(["yes", "no"][i % 2])).collect(), vec![]);
     let opts = RunOptions { shots: 3, limit: Some(2), seed: 7, ..Default::default() };
-    let a = tasks::run_task(&mut engine, &spec, &d, &opts, &mut |_| {}).unwrap();
-    let b = tasks::run_task(&mut engine, &spec, &d, &opts, &mut |_| {}).unwrap();
+    let a = wait(tasks::run_task(&mut engine, &spec, &d, &opts, &mut |_| {})).unwrap();
+    let b = wait(tasks::run_task(&mut engine, &spec, &d, &opts, &mut |_| {})).unwrap();
     assert_eq!(a.samples.len(), 2);
     assert_eq!(a.samples[0].prompt, b.samples[0].prompt);
     assert_eq!(a.samples[0].prompt.matches("Answer:").count(), 4);
@@ -153,7 +154,7 @@ fn multiple_choice_runner_scores_acc_and_acc_norm_and_skips_bad_gold() {
     // Resuming keeps the finished documents and scores only the rest.
     let opts = RunOptions { limit: Some(4), seed: 7, previous: a.samples.clone(), ..Default::default() };
     let mut scored = vec![];
-    let c = tasks::run_task(&mut engine, &spec, &d, &opts, &mut samples_only(&mut |s| scored.push(s.doc_id))).unwrap();
+    let c = wait(tasks::run_task(&mut engine, &spec, &d, &opts, &mut samples_only(&mut |s| scored.push(s.doc_id)))).unwrap();
     assert_eq!(scored, vec![2, 3]);
     assert_eq!(c.samples.len(), 4);
     assert_eq!(c.samples[0].prompt, a.samples[0].prompt, "the earlier sample is kept as it was");
@@ -355,11 +356,11 @@ fn generation_tasks_extract_answers_and_count_the_unparsed() {
     );
     let mut engine = Scripted::answering(&["The correct answer is C: Morphine", " Nitroglycerin.", "I cannot say.", "Answer: (b)"]);
     let mut tokens = String::new();
-    let run = tasks::run_task(&mut engine, &spec, &d, &RunOptions::default(), &mut |e| {
+    let run = wait(tasks::run_task(&mut engine, &spec, &d, &RunOptions::default(), &mut |e| {
         if let Event::Token { text, .. } = e {
             tokens.push_str(text)
         }
-    })
+    }))
     .unwrap();
     assert!(tokens.contains("Morphine"), "generated text is streamed");
     let preds: Vec<Option<usize>> = run.samples.iter().map(|s| s.pred).collect();
@@ -378,7 +379,7 @@ Answer:"));
     let spec = tasks::spec::find("ddi_gen").unwrap();
     let docs = ["DDI-effect", "DDI-false", "DDI-mechanism"].map(|g| doc_with(json!({"sentence": "s"}), json!(g))).to_vec();
     let mut engine = Scripted::answering(&["effect", "none", "unclear"]);
-    let run = tasks::run_task(&mut engine, &spec, &data(docs, vec![]), &RunOptions::default(), &mut |_| {}).unwrap();
+    let run = wait(tasks::run_task(&mut engine, &spec, &data(docs, vec![]), &RunOptions::default(), &mut |_| {})).unwrap();
     let r = tasks::aggregate(&spec, &run).unwrap();
     // Positive classes: tp 1 (effect), predicted 1, true 2 -> micro F1 = 2/3.
     assert!((r["f1_micro"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12, "{r:?}");
@@ -395,7 +396,7 @@ telangiectasia	I
 
 ", None);
     let mut engine = Scripted::answering(&["- breast cancer\n- ataxia-telangiectasia\n- familial"]);
-    let run = tasks::run_task(&mut engine, &spec, &data(imp.docs, vec![]), &RunOptions::default(), &mut |_| {}).unwrap();
+    let run = wait(tasks::run_task(&mut engine, &spec, &data(imp.docs, vec![]), &RunOptions::default(), &mut |_| {})).unwrap();
     assert_eq!(run.samples[0].answer, Some(json!(["B", "B", "I", "O", "B", "I", "I"])));
     let r = tasks::aggregate(&spec, &run).unwrap();
     assert!((r["entity_f1"].as_f64().unwrap() - 0.8).abs() < 1e-12, "2 of 3 predicted, 2 of 2 true: {r:?}");
@@ -404,7 +405,7 @@ telangiectasia	I
     let spec = tasks::spec::find("treatment_recommendation").unwrap();
     let doc = doc_with(json!({"disease": "Panic disorder", "Symptom": ["Anxiety"]}), json!(["Lorazepam", "Sertraline"]));
     let mut engine = Scripted::answering(&[" lorazepam, Paroxetine"]);
-    let run = tasks::run_task(&mut engine, &spec, &data(vec![doc], vec![]), &RunOptions::default(), &mut |_| {}).unwrap();
+    let run = wait(tasks::run_task(&mut engine, &spec, &data(vec![doc], vec![]), &RunOptions::default(), &mut |_| {})).unwrap();
     assert_eq!(run.samples[0].metrics["set_f1"], 0.5);
     assert!(engine.seen_gen[0].prompt.contains("Disease: Panic disorder
 Symptoms: Anxiety
@@ -412,7 +413,7 @@ Medications:"));
     let spec = tasks::spec::find("iu_xray_summarization").unwrap();
     let doc = doc_with(json!({"findings": "Clear lungs."}), json!("No acute cardiopulmonary disease."));
     let mut engine = Scripted::answering(&[" No acute disease. "]);
-    let run = tasks::run_task(&mut engine, &spec, &data(vec![doc], vec![]), &RunOptions::default(), &mut |_| {}).unwrap();
+    let run = wait(tasks::run_task(&mut engine, &spec, &data(vec![doc], vec![]), &RunOptions::default(), &mut |_| {})).unwrap();
     let s = &run.samples[0];
     assert_eq!(s.answer, Some(json!("No acute disease.")));
     // rouge-score: 3 of 3 predicted tokens, 3 of 4 reference tokens in the LCS.
@@ -428,7 +429,7 @@ fn chat_template_prompts_follow_lm_eval() {
     let d = data(test.docs, vec![]);
     let mut engine = Scripted::scoring(vec![("C".into(), -1.0)]);
     let opts = RunOptions { chat_template: true, ..Default::default() };
-    let run = tasks::run_task(&mut engine, &spec, &d, &opts, &mut |_| {}).unwrap();
+    let run = wait(tasks::run_task(&mut engine, &spec, &d, &opts, &mut |_| {})).unwrap();
     let req = &engine.seen_ll[2];
     // The description is the system message, the question the user's; the choice follows the
     // opened assistant turn with no delimiter (lm-eval's construct_requests).
@@ -451,7 +452,7 @@ fn few_shot_generation_examples_show_their_answers() {
     ];
     let mut engine = Scripted::answering(&["Inducing angiogenesis; nothing else", "none"]);
     let opts = RunOptions { shots: 1, limit: Some(1), seed: 3, ..Default::default() };
-    let run = tasks::run_task(&mut engine, &spec, &data(docs, vec![]), &opts, &mut |_| {}).unwrap();
+    let run = wait(tasks::run_task(&mut engine, &spec, &data(docs, vec![]), &opts, &mut |_| {})).unwrap();
     let prompt = &run.samples[0].prompt;
     assert!(prompt.starts_with("Document: ```S1```") && prompt.contains("Categories: none\n\nDocument: ```S0```"), "{prompt}");
     assert_eq!(run.samples[0].answer, Some(json!(["inducing angiogenesis"])));
@@ -599,7 +600,7 @@ fn tasks_without_public_files_read_samples_in_their_stated_formats() {
         let d = tasks::load_bytes(&spec, file, bytes).unwrap_or_else(|e| panic!("{task}: {e}"));
         assert_eq!((d.docs.len(), d.bad_rows.len()), (1, 0), "{task}: {:?}", d.bad_rows);
         let mut engine = Scripted::answering(&["A short answer."]);
-        let run = tasks::run_task(&mut engine, &spec, &d, &RunOptions::default(), &mut |_| {}).unwrap();
+        let run = wait(tasks::run_task(&mut engine, &spec, &d, &RunOptions::default(), &mut |_| {})).unwrap();
         assert!(run.samples[0].prompt.contains(in_prompt), "{task}: {}", run.samples[0].prompt);
         let r = tasks::aggregate(&spec, &run).unwrap();
         assert!(r["rougeL"].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{task}: {r:?}");

@@ -3,7 +3,15 @@
 
 mod common;
 
-use clinicbench::web::{FromWorker, RunRequest, Session, ToWorker};
+use clinicbench::engine::wait;
+use clinicbench::gguf::SliceSource;
+use clinicbench::web::{sha256_hex, FromWorker, RunRequest, Session, ToWorker};
+
+/// Loads a model from its bytes onto the CPU backend, as the worker does from a file.
+fn load(s: &mut Session, name: &str, bytes: Vec<u8>) -> FromWorker {
+    let sha = sha256_hex(&bytes);
+    wait(s.load_model(name, &sha, SliceSource(bytes), None, "test"))
+}
 
 fn request(task: &str) -> RunRequest {
     serde_json::from_value(serde_json::json!({"task": task, "limit": 2})).unwrap()
@@ -22,12 +30,12 @@ fn messages_round_trip_as_json() {
 fn bad_input_becomes_an_error_message() {
     let mut s = Session::new();
     assert!(matches!(s.start(&request("demo_exam"), None), FromWorker::Error { message } if message.contains("load a model")));
-    match s.load_model("junk.gguf", b"not a model".to_vec(), "test") {
+    match load(&mut s, "junk.gguf", b"not a model".to_vec()) {
         FromWorker::Error { message } => assert!(message.contains("junk.gguf"), "{message}"),
         other => panic!("{other:?}"),
     }
     let mut out = vec![];
-    assert!(!s.step(&mut |m| out.push(m)));
+    assert!(!wait(s.step(&mut |m| out.push(m))));
     assert!(out.is_empty());
 }
 
@@ -35,7 +43,7 @@ fn bad_input_becomes_an_error_message() {
 fn a_demo_task_runs_pauses_resumes_and_cancels() {
     let Some(model) = common::real_model() else { return };
     let mut s = Session::new();
-    match s.load_model("demo.gguf", std::fs::read(&model).unwrap(), "CPU") {
+    match load(&mut s, "demo.gguf", std::fs::read(&model).unwrap()) {
         FromWorker::ModelLoaded { card, .. } => assert_eq!(card.architecture, "gemma3"),
         other => panic!("{other:?}"),
     }
@@ -44,11 +52,11 @@ fn a_demo_task_runs_pauses_resumes_and_cancels() {
 
     assert!(matches!(s.start(&request("demo_exam"), None), FromWorker::Started { total: 2, records: 5, .. }));
     let mut out = vec![];
-    assert!(s.step(&mut |m| out.push(m)));
+    assert!(wait(s.step(&mut |m| out.push(m))));
     assert!(matches!(s.pause(), Some(FromWorker::Paused { .. })));
-    assert!(!s.step(&mut |m| out.push(m)), "paused");
+    assert!(!wait(s.step(&mut |m| out.push(m))), "paused");
     s.resume();
-    while s.step(&mut |m| out.push(m)) {}
+    while wait(s.step(&mut |m| out.push(m))) {}
     let samples = out.iter().filter(|m| matches!(m, FromWorker::Sample { .. })).count();
     assert_eq!(samples, 2);
     match out.last().unwrap() {
@@ -63,7 +71,7 @@ fn a_demo_task_runs_pauses_resumes_and_cancels() {
     req.limit = None;
     assert!(matches!(s.start(&req, None), FromWorker::Started { total: 3, .. }));
     let mut out = vec![];
-    assert!(s.step(&mut |m| out.push(m)));
+    assert!(wait(s.step(&mut |m| out.push(m))));
     assert!(out.iter().any(|m| matches!(m, FromWorker::Token { .. })) || out.iter().any(|m| matches!(m, FromWorker::Sample { sample, .. } if sample.generation.as_deref() == Some(""))));
     assert!(matches!(s.cancel(), Some(FromWorker::Cancelled { done: 1, .. })));
     assert!(!s.running());
@@ -71,9 +79,106 @@ fn a_demo_task_runs_pauses_resumes_and_cancels() {
 
 #[test]
 fn models_too_large_for_the_browser_are_refused_before_reading() {
-    assert!(clinicbench::web::check_browser_model_size("small.gguf", 300 << 20).is_ok());
-    let e = clinicbench::web::check_browser_model_size("big.gguf", 4 << 30).unwrap_err();
-    assert!(e.contains("big.gguf") && e.contains("4.00 GiB") && e.contains("command line"), "{e}");
+    use clinicbench::web::check_browser_model_size as check;
+    assert!(check("small.gguf", 300 << 20, false).is_ok());
+    assert!(check("2.5GiB.gguf", 5 << 29, false).is_ok(), "read tensor by tensor, the CPU takes files past 2 GiB");
+    let e = check("big.gguf", 4 << 30, false).unwrap_err();
+    assert!(e.contains("big.gguf") && e.contains("4.00 GiB") && e.contains("WebGPU") && e.contains("command line"), "{e}");
+    // On WebGPU the weights go to the GPU: a 4B-parameter Q4 file (about 2.5 GB) and larger load.
+    assert!(check("big.gguf", 4 << 30, true).is_ok());
+}
+
+/// A model file is hashed a piece at a time (it is never whole in memory in the browser), and
+/// the hash is the file's SHA-256 all the same.
+#[test]
+fn a_model_is_hashed_in_pieces_as_a_whole() {
+    let bytes: Vec<u8> = (0..(40u32 << 20) / 7).flat_map(|i| (i.wrapping_mul(2654435761)).to_le_bytes()).collect();
+    let whole = sha256_hex(&bytes);
+    assert_eq!(clinicbench::web::sha256_of(&SliceSource(&bytes)).unwrap(), whole);
+    assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+/// Which backend runs the model in the page: WebGPU on a hardware adapter whose kernels agree
+/// with the CPU; the CPU on a software adapter, without an adapter, or when the check failed;
+/// `?backend=` overrides, and the reason always says why.
+#[test]
+fn the_page_places_a_model_on_webgpu_only_where_it_pays() {
+    use clinicbench::backend::wgpu::check::FormatCheck;
+    use clinicbench::web::{place_model, BackendChoice, GpuReport};
+    let report = |adapter: Option<&str>, software: bool, ok: bool| GpuReport {
+        adapter: adapter.map(str::to_string),
+        software,
+        kernels: vec![FormatCheck { format: "Q4_K".into(), max_relative_error: if ok { 1e-7 } else { 0.5 }, ok }],
+        forward_relative_error: None,
+        forward_model: None,
+        problem: adapter.is_none().then(|| "navigator.gpu is missing".to_string()),
+    };
+    let hardware = report(Some("NVIDIA H200 (WebGPU)"), false, true);
+    let swiftshader = report(Some("SwiftShader Device (WebGPU)"), true, true);
+    let broken = report(Some("Some GPU (WebGPU)"), false, false);
+    let none = report(None, false, false);
+    use BackendChoice::*;
+    let p = place_model(Auto, Some(&hardware));
+    assert!(p.webgpu && p.reason.contains("NVIDIA H200"), "{p:?}");
+    let p = place_model(Auto, Some(&swiftshader));
+    assert!(!p.webgpu && p.reason.contains("software adapter") && p.reason.contains("?backend=webgpu"), "{p:?}");
+    let p = place_model(Auto, Some(&broken));
+    assert!(!p.webgpu && p.reason.contains("did not agree"), "{p:?}");
+    let p = place_model(Auto, Some(&none));
+    assert!(!p.webgpu && p.reason.contains("navigator.gpu is missing"), "{p:?}");
+    assert!(!place_model(Auto, None).webgpu, "before the check has run, the CPU");
+    let p = place_model(Webgpu, Some(&swiftshader));
+    assert!(p.webgpu && p.reason.contains("?backend=webgpu") && p.reason.contains("slower"), "{p:?}");
+    let p = place_model(Webgpu, Some(&none));
+    assert!(!p.webgpu && p.reason.contains("no WebGPU adapter"), "{p:?}");
+    assert!(!place_model(Cpu, Some(&hardware)).webgpu);
+    assert_eq!(BackendChoice::from_query(Some("webgpu")), Ok(Webgpu));
+    assert_eq!(BackendChoice::from_query(None), Ok(Auto));
+    assert!(BackendChoice::from_query(Some("cuda")).unwrap_err().contains("cpu or webgpu"));
+    let m: ToWorker = serde_json::from_str(r#"{"kind": "choose_backend", "backend": "webgpu"}"#).unwrap();
+    assert_eq!(m, ToWorker::ChooseBackend { backend: Webgpu });
+}
+
+/// The page's session runs a task on the GPU backend as it does on the CPU: the same answers,
+/// loglikelihoods within 1e-3 (lavapipe here; WebGPU in the browser test).
+#[test]
+fn a_task_runs_on_the_gpu_as_on_the_cpu() {
+    use clinicbench::backend::wgpu::{Gpu, GpuOptions};
+    let bytes = std::fs::read(common::fixture("families/llama_q4_k_m.gguf")).unwrap();
+    let run = |gpu: Option<Gpu>| {
+        let mut s = Session::new();
+        let sha = sha256_hex(&bytes);
+        let loaded = wait(s.load_model("tiny.gguf", &sha, SliceSource(bytes.clone()), gpu, "test"));
+        let FromWorker::ModelLoaded { backend, .. } = loaded else { panic!("{loaded:?}") };
+        let mut req = request("demo_exam");
+        req.limit = Some(3);
+        assert!(matches!(s.start(&req, None), FromWorker::Started { .. }));
+        let mut out = vec![];
+        while wait(s.step(&mut |m| out.push(m))) {}
+        let lls: Vec<Vec<f64>> = out
+            .iter()
+            .filter_map(|m| match m {
+                FromWorker::Sample { sample, .. } => sample.loglikelihoods.clone(),
+                _ => None,
+            })
+            .collect();
+        (backend, lls)
+    };
+    let (cpu_backend, cpu) = run(None);
+    assert!(cpu_backend.starts_with("cpu"));
+    let gpu = match wait(Gpu::open(&GpuOptions::default())) {
+        Ok(g) => g,
+        Err(e) if !std::env::var("CI").is_ok_and(|v| v == "true") => return eprintln!("note: {e}; skipping"),
+        Err(e) => panic!("{e}"),
+    };
+    let (gpu_backend, on_gpu) = run(Some(gpu));
+    assert!(gpu_backend.starts_with("wgpu"), "{gpu_backend}");
+    assert_eq!(cpu.len(), 3);
+    for (a, b) in cpu.iter().zip(&on_gpu) {
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-3, "cpu {a:?} gpu {b:?}");
+        }
+    }
 }
 
 /// The page's GPU line: a passing report says so and names the backend that runs the model; a

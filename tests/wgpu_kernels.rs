@@ -146,14 +146,15 @@ fn the_pages_forward_comparison_passes_on_every_family() {
 #[test]
 fn a_lost_device_is_an_error_not_a_hang() {
     use clinicbench::backend::Backend;
+    use clinicbench::engine::wait;
     let path = common::fixture("families/llama_q4_k_m.gguf");
     let g = clinicbench::gguf::Gguf::open(clinicbench::gguf::FileSource::open(&path).unwrap()).unwrap();
     let Some(mut b) = common::wgpu_backend(&g, 64, &GpuOptions::default()) else { return };
-    assert!(b.forward(&[1, 2, 3], 1).is_ok());
+    assert!(wait(b.forward(&[1, 2, 3], 1)).is_ok());
     b.gpu().device.destroy();
     for _ in 0..2 {
-        let e = b.forward(&[4], 1).unwrap_err().to_string();
+        let e = wait(b.forward(&[4], 1)).unwrap_err().to_string();
         assert!(e.contains("GPU device was lost") && e.contains("reload the model"), "{e}");
-        assert!(b.forward_scores(&[4], &[0]).is_err());
+        assert!(wait(b.forward_scores(&[4], &[0])).is_err());
     }
 }

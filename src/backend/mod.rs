@@ -3,11 +3,20 @@
 //!
 //! A backend owns the weights in its own storage and the KV cache. The engine drives it through
 //! [`Backend`]: append tokens to the cache, get logits back for the last few of them.
+//!
+//! A forward pass is a future: on the CPU it is ready when it is made, and a GPU hands its
+//! results back through a read-back that, in the browser, only the event loop can complete.
+//! Native callers wait on it ([`crate::engine::wait`]); the page's worker awaits it.
 
 pub mod cpu;
 pub mod wgpu;
 
 use crate::model::{ModelConfig, ModelError};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A forward pass under way; it borrows the backend until it resolves.
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, BackendError>> + 'a>>;
 
 /// Why a forward pass could not run.
 #[derive(Debug, thiserror::Error)]
@@ -44,23 +53,25 @@ pub trait Backend {
     fn truncate_kv(&mut self, len: usize);
     /// Runs `tokens` at positions `kv_len()..`, appends them to the cache, and returns the logits
     /// of the last `n_logits` of them, row-major `(n_logits, n_vocab)`.
-    fn forward(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError>;
+    fn forward<'a>(&'a mut self, tokens: &'a [u32], n_logits: usize) -> Pending<'a, &'a [f32]>;
     /// Bytes of weights read for one decoded token (for the roofline).
     fn weight_bytes_per_token(&self) -> u64;
     /// Like [`Backend::forward`] for the last `targets.len()` tokens, but returns per position
     /// only what scoring and greedy decoding need: the log-probability of `targets[k]` and the
     /// argmax. A GPU reduces the logits where they are and reads back a few bytes.
-    fn forward_scores(&mut self, tokens: &[u32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
+    fn forward_scores<'a>(&'a mut self, tokens: &'a [u32], targets: &'a [u32]) -> Pending<'a, Vec<TokenScore>> {
         let n_vocab = self.config().n_vocab;
-        let logits = self.forward(tokens, targets.len())?;
-        Ok(logits
-            .chunks_exact(n_vocab)
-            .zip(targets)
-            .map(|(row, &t)| {
-                let (logprob, argmax) = crate::engine::log_softmax_at(row, (t as usize).min(n_vocab - 1));
-                TokenScore { logprob, argmax: argmax as u32 }
-            })
-            .collect())
+        Box::pin(async move {
+            let logits = self.forward(tokens, targets.len()).await?;
+            Ok(logits
+                .chunks_exact(n_vocab)
+                .zip(targets)
+                .map(|(row, &t)| {
+                    let (logprob, argmax) = crate::engine::log_softmax_at(row, (t as usize).min(n_vocab - 1));
+                    TokenScore { logprob, argmax: argmax as u32 }
+                })
+                .collect())
+        })
     }
 }
 
@@ -93,13 +104,13 @@ impl Backend for Box<dyn Backend> {
     fn truncate_kv(&mut self, len: usize) {
         (**self).truncate_kv(len)
     }
-    fn forward(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
+    fn forward<'a>(&'a mut self, tokens: &'a [u32], n_logits: usize) -> Pending<'a, &'a [f32]> {
         (**self).forward(tokens, n_logits)
     }
     fn weight_bytes_per_token(&self) -> u64 {
         (**self).weight_bytes_per_token()
     }
-    fn forward_scores(&mut self, tokens: &[u32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
+    fn forward_scores<'a>(&'a mut self, tokens: &'a [u32], targets: &'a [u32]) -> Pending<'a, Vec<TokenScore>> {
         (**self).forward_scores(tokens, targets)
     }
 }

@@ -331,14 +331,13 @@ mod app {
         let (samples, set_samples) = signal(Vec::<Sample>::new());
         let (results, set_results) = signal(Vec::<TaskResult>::new());
 
-        // `?backend=webgpu` or `?backend=cpu` asks for a backend; this build has the CPU one.
+        // `?backend=webgpu` or `?backend=cpu` asks for a backend; without it the worker chooses.
         let requested_backend = web_sys::window()
             .and_then(|w| w.location().search().ok())
             .and_then(|q| q.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("backend=").map(str::to_string)));
-        let backend_note = match requested_backend.as_deref() {
-            Some("webgpu") => Some("?backend=webgpu: this build checks its WebGPU kernels (the GPU line) but its engine still runs the model on the CPU.".to_string()),
-            Some("cpu") | None => None,
-            Some(other) => Some(format!("?backend={other}: unknown backend (cpu or webgpu); the model runs on the CPU.")),
+        let (backend_choice, backend_note) = match clinicbench::web::BackendChoice::from_query(requested_backend.as_deref()) {
+            Ok(choice) => (choice, None),
+            Err(note) => (clinicbench::web::BackendChoice::Auto, Some(note)),
         };
         let specs = Session::tasks();
         // The select lists the demo sets first; the first of them is what it shows at start.
@@ -367,7 +366,12 @@ mod app {
                 Err(e) => return set_error.set(Some(format!("worker: {e}"))),
             };
             match msg {
-                FromWorker::Ready => set_status.set("Ready. Load a model to begin.".into()),
+                FromWorker::Ready => {
+                    // Before any model (the worker handles messages in order, and hears none
+                    // before it is ready).
+                    send(&ToWorker::ChooseBackend { backend: backend_choice }, None);
+                    set_status.set("Ready. Load a model to begin.".into());
+                }
                 FromWorker::GpuReport(report) => set_gpu.set(Some(report)),
                 FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source } => {
                     set_busy.set(false);

@@ -1,6 +1,10 @@
 //! The page's worker: a [`clinicbench::web::Session`] behind `postMessage`. Messages are JSON
 //! strings (`ToWorker` in, `FromWorker` out); a model or dataset file comes beside the JSON as a
-//! `File`. Between documents the run yields to the event loop, so Pause and Cancel are heard.
+//! `File`. One loop handles the messages in order and, while a task runs, one document at a time
+//! between them, so Pause and Cancel are heard after the current document.
+//!
+//! A model is read from its `File` (or the browser's copy of a fetched one) a piece at a time,
+//! never whole: onto the GPU through WebGPU, or into the CPU backend.
 //!
 //! The only network request it makes is `fetch` of a model URL the page was given (the demo
 //! model on the page's own origin, or a URL the user typed).
@@ -18,13 +22,15 @@ fn main() {
 
 #[cfg(target_arch = "wasm32")]
 mod worker {
-    use clinicbench::web::{FromWorker, Session, ToWorker};
-    use std::cell::RefCell;
-    use std::rc::Rc;
+    use clinicbench::backend::wgpu::{check, Gpu, GpuOptions};
+    use clinicbench::gguf::ByteSource;
+    use clinicbench::web::{self, BackendChoice, FromWorker, GpuReport, Session, ToWorker};
+    use futures_channel::mpsc::{unbounded, TryRecvError, UnboundedReceiver};
+    use futures_util::StreamExt;
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::{spawn_local, JsFuture};
-    use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+    use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
 
     fn scope() -> DedicatedWorkerGlobalScope {
         js_sys::global().unchecked_into()
@@ -36,7 +42,11 @@ mod worker {
         let _ = scope().post_message(&JsValue::from_str(&text));
     }
 
-    /// Lets queued messages (Pause, Cancel) run before the next document.
+    fn error(message: impl Into<String>) {
+        post(&FromWorker::Error { message: message.into() })
+    }
+
+    /// Lets queued messages (Pause, Cancel) arrive before the next document.
     async fn yield_to_events() {
         let promise = js_sys::Promise::new(&mut |resolve, _| {
             let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
@@ -44,12 +54,46 @@ mod worker {
         let _ = JsFuture::from(promise).await;
     }
 
-    async fn bytes_of(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
+    /// A `Blob` (a picked file, a fetched or kept model) read by offset with the worker's
+    /// synchronous `FileReaderSync`: only the pieces asked for come into wasm memory.
+    struct BlobSource {
+        blob: Blob,
+        reader: web_sys::FileReaderSync,
+    }
+
+    impl BlobSource {
+        fn new(blob: Blob) -> Result<BlobSource, String> {
+            let reader = web_sys::FileReaderSync::new().map_err(|e| format!("this browser cannot read files in a worker: {e:?}"))?;
+            Ok(BlobSource { blob, reader })
+        }
+    }
+
+    impl ByteSource for BlobSource {
+        fn len(&self) -> u64 {
+            self.blob.size() as u64
+        }
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+            let end = offset.checked_add(buf.len() as u64).filter(|&e| e <= self.len());
+            let Some(end) = end else {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "read past the end of the file"));
+            };
+            let read = self
+                .blob
+                .slice_with_f64_and_f64(offset as f64, end as f64)
+                .and_then(|piece| self.reader.read_as_array_buffer(&piece))
+                .map_err(|e| std::io::Error::other(format!("cannot read the file: {e:?}")))?;
+            js_sys::Uint8Array::new(&read).copy_to(buf);
+            Ok(())
+        }
+    }
+
+    async fn bytes_of(blob: &Blob) -> Result<Vec<u8>, String> {
         let buf = JsFuture::from(blob.array_buffer()).await.map_err(|e| format!("cannot read the file: {e:?}"))?;
         Ok(js_sys::Uint8Array::new(&buf).to_vec())
     }
 
-    async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    /// Fetches a model as a `Blob`: the browser holds the bytes (on disk when large), not wasm.
+    async fn fetch_blob(url: &str, webgpu: bool) -> Result<Blob, String> {
         let resp = JsFuture::from(scope().fetch_with_str(url)).await.map_err(|e| format!("cannot fetch {url}: {e:?}"))?;
         let resp: web_sys::Response = resp.dyn_into().map_err(|_| format!("cannot fetch {url}"))?;
         if !resp.ok() {
@@ -57,15 +101,15 @@ mod worker {
         }
         let length = resp.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<u64>().ok());
         if let Some(size) = length {
-            clinicbench::web::check_browser_model_size(url, size)?;
+            web::check_browser_model_size(url, size, webgpu)?;
         }
-        let buf = JsFuture::from(resp.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
-        Ok(js_sys::Uint8Array::new(&buf).to_vec())
+        let blob = JsFuture::from(resp.blob().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("cannot fetch {url}: {e:?}"))?;
+        blob.dyn_into().map_err(|_| format!("cannot fetch {url}"))
     }
 
     /// The browser's origin-private file system, where models are kept between visits.
     mod opfs {
-        use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+        use js_sys::{Array, Function, Object, Promise, Reflect};
         use wasm_bindgen::prelude::*;
         use wasm_bindgen::JsCast;
         use wasm_bindgen_futures::JsFuture;
@@ -89,52 +133,40 @@ mod worker {
             call(&storage, "getDirectory", &Array::new()).await
         }
 
-        /// A kept file's bytes, or `None` when there is none by that name.
-        pub async fn read(name: &str) -> Result<Option<Vec<u8>>, String> {
+        /// A kept file, or `None` when there is none by that name.
+        pub async fn file(name: &str) -> Result<Option<web_sys::Blob>, String> {
             let d = dir().await?;
             let Ok(handle) = call(&d, "getFileHandle", &Array::of1(&name.into())).await else { return Ok(None) };
             let file = call(&handle, "getFile", &Array::new()).await?;
-            let buf = call(&file, "arrayBuffer", &Array::new()).await?;
-            Ok(Some(Uint8Array::new(&buf).to_vec()))
+            Ok(file.dyn_into().ok())
         }
 
-        pub async fn write(name: &str, bytes: &[u8]) -> Result<(), String> {
+        /// Keeps a blob under `name`, streamed from the browser's copy to disk (never through
+        /// wasm memory).
+        pub async fn write(name: &str, blob: &web_sys::Blob) -> Result<(), String> {
             let d = dir().await?;
             let opts = Object::new();
             Reflect::set(&opts, &"create".into(), &JsValue::TRUE).map_err(js_err)?;
             let handle = call(&d, "getFileHandle", &Array::of2(&name.into(), &opts)).await?;
             let writable = call(&handle, "createWritable", &Array::new()).await?;
-            // Written in 8 MiB pieces so no second copy of the whole model is made in JS memory.
-            for piece in bytes.chunks(8 << 20) {
-                call(&writable, "write", &Array::of1(&Uint8Array::from(piece).into())).await?;
-            }
-            call(&writable, "close", &Array::new()).await.map(|_| ())
+            // pipeTo closes the file when the stream ends.
+            call(&blob.stream().into(), "pipeTo", &Array::of1(&writable)).await.map(|_| ())
         }
     }
 
-    fn backend_reason() -> &'static str {
-        "the CPU backend runs in WebAssembly (SIMD128); the WebGPU kernels are checked beside it (see the GPU line)"
-    }
-
     /// Models up to this size are also run once on WebGPU and compared with the CPU.
-    const FORWARD_CHECK_BYTES: usize = 16 << 20;
+    const FORWARD_CHECK_BYTES: f64 = (16 << 20) as f64;
 
-    /// Opens the browser's WebGPU adapter, runs the kernels' self-check and, given a small
-    /// model, its forward pass against the CPU, and posts the report.
-    async fn gpu_report(model: Option<(String, Vec<u8>)>) {
-        use clinicbench::backend::wgpu::{check, Gpu, GpuError, GpuOptions};
-        use clinicbench::web::GpuReport;
+    /// Opens the browser's WebGPU adapter and runs the kernels' self-check and, given a small
+    /// model, its forward pass against the CPU.
+    async fn gpu_report(model: Option<(String, Vec<u8>)>) -> GpuReport {
         let mut report =
             GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None };
         let gpu = match Gpu::open(&GpuOptions::default()).await {
             Ok(g) => g,
-            Err(GpuError::NoAdapter(why)) => {
-                report.problem = Some(why);
-                return post(&FromWorker::GpuReport(report));
-            }
             Err(e) => {
                 report.problem = Some(e.to_string());
-                return post(&FromWorker::GpuReport(report));
+                return report;
             }
         };
         report.adapter = Some(gpu.describe());
@@ -143,7 +175,7 @@ mod worker {
             Ok(k) => report.kernels = k,
             Err(e) => report.problem = Some(format!("the kernel check failed: {e}")),
         }
-        if let Some((name, bytes)) = model.filter(|(_, b)| b.len() <= FORWARD_CHECK_BYTES) {
+        if let Some((name, bytes)) = model {
             report.forward_model = Some(name);
             let compared = match clinicbench::gguf::Gguf::open(clinicbench::gguf::SliceSource(bytes)) {
                 Ok(g) => check::compare_forward(gpu, &g).await.map_err(|e| e.to_string()),
@@ -154,150 +186,191 @@ mod worker {
                 Err(e) => report.problem = Some(format!("the model could not run on WebGPU: {e}")),
             }
         }
-        post(&FromWorker::GpuReport(report));
+        report
     }
 
-    /// Loads a model and, when it is small, checks its forward pass on WebGPU.
-    async fn load_and_check(session: &Rc<RefCell<Session>>, name: &str, bytes: Vec<u8>, from: &str) {
-        let copy = (bytes.len() <= FORWARD_CHECK_BYTES).then(|| (name.to_string(), bytes.clone()));
-        let msg = with_source(session.borrow_mut().load_model(name, bytes, backend_reason()), from);
-        let loaded = matches!(msg, FromWorker::ModelLoaded { .. });
-        post(&msg);
-        if loaded && copy.is_some() {
-            gpu_report(copy).await;
-        }
+    /// The worker's state: the session, the backend the page asked for, what WebGPU showed.
+    struct Worker {
+        session: Session,
+        choice: BackendChoice,
+        report: Option<GpuReport>,
     }
 
-    fn with_source(msg: FromWorker, from: &str) -> FromWorker {
-        match msg {
-            FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, .. } => {
-                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source: from.into() }
+    impl Worker {
+        /// Loads a model from `blob` on the backend `place_model` chooses. `sha256` when the
+        /// caller has it already.
+        async fn load(&mut self, name: &str, blob: Blob, sha256: Option<String>, from: &str) {
+            let mut placement = web::place_model(self.choice, self.report.as_ref());
+            if let Err(message) = web::check_browser_model_size(name, blob.size() as u64, placement.webgpu) {
+                return error(message);
             }
-            other => other,
-        }
-    }
-
-    /// Runs documents until the task ends, is paused or is cancelled.
-    fn drive(session: Rc<RefCell<Session>>) {
-        spawn_local(async move {
-            loop {
-                let more = session.borrow_mut().step(&mut |m| post(&m));
-                if !more || !session.borrow().running() {
-                    break;
-                }
-                yield_to_events().await;
-            }
-        });
-    }
-
-    async fn handle(session: Rc<RefCell<Session>>, msg: ToWorker, file: Option<web_sys::Blob>) {
-        match msg {
-            ToWorker::LoadKept { sha256 } => match opfs::read(&clinicbench::web::kept_model_name(&sha256)).await {
-                Ok(Some(bytes)) => load_and_check(&session, "kept model", bytes, "browser storage").await,
-                Ok(None) => post(&FromWorker::Error { message: "no model with that SHA-256 is kept in this browser".into() }),
-                Err(message) => post(&FromWorker::Error { message }),
-            },
-            ToWorker::LoadModel { file_name, keep } => {
-                let Some(file) = file else {
-                    return post(&FromWorker::Error { message: "no model file came with the message".into() });
-                };
-                if let Err(message) = clinicbench::web::check_browser_model_size(&file_name, file.size() as u64) {
-                    return post(&FromWorker::Error { message });
-                }
-                match bytes_of(&file).await {
-                    Ok(bytes) => {
-                        if keep {
-                            let name = clinicbench::web::kept_model_name(&clinicbench::web::sha256_hex(&bytes));
-                            if let Err(message) = opfs::write(&name, &bytes).await {
-                                post(&FromWorker::Error { message: format!("{file_name} was not kept: {message}") });
-                            }
-                        }
-                        load_and_check(&session, &file_name, bytes, "file").await
+            let small = blob.size() <= FORWARD_CHECK_BYTES;
+            let source = match BlobSource::new(blob.clone()) {
+                Ok(s) => s,
+                Err(message) => return error(message),
+            };
+            let sha256 = match sha256.map_or_else(|| web::sha256_of(&source).map_err(|e| e.to_string()), Ok) {
+                Ok(s) => s,
+                Err(e) => return error(format!("{name}: {e}")),
+            };
+            let gpu = if placement.webgpu {
+                match Gpu::open(&GpuOptions::default()).await {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        placement = web::Placement { webgpu: false, reason: format!("WebGPU could not open a device ({e}), so the CPU backend runs it") };
+                        None
                     }
-                    Err(message) => post(&FromWorker::Error { message }),
+                }
+            } else {
+                None
+            };
+            let msg = match self.session.load_model(name, &sha256, source, gpu, &placement.reason).await {
+                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, .. } => {
+                    FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source: from.into() }
+                }
+                other => other,
+            };
+            let loaded = matches!(msg, FromWorker::ModelLoaded { .. });
+            post(&msg);
+            // A small model's whole forward pass on this adapter against the CPU.
+            if loaded && small && self.report.as_ref().is_some_and(|r| r.adapter.is_some()) {
+                if let Ok(bytes) = bytes_of(&blob).await {
+                    let report = gpu_report(Some((name.to_string(), bytes))).await;
+                    post(&FromWorker::GpuReport(report.clone()));
+                    self.report = Some(report);
                 }
             }
-            ToWorker::LoadUrl { url } => {
-                let name = url.rsplit('/').next().unwrap_or(&url).to_string();
-                let kept = clinicbench::web::kept_url_name(&url);
-                if let Ok(Some(bytes)) = opfs::read(&kept).await {
-                    return load_and_check(&session, &name, bytes, "browser storage").await;
-                }
-                match fetch_bytes(&url).await {
-                    Ok(bytes) => {
-                        // Kept by URL for the next visit, and by content so a resumed run finds it.
-                        let by_content = clinicbench::web::kept_model_name(&clinicbench::web::sha256_hex(&bytes));
-                        let kept_ok = opfs::write(&kept, &bytes).await.and(opfs::write(&by_content, &bytes).await);
-                        let copy = (bytes.len() <= FORWARD_CHECK_BYTES).then(|| (name.clone(), bytes.clone()));
-                        let msg = with_source(session.borrow_mut().load_model(&name, bytes, backend_reason()), "url");
-                        let loaded = matches!(msg, FromWorker::ModelLoaded { .. });
-                        post(&msg);
-                        if let Err(message) = kept_ok {
-                            post(&FromWorker::Error { message: format!("{name} loaded but was not kept for the next visit: {message}") });
-                        }
-                        if loaded && copy.is_some() {
-                            gpu_report(copy).await;
-                        }
-                    }
-                    Err(message) => post(&FromWorker::Error { message }),
-                }
-            }
-            ToWorker::Run(req) => {
-                let data = match (&req.data_file, file) {
-                    (Some(name), Some(f)) => match bytes_of(&f).await {
-                        Ok(b) => Some((name.clone(), b)),
-                        Err(message) => return post(&FromWorker::Error { message }),
-                    },
-                    _ => None,
-                };
-                let started = session.borrow_mut().start(&req, data.as_ref().map(|(n, b)| (n.as_str(), b.as_slice())));
-                let ok = !matches!(started, FromWorker::Error { .. });
-                post(&started);
-                if ok {
-                    drive(session);
-                }
-            }
-            ToWorker::Pause => {
-                if let Some(m) = session.borrow_mut().pause() {
-                    post(&m);
-                }
-            }
-            ToWorker::Resume => {
-                session.borrow_mut().resume();
-                drive(session);
-            }
-            ToWorker::Preview { task, data_file } => match file {
-                Some(f) => match bytes_of(&f).await {
-                    Ok(bytes) => post(&Session::preview(&task, &data_file, &bytes)),
-                    Err(message) => post(&FromWorker::Error { message }),
+        }
+
+        async fn handle(&mut self, msg: ToWorker, file: Option<Blob>) {
+            match msg {
+                ToWorker::ChooseBackend { backend } => self.choice = backend,
+                ToWorker::LoadKept { sha256 } => match opfs::file(&web::kept_model_name(&sha256)).await {
+                    Ok(Some(blob)) => self.load("kept model", blob, None, "browser storage").await,
+                    Ok(None) => error("no model with that SHA-256 is kept in this browser"),
+                    Err(message) => error(message),
                 },
-                None => post(&FromWorker::Error { message: "no dataset file came with the message".into() }),
-            },
-            ToWorker::Bench { prompt_tokens, gen_tokens } => post(&session.borrow_mut().bench(prompt_tokens, gen_tokens)),
-            ToWorker::Cancel => {
-                if let Some(m) = session.borrow_mut().cancel() {
-                    post(&m);
+                ToWorker::LoadModel { file_name, keep } => {
+                    let Some(file) = file else { return error("no model file came with the message") };
+                    let mut sha256 = None;
+                    if keep {
+                        match BlobSource::new(file.clone()).and_then(|s| web::sha256_of(&s).map_err(|e| e.to_string())) {
+                            Ok(sha) => {
+                                if let Err(message) = opfs::write(&web::kept_model_name(&sha), &file).await {
+                                    error(format!("{file_name} was not kept: {message}"));
+                                }
+                                sha256 = Some(sha);
+                            }
+                            Err(message) => return error(format!("{file_name}: {message}")),
+                        }
+                    }
+                    self.load(&file_name, file, sha256, "file").await
+                }
+                ToWorker::LoadUrl { url } => {
+                    let name = url.rsplit('/').next().unwrap_or(&url).to_string();
+                    let kept = web::kept_url_name(&url);
+                    if let Ok(Some(blob)) = opfs::file(&kept).await {
+                        return self.load(&name, blob, None, "browser storage").await;
+                    }
+                    let webgpu = web::place_model(self.choice, self.report.as_ref()).webgpu;
+                    let blob = match fetch_blob(&url, webgpu).await {
+                        Ok(b) => b,
+                        Err(message) => return error(message),
+                    };
+                    let sha256 = match BlobSource::new(blob.clone()).and_then(|s| web::sha256_of(&s).map_err(|e| e.to_string())) {
+                        Ok(s) => s,
+                        Err(message) => return error(format!("{name}: {message}")),
+                    };
+                    // Kept by URL for the next visit, and by content so a resumed run finds it.
+                    let kept_ok = match opfs::write(&kept, &blob).await {
+                        Ok(()) => opfs::write(&web::kept_model_name(&sha256), &blob).await,
+                        Err(e) => Err(e),
+                    };
+                    self.load(&name, blob, Some(sha256), "url").await;
+                    if let Err(message) = kept_ok {
+                        error(format!("{name} loaded but was not kept for the next visit: {message}"));
+                    }
+                }
+                ToWorker::Run(req) => {
+                    let data = match (&req.data_file, file) {
+                        (Some(name), Some(f)) => match bytes_of(&f).await {
+                            Ok(b) => Some((name.clone(), b)),
+                            Err(message) => return error(message),
+                        },
+                        _ => None,
+                    };
+                    post(&self.session.start(&req, data.as_ref().map(|(n, b)| (n.as_str(), b.as_slice()))));
+                }
+                ToWorker::Pause => {
+                    if let Some(m) = self.session.pause() {
+                        post(&m);
+                    }
+                }
+                ToWorker::Resume => self.session.resume(),
+                ToWorker::Preview { task, data_file } => match file {
+                    Some(f) => match bytes_of(&f).await {
+                        Ok(bytes) => post(&Session::preview(&task, &data_file, &bytes)),
+                        Err(message) => error(message),
+                    },
+                    None => error("no dataset file came with the message"),
+                },
+                ToWorker::Bench { prompt_tokens, gen_tokens } => post(&self.session.bench(prompt_tokens, gen_tokens).await),
+                ToWorker::Cancel => {
+                    if let Some(m) = self.session.cancel() {
+                        post(&m);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The worker's one loop: the GPU check first, then messages in order; while a task runs,
+    /// a document whenever no message waits.
+    async fn serve(mut inbox: UnboundedReceiver<(ToWorker, Option<Blob>)>) {
+        let mut w = Worker { session: Session::new(), choice: BackendChoice::Auto, report: None };
+        let report = gpu_report(None).await;
+        post(&FromWorker::GpuReport(report.clone()));
+        w.report = Some(report);
+        loop {
+            let next = if w.session.running() {
+                match inbox.try_recv() {
+                    Ok(m) => Some(m),
+                    Err(TryRecvError::Closed) => return,
+                    Err(TryRecvError::Empty) => None,
+                }
+            } else {
+                match inbox.next().await {
+                    Some(m) => Some(m),
+                    None => return,
+                }
+            };
+            match next {
+                Some((msg, file)) => w.handle(msg, file).await,
+                None => {
+                    w.session.step(&mut |m| post(&m)).await;
+                    yield_to_events().await;
                 }
             }
         }
     }
 
     pub fn start() {
-        let session = Rc::new(RefCell::new(Session::new()));
+        let (outbox, inbox) = unbounded();
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let data = ev.data();
             let json = js_sys::Reflect::get(&data, &"json".into()).ok().and_then(|v| v.as_string());
-            let file = js_sys::Reflect::get(&data, &"file".into()).ok().and_then(|v| v.dyn_into::<web_sys::Blob>().ok());
-            let msg = match json.as_deref().map(serde_json::from_str::<ToWorker>) {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => return post(&FromWorker::Error { message: format!("bad message: {e}") }),
-                None => return post(&FromWorker::Error { message: "bad message: no json".into() }),
-            };
-            spawn_local(handle(session.clone(), msg, file));
+            let file = js_sys::Reflect::get(&data, &"file".into()).ok().and_then(|v| v.dyn_into::<Blob>().ok());
+            match json.as_deref().map(serde_json::from_str::<ToWorker>) {
+                Some(Ok(m)) => {
+                    let _ = outbox.unbounded_send((m, file));
+                }
+                Some(Err(e)) => error(format!("bad message: {e}")),
+                None => error("bad message: no json"),
+            }
         });
         scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
         onmessage.forget();
         post(&FromWorker::Ready);
-        spawn_local(gpu_report(None));
+        spawn_local(serve(inbox));
     }
 }

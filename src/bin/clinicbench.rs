@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use clinicbench::backend::cpu::CpuBackend;
 use clinicbench::backend::wgpu::{Gpu, GpuOptions, WgpuBackend};
 use clinicbench::backend::Backend;
-use clinicbench::engine::{Engine, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
+use clinicbench::engine::{wait, Engine, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
 use clinicbench::gguf::{FileSource, Gguf};
 use clinicbench::metrics::{Metric, MetricError, ScoreOptions, Scorer};
 use clinicbench::model::ModelConfig;
@@ -178,7 +178,7 @@ fn run(cli: Cli) -> Result<bool, Fatal> {
             Ok(json_lines(|line| {
                 let req: LogLikelihoodRequest =
                     serde_json::from_str(line).context("expected {\"context\": ..., \"continuation\": ...}")?;
-                let out = engine.loglikelihood(std::slice::from_ref(&req))?;
+                let out = wait(engine.loglikelihood(std::slice::from_ref(&req)))?;
                 let ll = &out[0];
                 Ok(json!({"logprob": ll.logprob, "is_greedy": ll.is_greedy, "n_tokens": ll.n_tokens, "truncated": ll.truncated}))
             }))
@@ -213,9 +213,9 @@ fn run(cli: Cli) -> Result<bool, Fatal> {
                 };
                 let out = if g.chat_template {
                     let mut ids = engine.tokenizer().encode_chat(&[("user".to_string(), req.prompt.clone())], true)?;
-                    engine.generate_tokens(&mut ids, &req, &mut |_| {})?
+                    wait(engine.generate_tokens(&mut ids, &req, &mut |_| {}))?
                 } else {
-                    engine.generate(&req, &mut |_| {})?
+                    wait(engine.generate(&req, &mut |_| {}))?
                 };
                 Ok(json!({"text": out.text, "ids": out.ids, "finish": out.finish, "truncated": out.truncated}))
             }))
@@ -444,7 +444,7 @@ fn inspect(path: &Path, as_json: bool) -> Result<()> {
 
 fn bench(b: &BenchArgs) -> Result<()> {
     let (mut engine, gpu) = load_engine_measured(&b.run, true)?;
-    let r = engine.bench(b.prompt_tokens, b.gen_tokens).context("--prompt-tokens/--gen-tokens (raise --ctx-size)")?;
+    let r = wait(engine.bench(b.prompt_tokens, b.gen_tokens)).context("--prompt-tokens/--gen-tokens (raise --ctx-size)")?;
     let decode_tok_s = r.decode_tokens_per_second();
     let mut report = json!({
             "model": b.run.model.model.display().to_string(),
@@ -486,10 +486,10 @@ fn demo(r: &RunArgs) -> Result<()> {
             sampling: Sampling::Greedy,
             ignore_eos: false,
         };
-        engine.generate(&req, &mut |piece| {
+        wait(engine.generate(&req, &mut |piece| {
             let _ = write!(out, "{piece}");
             let _ = out.flush();
-        })?;
+        }))?;
         writeln!(out)?;
     }
     // A multiple-choice question scored the way the benchmark scores it.
@@ -499,7 +499,7 @@ fn demo(r: &RunArgs) -> Result<()> {
         .iter()
         .map(|o| LogLikelihoodRequest::new(context.to_string(), o.to_string()))
         .collect();
-    let lls = engine.loglikelihood(&reqs)?;
+    let lls = wait(engine.loglikelihood(&reqs))?;
     let total: f64 = lls.iter().map(|l| l.logprob.exp()).sum();
     writeln!(out, "\n{context}")?;
     for (o, l) in options.iter().zip(&lls) {

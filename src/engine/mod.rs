@@ -4,6 +4,9 @@
 //! implements it in tests). [`LocalEngine`] implements it over a tokenizer and a [`Backend`]:
 //! it applies lm-evaluation-harness's tokenization conventions, reuses the KV cache across
 //! requests that share a prefix, and runs greedy or seeded sampled generation.
+//!
+//! Requests are futures, because a GPU's answer can only be awaited in the browser; on the CPU
+//! and natively they resolve without waiting on anything. Native callers use [`wait`].
 
 mod sampling;
 
@@ -12,6 +15,8 @@ pub use sampling::{argmax, Sampler, Sampling};
 use crate::backend::{Backend, BackendError, TokenScore};
 use crate::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
 
 /// One turn of a conversation rendered with the model's chat template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,12 +151,23 @@ pub enum EngineError {
     Cancelled,
 }
 
+/// A request under way; it borrows the engine until it resolves.
+pub type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + 'a>>;
+
+/// Runs a request (or any engine future) to its end on this thread: the CLI's and the tests'
+/// way to call the engine. Natively a GPU read-back completes by polling the device, so this
+/// never waits on an event loop.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn wait<F: Future>(future: F) -> F::Output {
+    pollster::block_on(future)
+}
+
 /// The interface between the task runner and a model.
 pub trait Engine {
     /// Scores each request's continuation.
-    fn loglikelihood(&mut self, reqs: &[LogLikelihoodRequest]) -> Result<Vec<LogLikelihood>, EngineError>;
+    fn loglikelihood<'a>(&'a mut self, reqs: &'a [LogLikelihoodRequest]) -> Answer<'a, Vec<LogLikelihood>>;
     /// Generates text, calling `on_token` with each new piece of text as it becomes final.
-    fn generate(&mut self, req: &GenerateRequest, on_token: &mut dyn FnMut(&str)) -> Result<Generation, EngineError>;
+    fn generate<'a>(&'a mut self, req: &'a GenerateRequest, on_token: &'a mut dyn FnMut(&str)) -> Answer<'a, Generation>;
     /// The text the model's chat template makes of `messages` with the assistant's turn opened
     /// (what a request with these messages is conditioned on), for people to read.
     fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
@@ -219,7 +235,7 @@ impl<B: Backend> LocalEngine<B> {
 
     /// Prefill and decode speed on this model: `prompt_tokens` of clinical text in batches,
     /// then `gen_tokens` greedy tokens one at a time, from an empty cache.
-    pub fn bench(&mut self, prompt_tokens: usize, gen_tokens: usize) -> Result<Bench, EngineError> {
+    pub async fn bench(&mut self, prompt_tokens: usize, gen_tokens: usize) -> Result<Bench, EngineError> {
         let n_ctx = self.backend.n_ctx();
         if prompt_tokens == 0 || prompt_tokens + gen_tokens > n_ctx {
             return Err(EngineError::Invalid(format!(
@@ -235,12 +251,12 @@ impl<B: Backend> LocalEngine<B> {
         let t0 = now();
         let mut last = 0u32;
         for chunk in prompt.chunks(max_batch) {
-            last = backend.forward_scores(chunk, &[0])?[0].argmax;
+            last = backend.forward_scores(chunk, &[0]).await?[0].argmax;
         }
         let prefill_seconds = now() - t0;
         let t1 = now();
         for _ in 0..gen_tokens {
-            last = backend.forward_scores(&[last], &[0])?[0].argmax;
+            last = backend.forward_scores(&[last], &[0]).await?[0].argmax;
         }
         let decode_seconds = now() - t1;
         backend.truncate_kv(0);
@@ -266,7 +282,7 @@ impl<B: Backend> LocalEngine<B> {
 
     /// Runs `tokens[from..]` through the model (after `tokens[..from]` is cached), calling
     /// `on_logits(i, row)` for every position `i >= first_logit` with that position's logits.
-    fn run(
+    async fn run(
         &mut self,
         tokens: &[u32],
         from: usize,
@@ -281,7 +297,7 @@ impl<B: Backend> LocalEngine<B> {
             let end = (pos + max_batch).min(tokens.len());
             let first_in_batch = first_logit.max(pos);
             let n_logits = end.saturating_sub(first_in_batch);
-            let result = self.backend.forward(&tokens[pos..end], n_logits);
+            let result = self.backend.forward(&tokens[pos..end], n_logits).await;
             let logits = match result {
                 Ok(l) => l,
                 Err(e) => {
@@ -305,7 +321,7 @@ impl<B: Backend> LocalEngine<B> {
     /// Runs `tokens[from..]` through the model like [`Self::run`], returning for every position
     /// `i >= first_logit` the log-probability of `targets[i - first_logit]` and the argmax,
     /// reduced by the backend (on a GPU, without reading the logits back).
-    fn run_scored(
+    async fn run_scored(
         &mut self,
         tokens: &[u32],
         from: usize,
@@ -322,7 +338,7 @@ impl<B: Backend> LocalEngine<B> {
             // Positions first_in_batch..end have logits (none when the batch ends before them).
             let start = first_in_batch - first_logit;
             let batch_targets = &targets[start..start + end.saturating_sub(first_in_batch)];
-            match self.backend.forward_scores(&tokens[pos..end], batch_targets) {
+            match self.backend.forward_scores(&tokens[pos..end], batch_targets).await {
                 Ok(s) => scores.extend(s),
                 Err(e) => {
                     self.backend.truncate_kv(pos);
@@ -338,7 +354,7 @@ impl<B: Backend> LocalEngine<B> {
         Ok(scores)
     }
 
-    fn loglikelihood_one(&mut self, req: &LogLikelihoodRequest) -> Result<LogLikelihood, EngineError> {
+    async fn loglikelihood_one(&mut self, req: &LogLikelihoodRequest) -> Result<LogLikelihood, EngineError> {
         let (mut context_enc, whole) = match &req.messages {
             Some(messages) => {
                 if !req.context.is_empty() {
@@ -381,7 +397,7 @@ impl<B: Backend> LocalEngine<B> {
         // index input.len() - n_cont.
         let first_logit = input.len() - n_cont;
         let keep = self.reuse_prefix(input, first_logit);
-        let scores = self.run_scored(input, keep, first_logit, targets)?;
+        let scores = self.run_scored(input, keep, first_logit, targets).await?;
         let logprob = scores.iter().map(|s| s.logprob).sum();
         let is_greedy = scores.iter().zip(targets).all(|(s, &t)| s.argmax == t);
         Ok(LogLikelihood { logprob, is_greedy, n_tokens: n_cont, truncated })
@@ -403,21 +419,29 @@ pub fn log_softmax_at(row: &[f32], target: usize) -> (f64, usize) {
 }
 
 impl<B: Backend> Engine for LocalEngine<B> {
-    fn loglikelihood(&mut self, reqs: &[LogLikelihoodRequest]) -> Result<Vec<LogLikelihood>, EngineError> {
-        reqs.iter().map(|r| self.loglikelihood_one(r)).collect()
+    fn loglikelihood<'a>(&'a mut self, reqs: &'a [LogLikelihoodRequest]) -> Answer<'a, Vec<LogLikelihood>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(reqs.len());
+            for r in reqs {
+                out.push(self.loglikelihood_one(r).await?);
+            }
+            Ok(out)
+        })
     }
 
-    fn generate(&mut self, req: &GenerateRequest, on_token: &mut dyn FnMut(&str)) -> Result<Generation, EngineError> {
-        let mut prompt = match &req.messages {
-            Some(messages) => {
-                if !req.prompt.is_empty() {
-                    return Err(EngineError::Invalid("give the prompt as text or as messages, not both".into()));
+    fn generate<'a>(&'a mut self, req: &'a GenerateRequest, on_token: &'a mut dyn FnMut(&str)) -> Answer<'a, Generation> {
+        Box::pin(async move {
+            let mut prompt = match &req.messages {
+                Some(messages) => {
+                    if !req.prompt.is_empty() {
+                        return Err(EngineError::Invalid("give the prompt as text or as messages, not both".into()));
+                    }
+                    self.tokenizer.encode_chat(&pairs(messages), true).map_err(chat_error)?
                 }
-                self.tokenizer.encode_chat(&pairs(messages), true).map_err(chat_error)?
-            }
-            None => self.encode(&req.prompt),
-        };
-        self.generate_tokens(&mut prompt, req, on_token)
+                None => self.encode(&req.prompt),
+            };
+            self.generate_tokens(&mut prompt, req, on_token).await
+        })
     }
 
     fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
@@ -431,7 +455,7 @@ fn chat_error(e: crate::tokenizer::TokenizerError) -> EngineError {
 
 impl<B: Backend> LocalEngine<B> {
     /// Generates after already-tokenized `prompt` (the chat-template path tokenizes itself).
-    pub fn generate_tokens(
+    pub async fn generate_tokens(
         &mut self,
         prompt: &mut Vec<u32>,
         req: &GenerateRequest,
@@ -462,9 +486,9 @@ impl<B: Backend> LocalEngine<B> {
         let mut next_greedy = 0u32;
         let keep = self.reuse_prefix(prompt, prompt.len() - 1);
         if greedy {
-            next_greedy = self.run_scored(prompt, keep, prompt.len() - 1, &[0])?[0].argmax;
+            next_greedy = self.run_scored(prompt, keep, prompt.len() - 1, &[0]).await?[0].argmax;
         } else {
-            self.run(prompt, keep, prompt.len() - 1, &mut |_, row| next_logits.copy_from_slice(row))?;
+            self.run(prompt, keep, prompt.len() - 1, &mut |_, row| next_logits.copy_from_slice(row)).await?;
         }
 
         let mut ids = Vec::new();
@@ -504,9 +528,9 @@ impl<B: Backend> LocalEngine<B> {
             }
             let step = now();
             if greedy {
-                next_greedy = self.backend.forward_scores(&[id], &[0])?[0].argmax;
+                next_greedy = self.backend.forward_scores(&[id], &[0]).await?[0].argmax;
             } else {
-                next_logits.copy_from_slice(self.backend.forward(&[id], 1)?);
+                next_logits.copy_from_slice(self.backend.forward(&[id], 1).await?);
             }
             self.cached.push(id);
             self.stats.decode_tokens += 1;

@@ -203,7 +203,7 @@ impl TaskRunner {
     }
 
     /// Handles the next document; `false` once every document is done.
-    pub fn step(&mut self, engine: &mut dyn Engine, on_event: &mut dyn FnMut(Event)) -> Result<bool, TaskError> {
+    pub async fn step(&mut self, engine: &mut dyn Engine, on_event: &mut dyn FnMut(Event)) -> Result<bool, TaskError> {
         if self.next >= self.n {
             return Ok(false);
         }
@@ -268,7 +268,7 @@ impl TaskRunner {
                         None => LogLikelihoodRequest::new(context.clone(), format!("{delimiter}{c}")),
                     })
                     .collect();
-                let lls = engine.loglikelihood(&reqs).map_err(engine_err)?;
+                let lls = engine.loglikelihood(&reqs).await.map_err(engine_err)?;
                 let loglikelihoods: Vec<f64> = lls.iter().map(|l| l.logprob).collect();
                 let metric_err =
                     |e: crate::metrics::SampleError| TaskError::Metric { task: spec.name.clone(), problem: format!("document {doc_id}: {e}") };
@@ -289,6 +289,7 @@ impl TaskRunner {
                 };
                 let generation = engine
                     .generate(&req, &mut |text| on_event(Event::Token { doc_id, text }))
+                    .await
                     .map_err(engine_err)?;
                 sample.truncated = generation.truncated;
                 extract_answer(spec, doc, &generation.text, &mut sample);
@@ -308,7 +309,7 @@ impl TaskRunner {
 }
 
 /// Scores the documents of a task, reporting progress through `on_event`.
-pub fn run_task(
+pub async fn run_task(
     engine: &mut dyn Engine,
     spec: &TaskSpec,
     data: &TaskData,
@@ -316,7 +317,7 @@ pub fn run_task(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<TaskRun, TaskError> {
     let mut runner = TaskRunner::new(spec.clone(), data.clone(), opts.clone())?;
-    while runner.step(engine, on_event)? {}
+    while runner.step(engine, on_event).await? {}
     Ok(runner.finish())
 }
 

@@ -5,9 +5,10 @@
 //! natively.
 
 use crate::backend::cpu::CpuBackend;
+use crate::backend::wgpu::{Gpu, WgpuBackend};
 use crate::backend::Backend;
 use crate::engine::LocalEngine;
-use crate::gguf::{Gguf, SliceSource};
+use crate::gguf::{ByteSource, Gguf};
 use crate::model::card::{default_context, ModelCard};
 use crate::model::ModelConfig;
 use crate::tasks::{self, Event, RunOptions, Sample, TaskRunner, TaskSpec};
@@ -18,6 +19,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToWorker {
+    /// The backend the page asks for (`?backend=`), sent before any model loads.
+    ChooseBackend { backend: BackendChoice },
     /// Load the model whose bytes come with the message; `keep` also stores it in the
     /// browser's private file system (OPFS) so a later visit can load it without asking.
     LoadModel {
@@ -69,6 +72,66 @@ pub struct RunRequest {
 
 fn default_seed() -> u64 {
     1234
+}
+
+/// The backend the page asks for: `?backend=cpu|webgpu`, or nothing for the page's own choice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// WebGPU on a hardware adapter whose kernels agree with the CPU, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Webgpu,
+}
+
+impl BackendChoice {
+    /// Reads the value of `?backend=`; an unknown value is an error that says what is allowed.
+    pub fn from_query(value: Option<&str>) -> Result<BackendChoice, String> {
+        match value {
+            None | Some("") | Some("auto") => Ok(BackendChoice::Auto),
+            Some("cpu") => Ok(BackendChoice::Cpu),
+            Some("webgpu") => Ok(BackendChoice::Webgpu),
+            Some(other) => Err(format!("?backend={other} is not a backend (cpu or webgpu); the page chooses one itself")),
+        }
+    }
+}
+
+/// Where a model runs in the page and why, for the model card.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub webgpu: bool,
+    pub reason: String,
+}
+
+/// Chooses the backend for the next model from what the page asked for and what the WebGPU
+/// check found (`None`: it has not run). A software adapter (SwiftShader, lavapipe, WARP) runs
+/// these kernels far slower than WebAssembly SIMD, so the page's own choice is then the CPU.
+pub fn place_model(choice: BackendChoice, report: Option<&GpuReport>) -> Placement {
+    let cpu = |reason: String| Placement { webgpu: false, reason };
+    let adapter = report.and_then(|r| r.adapter.as_deref());
+    match (choice, adapter) {
+        (BackendChoice::Cpu, _) => cpu("?backend=cpu asked for the CPU backend (WebAssembly SIMD)".into()),
+        (_, None) => {
+            let why = report.and_then(|r| r.problem.as_deref()).unwrap_or("the browser offers no WebGPU adapter");
+            cpu(format!("no WebGPU adapter ({why}), so the CPU backend (WebAssembly SIMD) runs it"))
+        }
+        (BackendChoice::Webgpu, Some(name)) => {
+            let caveat = match report {
+                Some(r) if !r.ok() => " although its kernel check did not pass (see the GPU line)",
+                Some(r) if r.software => ", a software adapter, slower than the CPU backend",
+                _ => "",
+            };
+            Placement { webgpu: true, reason: format!("?backend=webgpu asked for WebGPU: {name}{caveat}") }
+        }
+        (BackendChoice::Auto, Some(name)) => match report {
+            Some(r) if r.software => cpu(format!(
+                "{name} is a software adapter, slower than WebAssembly SIMD, so the CPU backend runs it (?backend=webgpu forces WebGPU)"
+            )),
+            Some(r) if !r.ok() => cpu(format!("the WebGPU kernels did not agree with the CPU on {name} (see the GPU line), so the CPU backend runs it")),
+            _ => Placement { webgpu: true, reason: format!("WebGPU on {name}: its kernels agree with the CPU's") },
+        },
+    }
 }
 
 /// Worker -> UI.
@@ -144,11 +207,11 @@ impl GpuReport {
             && self.forward_relative_error.is_none_or(|e| e <= MAX_FORWARD_RELATIVE_ERROR)
     }
 
-    /// One paragraph for people: what ran, how it compared, and which backend runs the model.
+    /// One paragraph for people: what ran on the adapter and how it compared with the CPU.
     pub fn summary(&self) -> String {
         let Some(adapter) = &self.adapter else {
             return format!(
-                "No WebGPU adapter ({}): the model runs on the CPU backend (WebAssembly SIMD).",
+                "No WebGPU adapter ({}): models run on the CPU backend (WebAssembly SIMD).",
                 self.problem.as_deref().unwrap_or("the browser offers no WebGPU adapter")
             );
         };
@@ -175,34 +238,34 @@ impl GpuReport {
         if let Some(p) = &self.problem {
             s += &format!("{p}. ");
         }
-        s += if self.software {
-            "The model runs on the CPU backend: a software adapter is slower than WebAssembly SIMD."
-        } else {
-            "The model runs on the CPU backend: this build's engine drives WebGPU only natively so far."
-        };
-        s
+        if self.software {
+            s += "A software adapter is slower than WebAssembly SIMD. ";
+        }
+        s.trim_end().to_string()
     }
 }
 
 /// A model and the task running on it.
 #[derive(Default)]
 pub struct Session {
-    engine: Option<LocalEngine<CpuBackend>>,
+    engine: Option<LocalEngine<Box<dyn Backend>>>,
     runner: Option<TaskRunner>,
     paused: bool,
 }
 
-/// The largest model file the CPU backend takes in the browser: loading holds the file and the
-/// backend's copy of the weights at once, within WebAssembly's 4 GiB.
-pub const MAX_BROWSER_MODEL_BYTES: u64 = 1_800 << 20;
+/// The largest model file the CPU backend takes in the browser: the file is read tensor by
+/// tensor, but the backend holds every weight, its KV cache and the program within
+/// WebAssembly's 4 GiB. On WebGPU the weights go to the GPU and wasm memory holds none of them.
+pub const MAX_BROWSER_MODEL_BYTES: u64 = 3 << 30;
 
-/// Whether a model file of `size` bytes can load in the browser, said before reading it.
-pub fn check_browser_model_size(file_name: &str, size: u64) -> Result<(), String> {
-    if size > MAX_BROWSER_MODEL_BYTES {
+/// Whether a model file of `size` bytes can load in the browser on the chosen backend, said
+/// before reading it.
+pub fn check_browser_model_size(file_name: &str, size: u64, webgpu: bool) -> Result<(), String> {
+    if !webgpu && size > MAX_BROWSER_MODEL_BYTES {
         return Err(format!(
-            "{file_name} is {:.2} GiB; loading it on the CPU backend in the browser needs about twice that, more \
-             than WebAssembly's 4 GiB. Choose a smaller or more quantized model (up to {:.1} GiB), or use the \
-             clinicbench command line.",
+            "{file_name} is {:.2} GiB; the CPU backend in the browser holds its weights in WebAssembly's 4 GiB, \
+             which takes files up to {:.1} GiB. Use a browser with WebGPU (the weights then go to the GPU), a more \
+             quantized model, or the clinicbench command line.",
             size as f64 / (1u64 << 30) as f64,
             MAX_BROWSER_MODEL_BYTES as f64 / (1u64 << 30) as f64
         ));
@@ -225,7 +288,26 @@ pub fn kept_model_name(sha256: &str) -> String {
 /// SHA-256 of bytes, in hex (how a resumed run checks it has the same model).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+/// SHA-256 of a source read 16 MiB at a time: a model file is never whole in memory.
+pub fn sha256_of<S: ByteSource>(source: &S) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 16 << 20];
+    let mut offset = 0u64;
+    while offset < source.len() {
+        let n = (buf.len() as u64).min(source.len() - offset) as usize;
+        source.read_at(offset, &mut buf[..n])?;
+        hasher.update(&buf[..n]);
+        offset += n as u64;
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn rate(tokens: u64, seconds: f64) -> Option<f64> {
@@ -237,33 +319,56 @@ impl Session {
         Session::default()
     }
 
-    /// Loads a model from its bytes, refusing one that does not fit before allocating it.
-    pub fn load_model(&mut self, file_name: &str, bytes: Vec<u8>, backend_reason: &str) -> FromWorker {
+    /// Loads a model from `source` (read tensor by tensor, never whole): onto `gpu` when one is
+    /// given, else into the CPU backend. A model that does not fit is refused before its
+    /// weights are allocated; an error the GPU raises while loading is reported, not hidden.
+    pub async fn load_model<S: ByteSource>(
+        &mut self,
+        file_name: &str,
+        sha256: &str,
+        source: S,
+        gpu: Option<Gpu>,
+        backend_reason: &str,
+    ) -> FromWorker {
         self.engine = None;
         self.runner = None;
-        let sha256 = sha256_hex(&bytes);
-        let g = match Gguf::open(SliceSource(bytes)) {
+        let fail = |e: &dyn std::fmt::Display| FromWorker::Error { message: format!("{file_name}: {e}") };
+        let g = match Gguf::open(source) {
             Ok(g) => g,
-            Err(e) => return FromWorker::Error { message: format!("{file_name}: {e}") },
+            Err(e) => return fail(&e),
         };
         let card = ModelCard::from_gguf(&g);
         let config = match ModelConfig::from_gguf(&g) {
             Ok(c) => c,
-            Err(e) => return FromWorker::Error { message: format!("{file_name}: {e}") },
+            Err(e) => return fail(&e),
         };
         let tokenizer = match Tokenizer::from_gguf(&g) {
             Ok(t) => t,
-            Err(e) => return FromWorker::Error { message: format!("{file_name}: the tokenizer: {e}") },
+            Err(e) => return fail(&format!("the tokenizer: {e}")),
         };
-        let backend = match CpuBackend::load(&g, default_context(&config)) {
-            Ok(b) => b,
-            Err(e) => return FromWorker::Error { message: format!("{file_name}: {e}") },
+        let n_ctx = default_context(&config);
+        let backend: Box<dyn Backend> = match gpu {
+            Some(gpu) => {
+                let loaded = match WgpuBackend::load_on(gpu, &g, n_ctx) {
+                    Ok(b) => b,
+                    Err(e) => return fail(&format!("loading it onto the GPU: {e}")),
+                };
+                // Allocation failures and a lost device surface only once the queue has run.
+                if let Err(e) = loaded.synchronize().await {
+                    return fail(&format!("loading it onto the GPU: {e}"));
+                }
+                Box::new(loaded)
+            }
+            None => match CpuBackend::load(&g, n_ctx) {
+                Ok(b) => Box::new(b),
+                Err(e) => return fail(&e),
+            },
         };
         let described = backend.describe();
         self.engine = Some(LocalEngine::new(tokenizer, backend));
         FromWorker::ModelLoaded {
             file_name: file_name.into(),
-            sha256,
+            sha256: sha256.into(),
             card,
             backend: described,
             backend_reason: backend_reason.into(),
@@ -324,7 +429,7 @@ impl Session {
 
     /// Runs the next document of the running task, sending what happens to `out`. Returns
     /// whether there is more to do.
-    pub fn step(&mut self, out: &mut dyn FnMut(FromWorker)) -> bool {
+    pub async fn step(&mut self, out: &mut dyn FnMut(FromWorker)) -> bool {
         if self.paused {
             return false;
         }
@@ -332,11 +437,13 @@ impl Session {
         let task = runner.spec().name.clone();
         let total = runner.total();
         let mut last_sample = None;
-        let result = runner.step(engine, &mut |event| match event {
-            Event::Prompt { doc_id, prompt } => out(FromWorker::Prompt { task: task.clone(), doc_id, prompt: prompt.into() }),
-            Event::Token { doc_id, text } => out(FromWorker::Token { task: task.clone(), doc_id, text: text.into() }),
-            Event::Sample(s) => last_sample = Some(s.clone()),
-        });
+        let result = runner
+            .step(engine, &mut |event| match event {
+                Event::Prompt { doc_id, prompt } => out(FromWorker::Prompt { task: task.clone(), doc_id, prompt: prompt.into() }),
+                Event::Token { doc_id, text } => out(FromWorker::Token { task: task.clone(), doc_id, text: text.into() }),
+                Event::Sample(s) => last_sample = Some(s.clone()),
+            })
+            .await;
         match result {
             Ok(true) => {
                 if let Some(sample) = last_sample {
@@ -394,12 +501,12 @@ impl Session {
     }
 
     /// Measures the loaded model's speed (not while a task runs).
-    pub fn bench(&mut self, prompt_tokens: usize, gen_tokens: usize) -> FromWorker {
+    pub async fn bench(&mut self, prompt_tokens: usize, gen_tokens: usize) -> FromWorker {
         if self.runner.is_some() {
             return FromWorker::Error { message: "a task is running; measure speed when it is done".into() };
         }
         let Some(engine) = self.engine.as_mut() else { return FromWorker::Error { message: "load a model first".into() } };
-        match engine.bench(prompt_tokens, gen_tokens) {
+        match engine.bench(prompt_tokens, gen_tokens).await {
             Ok(result) => FromWorker::Bench { backend: engine.backend().describe(), result },
             Err(e) => FromWorker::Error { message: e.to_string() },
         }

@@ -55,7 +55,7 @@ try {
   page.on('worker', (w) => w.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); }));
 
   await page.setViewportSize({ width: 1280, height: 800 });
-  await page.goto(`${origin}/?backend=webgpu`);
+  await page.goto(`${origin}/`);
   await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
   check(true, 'the worker starts');
   // The GPU kernels' self-check on the browser's WebGPU adapter (SwiftShader here).
@@ -72,7 +72,8 @@ try {
   }) + '\n';
   await page.setInputFiles('[data-testid=model-file]', tiny);
   await page.waitForSelector('[data-testid=model-card]', { timeout: 60000 });
-  check((await page.textContent('[data-testid=backend]')).includes('cpu'), 'a small model file loads on the CPU backend');
+  const placed = await page.textContent('[data-testid=backend]');
+  check(placed.includes('cpu') && placed.includes('software adapter'), `on a software adapter the page runs the model on the CPU and says why (${placed})`);
   await page.waitForFunction(() => /logits/.test(document.querySelector('#gpu-check')?.textContent || ''), null, { timeout: 180000 });
   const forwardLine = await page.textContent('[data-testid=gpu-check]');
   check(forwardLine.includes(`logits of ${path.basename(tiny)} on WebGPU agree with the CPU's`) && await page.getAttribute('[data-testid=gpu-check]', 'data-ok') === 'true',
@@ -99,8 +100,8 @@ try {
   const card = await page.textContent('#model-card').catch(() => null);
   if (shots) await page.screenshot({ path: path.join(shots, '2-model-loaded.png') });
   check(card && card.includes('gemma3') || card && card.includes('llama'), `the model card shows the architecture (${card && card.slice(0, 80)})`);
-  check(card && card.includes('CPU'), 'the model card names the backend and why');
-  check(card && card.includes('?backend=webgpu'), 'a backend the build lacks is said so');
+  check(card && card.includes('cpu') && card.includes('CPU backend'), 'the model card names the backend and why');
+  check(card && card.includes('?backend=webgpu forces'), 'the model card says how to force WebGPU');
 
   await page.selectOption('#task', 'demo_exam');
   await page.fill('#limit', '2');
@@ -214,6 +215,38 @@ try {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 1, `usable on a narrow screen (overflow ${overflow}px)`);
   if (shots) await page.screenshot({ path: path.join(shots, '5-narrow.png') });
+  // The model on WebGPU (forced: SwiftShader is a software adapter): a task through the page on
+  // the GPU backend gives the answers the CLI gives on the CPU.
+  const gpuPage = await browser.newPage();
+  gpuPage.on('request', (r) => requests.push(r.url()));
+  gpuPage.on('pageerror', (e) => errors.push(String(e)));
+  gpuPage.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await gpuPage.goto(`${origin}/?backend=webgpu`);
+  await gpuPage.waitForFunction(() => document.querySelector('#gpu-check')?.dataset.ok !== undefined, null, { timeout: 180000 });
+  await gpuPage.setInputFiles('[data-testid=model-file]', tiny);
+  await gpuPage.waitForSelector('[data-testid=model-card]', { timeout: 120000 });
+  const onGpu = await gpuPage.textContent('[data-testid=backend]');
+  check(onGpu.startsWith('wgpu on') && onGpu.includes('?backend=webgpu asked for WebGPU'), `?backend=webgpu runs the model on WebGPU (${onGpu})`);
+  const gpuData = hostile.replace('Which?', 'Which one?') + hostile;
+  await gpuPage.selectOption('[data-testid=task]', 'medqa_4options');
+  await gpuPage.setInputFiles('[data-testid=dataset-file]', { name: 'gpu.jsonl', mimeType: 'application/json', buffer: Buffer.from(gpuData) });
+  await gpuPage.fill('[data-testid=limit]', '2');
+  await gpuPage.click('[data-testid=run]');
+  await gpuPage.waitForFunction(() => /^Finished medqa_4options/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
+  const [gpuDl] = await Promise.all([gpuPage.waitForEvent('download'), gpuPage.click('#export-json')]);
+  const gpuSamples = JSON.parse(fs.readFileSync(await gpuDl.path(), 'utf8')).samples.filter((x) => x.task === 'medqa_4options');
+  if (cli) {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-cli-'));
+    fs.writeFileSync(path.join(out, 'gpu.jsonl'), gpuData);
+    execFileSync(cli, ['eval', '--model', tiny, '--backend', 'cpu', '--task', 'medqa_4options', '--limit', '2', '--data', path.join(out, 'gpu.jsonl'), '--out', out], { stdio: 'ignore' });
+    const cpuSamples = fs.readFileSync(path.join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const agree = gpuSamples.length === 2 && gpuSamples.every((x, i) => x.pred === cpuSamples[i].pred
+      && x.loglikelihoods.every((l, k) => Math.abs(l - cpuSamples[i].loglikelihoods[k]) < 1e-3));
+    check(agree, `on WebGPU the page's answers and loglikelihoods equal the CLI's on the CPU (${gpuSamples.map((x) => x.loglikelihoods.map((l) => l.toFixed(4)))} vs ${cpuSamples.map((x) => x.loglikelihoods.map((l) => l.toFixed(4)))})`);
+  } else {
+    check(gpuSamples.length === 2, 'a task runs on WebGPU in the page');
+  }
+  await gpuPage.close();
   const foreign = requests.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('blob:') && !u.startsWith('data:'));
   check(foreign.length === 0, `no request beyond the page's origin (${foreign.join(', ') || 'none'})`);
   check(errors.length === 0, `no errors in the console (${errors.slice(0, 3).join(' | ')})`);

@@ -3,7 +3,7 @@
 
 pub mod ops;
 
-use super::{Backend, BackendError};
+use super::{Backend, BackendError, Pending};
 use crate::gguf::{ByteSource, Gguf, TensorInfo};
 use crate::model::{Activation, DecoderWeights, GateUp, ModelConfig, ModelError, Qkv, RopeLayout};
 use ops::{matmul, parallel_for, QMatrix, SharedOut};
@@ -248,7 +248,15 @@ impl Backend for CpuBackend {
         layers + w.output_matrix().matrix().data.len() as u64 + embd_row
     }
 
-    fn forward(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
+    fn forward<'a>(&'a mut self, tokens: &'a [u32], n_logits: usize) -> Pending<'a, &'a [f32]> {
+        // The CPU computes now; the future is ready when it is made.
+        Box::pin(std::future::ready(self.forward_sync(tokens, n_logits)))
+    }
+}
+
+impl CpuBackend {
+    /// [`Backend::forward`] without the future: the pass runs on this thread (and rayon's).
+    pub fn forward_sync(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
         let c = &self.config;
         let n = tokens.len();
         assert!(n <= self.max_batch && n_logits <= n, "forward: batch of {n} (max {}), {n_logits} logits", self.max_batch);

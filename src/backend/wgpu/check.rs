@@ -123,8 +123,8 @@ pub async fn compare_forward<S: crate::gguf::ByteSource>(gpu: Gpu, g: &crate::gg
     let steps: [&[u32]; 3] = [&prompt, &prompt[..1], &prompt[1..2]];
     let (mut worst, mut scale) = (0f64, 0f64);
     for tokens in steps {
-        let want = cpu.forward(tokens, tokens.len())?.to_vec();
-        let got = gpu.forward_async(tokens, tokens.len()).await?;
+        let want = cpu.forward_sync(tokens, tokens.len())?.to_vec();
+        let got = gpu.forward(tokens, tokens.len()).await?;
         for (a, b) in got.iter().zip(&want) {
             let d = f64::from((a - b).abs());
             worst = if d.is_nan() { f64::INFINITY } else { worst.max(d) };

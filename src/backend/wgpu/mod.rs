@@ -12,18 +12,13 @@
 //! WebGPU default binding limit 128 MiB) are split by rows over several buffers; fused
 //! projections (Phi-3's QKV and gate/up) are row views of one buffer.
 
-// In the browser the backend compiles (WebGPU through wgpu) but is not driven yet: the engine's
-// requests are synchronous and a WebGPU read-back can only be awaited, so the read-back path and
-// the `Backend` impl are native-only for now and the rest is unused there.
-#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports))]
-
 pub mod check;
 mod context;
 pub mod shaders;
 
 pub use context::{Gpu, GpuError, GpuOptions};
 
-use super::{Backend, BackendError, TokenScore};
+use super::{Backend, BackendError, Pending, TokenScore};
 use crate::gguf::{ByteSource, Gguf, TensorInfo};
 use crate::model::{Activation, DecoderWeights, GateUp, ModelConfig, ModelError, Qkv, RopeLayout};
 use std::collections::HashMap;
@@ -466,6 +461,14 @@ impl WgpuBackend {
         }
     }
 
+    /// Waits until the device has run everything submitted so far and returns the error it
+    /// raised, if any (an allocation that failed, a lost device). In the browser errors arrive
+    /// from the event loop, so a load is confirmed by awaiting a small read-back.
+    pub async fn synchronize(&self) -> Result<(), BackendError> {
+        let encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("synchronize") });
+        read_back(&self.gpu, &self.buffers.readback, encoder, &self.buffers.token_scores, 16).await.map(|_| ())
+    }
+
     /// The (x, y, z) workgroup counts of `work` for a batch of `n` tokens, `n_logits` wanted.
     fn grid(work: &Work, n: u32, n_logits: u32) -> (&'static str, Option<&'static str>, [u32; 3]) {
         const MAX: u32 = 65535;
@@ -555,9 +558,8 @@ impl WgpuBackend {
         read_back(&self.gpu, &self.buffers.readback, encoder, src, bytes).await
     }
 
-    /// [`Backend::forward`] as a future, for the browser, where a read-back must be awaited:
-    /// the logits of the last `n_logits` tokens, row-major.
-    pub async fn forward_async(&mut self, tokens: &[u32], n_logits: usize) -> Result<Vec<f32>, BackendError> {
+    /// The logits of the last `n_logits` tokens, row-major, read back from the GPU.
+    async fn logits(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
         self.check_batch(tokens, n_logits)?;
         let encoder = self.encode(tokens, n_logits, self.score_dispatch);
         let nv = self.config.n_vocab;
@@ -565,11 +567,13 @@ impl WgpuBackend {
         let logits = self.buffers.logits.clone();
         let out = self.finish(encoder, &logits, bytes.max(4)).await?;
         self.kv_len += tokens.len();
-        Ok(bytemuck::cast_slice(&out[..n_logits * nv * 4]).to_vec())
+        let dst = &mut self.logits_host[..n_logits * nv];
+        dst.copy_from_slice(bytemuck::cast_slice(&out[..n_logits * nv * 4]));
+        Ok(dst)
     }
 
-    /// [`Backend::forward_scores`] as a future.
-    pub async fn forward_scores_async(&mut self, tokens: &[u32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
+    /// Per position the target's log-probability and the argmax, reduced on the GPU.
+    async fn scores(&mut self, tokens: &[u32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
         let n_logits = targets.len();
         self.check_batch(tokens, n_logits)?;
         let mut padded = targets.to_vec();
@@ -922,7 +926,6 @@ impl<'a> MatView<'a> {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 impl Backend for WgpuBackend {
     fn config(&self) -> &ModelConfig {
         &self.config
@@ -969,14 +972,11 @@ impl Backend for WgpuBackend {
         total
     }
 
-    fn forward(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
-        let logits = pollster::block_on(self.forward_async(tokens, n_logits))?;
-        let dst = &mut self.logits_host[..logits.len()];
-        dst.copy_from_slice(&logits);
-        Ok(dst)
+    fn forward<'a>(&'a mut self, tokens: &'a [u32], n_logits: usize) -> Pending<'a, &'a [f32]> {
+        Box::pin(self.logits(tokens, n_logits))
     }
 
-    fn forward_scores(&mut self, tokens: &[u32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
-        pollster::block_on(self.forward_scores_async(tokens, targets))
+    fn forward_scores<'a>(&'a mut self, tokens: &'a [u32], targets: &'a [u32]) -> Pending<'a, Vec<TokenScore>> {
+        Box::pin(self.scores(tokens, targets))
     }
 }

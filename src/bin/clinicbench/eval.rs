@@ -4,6 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use clinicbench::backend::Backend;
+use clinicbench::engine::wait;
 use clinicbench::tasks::{self, Event, RunOptions, Sample, TaskSpec};
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
@@ -200,7 +201,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
         });
         let t0 = Instant::now();
         let mut write_error = None;
-        let run = tasks::run_task(&mut engine, spec, &data, &opts, &mut |event| {
+        let run = wait(tasks::run_task(&mut engine, spec, &data, &opts, &mut |event| {
             let Event::Sample(s) = event else { return };
             // Each sample is on disk as soon as it is scored: an interrupted run keeps them.
             if let Err(e) = serde_json::to_writer(&mut samples_file, s).map_err(std::io::Error::from).and_then(|_| {
@@ -212,7 +213,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
             if let Some(p) = &progress {
                 p.inc(1);
             }
-        })?;
+        }))?;
         if let Some(e) = write_error {
             return Err(e).with_context(|| format!("cannot write {}", samples_path.display()));
         }
