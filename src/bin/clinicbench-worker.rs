@@ -154,6 +154,32 @@ mod worker {
         }
     }
 
+    /// Opens the browser's WebGPU adapter. wgpu names it by `adapter.info.description`, which
+    /// browsers often leave empty; the vendor and architecture they do give name it then.
+    async fn open_gpu() -> Result<Gpu, clinicbench::backend::wgpu::GpuError> {
+        let mut gpu = Gpu::open(&GpuOptions::default()).await?;
+        if gpu.info.name.is_empty() {
+            if let Some(label) = adapter_label().await {
+                gpu.info.name = label;
+            }
+        }
+        Ok(gpu)
+    }
+
+    /// `vendor architecture` from `navigator.gpu.requestAdapter()`'s `info`, when given.
+    async fn adapter_label() -> Option<String> {
+        use js_sys::Reflect;
+        let nav = Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+        let gpu = Reflect::get(&nav, &"gpu".into()).ok().filter(|g| g.is_object())?;
+        let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into()).ok()?.dyn_into().ok()?;
+        let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+        let adapter = JsFuture::from(promise).await.ok().filter(|a| a.is_object())?;
+        let info = Reflect::get(&adapter, &"info".into()).ok().filter(|i| i.is_object())?;
+        let field = |k: &str| Reflect::get(&info, &k.into()).ok().and_then(|v| v.as_string()).filter(|v| !v.is_empty());
+        let parts: Vec<String> = ["vendor", "architecture"].iter().filter_map(|k| field(k)).collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+
     /// Models up to this size are also run once on WebGPU and compared with the CPU.
     const FORWARD_CHECK_BYTES: f64 = (16 << 20) as f64;
 
@@ -162,7 +188,7 @@ mod worker {
     async fn gpu_report(model: Option<(String, Vec<u8>)>) -> GpuReport {
         let mut report =
             GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None };
-        let gpu = match Gpu::open(&GpuOptions::default()).await {
+        let gpu = match open_gpu().await {
             Ok(g) => g,
             Err(e) => {
                 report.problem = Some(e.to_string());
@@ -214,7 +240,7 @@ mod worker {
                 Err(e) => return error(format!("{name}: {e}")),
             };
             let gpu = if placement.webgpu {
-                match Gpu::open(&GpuOptions::default()).await {
+                match open_gpu().await {
                     Ok(g) => Some(g),
                     Err(e) => {
                         placement = web::Placement { webgpu: false, reason: format!("WebGPU could not open a device ({e}), so the CPU backend runs it") };
