@@ -7,6 +7,6 @@ if ! [ -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get install -y chromium || { $SUDO apt-get update && $SUDO apt-get install -y chromium; }
 fi
-if ! [ -d tests/browser/node_modules/playwright-core ]; then
+if ! [ -d tests/browser/node_modules/playwright-core ] || ! [ -d tests/browser/node_modules/@wllama/wllama ]; then
   (cd tests/browser && npm ci --no-audit --no-fund)
 fi

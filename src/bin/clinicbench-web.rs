@@ -27,6 +27,39 @@ mod app {
     thread_local! {
         static WORKER: RefCell<Option<web_sys::Worker>> = const { RefCell::new(None) };
         static DATA_FILE: RefCell<Option<web_sys::File>> = const { RefCell::new(None) };
+        /// The model file last sent to the worker, and where the loaded model's bytes are for
+        /// the benchmark build's peer (`{file}` or `{opfs: [names]}`).
+        static MODEL_FILE: RefCell<Option<web_sys::File>> = const { RefCell::new(None) };
+        static PEER_SOURCE: RefCell<Option<js_sys::Object>> = const { RefCell::new(None) };
+    }
+
+    /// What the benchmark build's peer measured (`window.clinicbenchPeer`, see www/bench/).
+    #[derive(Clone, serde::Deserialize)]
+    struct PeerBench {
+        peer: String,
+        prompt_tokens: usize,
+        gen_tokens: usize,
+        prefill_tok_s: f64,
+        decode_tok_s: f64,
+    }
+
+    fn serde_wasm_peer(v: JsValue) -> Result<PeerBench, String> {
+        let text = js_sys::JSON::stringify(&v).ok().and_then(|t| t.as_string()).unwrap_or_default();
+        serde_json::from_str(&text).map_err(|e| format!("the peer answered something else: {e}"))
+    }
+
+    fn js_error_text(e: &JsValue) -> String {
+        e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
+    }
+
+    /// Runs the benchmark build's peer on the loaded model with our bench's prompt; `None`
+    /// when this build has no peer.
+    fn peer_bench(prompt: &str, prompt_tokens: usize, gen_tokens: usize, gpu: bool) -> Option<js_sys::Promise> {
+        let peer = js_sys::Reflect::get(&js_sys::global(), &"clinicbenchPeer".into()).ok().filter(|p| p.is_object())?;
+        let run: js_sys::Function = js_sys::Reflect::get(&peer, &"run".into()).ok()?.dyn_into().ok()?;
+        let source = PEER_SOURCE.with(|s| s.borrow().clone())?;
+        let args = js_sys::Array::of5(&source, &prompt.into(), &(prompt_tokens as f64).into(), &(gen_tokens as f64).into(), &gpu.into());
+        run.apply(&peer, &args).ok()?.dyn_into().ok()
     }
 
     /// The demo model, served beside the page by `scripts/run.sh`.
@@ -354,6 +387,7 @@ mod app {
         let (filter, set_filter) = signal(String::from("all"));
         let (baseline, set_baseline) = signal(None::<(String, Vec<Sample>)>);
         let (bench, set_bench) = signal(None::<(String, clinicbench::engine::Bench)>);
+        let (peer, set_peer) = signal(None::<Result<PeerBench, String>>);
         let (preview, set_preview) = signal(None::<(String, String, usize, Vec<String>, Vec<String>)>);
         let (search, set_search) = signal(String::new());
         let (gpu, set_gpu) = signal(None::<clinicbench::web::GpuReport>);
@@ -375,6 +409,14 @@ mod app {
                 FromWorker::GpuReport(report) => set_gpu.set(Some(report)),
                 FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source } => {
                     set_busy.set(false);
+                    // A picked file is the File itself; anything else the worker kept in OPFS.
+                    let peer_source = js_sys::Object::new();
+                    let file = MODEL_FILE.with(|f| f.borrow().clone()).filter(|f| source == "file" && f.name() == file_name);
+                    let _ = match file {
+                        Some(f) => js_sys::Reflect::set(&peer_source, &"file".into(), &f),
+                        None => js_sys::Reflect::set(&peer_source, &"opfs".into(), &js_sys::Array::of1(&clinicbench::web::kept_model_name(&sha256).into())),
+                    };
+                    PEER_SOURCE.with(|s| *s.borrow_mut() = Some(peer_source));
                     set_model_sha.set(sha256);
                     let from = if source == "browser storage" { " from this browser's storage" } else { "" };
                     set_status.set(format!("Loaded {file_name}{from}."));
@@ -427,9 +469,27 @@ mod app {
                         set_preview.set(Some((data_file, format, records, bad_rows, first)));
                     }
                 }
-                FromWorker::Bench { backend, result } => {
-                    set_busy.set(false);
-                    set_status.set("Speed measured.".into());
+                FromWorker::Bench { backend, result, prompt } => {
+                    set_peer.set(None);
+                    let gpu = backend.starts_with("wgpu");
+                    match peer_bench(&prompt, result.prompt_tokens, result.gen_tokens, gpu) {
+                        Some(promise) => {
+                            set_status.set("Speed measured; measuring the peer on the same file…".into());
+                            wasm_bindgen_futures::spawn_local(async move {
+                                let measured = match wasm_bindgen_futures::JsFuture::from(promise).await {
+                                    Ok(v) => serde_wasm_peer(v),
+                                    Err(e) => Err(format!("the peer failed: {}", js_error_text(&e))),
+                                };
+                                set_peer.set(Some(measured));
+                                set_busy.set(false);
+                                set_status.set("Speed measured.".into());
+                            });
+                        }
+                        None => {
+                            set_busy.set(false);
+                            set_status.set("Speed measured.".into());
+                        }
+                    }
                     set_bench.set(Some((backend, result)));
                 }
                 FromWorker::Cancelled { task, done } => {
@@ -468,6 +528,7 @@ mod app {
             set_busy.set(true);
             set_status.set(format!("Loading {}…", file.name()));
             send(&ToWorker::LoadModel { file_name: file.name(), keep: keep_model.get_untracked() }, Some(&file));
+            MODEL_FILE.with(|f| *f.borrow_mut() = Some(file));
         };
         let load_file = move |ev: leptos::ev::Event| {
             let input: web_sys::HtmlInputElement = event_target(&ev);
@@ -880,7 +941,20 @@ mod app {
                         b.bytes_per_token as f64 * b.decode_tokens_per_second() / 1e9
                     )}</p>
                 })}
-                <p class="muted">"wllama (llama.cpp in WebAssembly) on the same file, for the ratio, is not wired in yet."</p>
+                {move || match (peer.get(), bench.get()) {
+                    (Some(Ok(p)), Some((_, ours))) => view! {
+                        <p id="bench-peer" data-testid="bench-peer">{format!(
+                            "{}, same file, same browser: prefill {:.1} tok/s ({} tokens), decode {:.1} tok/s ({} tokens). Ours against it: prefill {:.2}x, decode {:.2}x.",
+                            p.peer, p.prefill_tok_s, p.prompt_tokens, p.decode_tok_s, p.gen_tokens,
+                            ours.prefill_tokens_per_second() / p.prefill_tok_s,
+                            ours.decode_tokens_per_second() / p.decode_tok_s
+                        )}</p>
+                    }.into_any(),
+                    (Some(Err(e)), _) => view! { <p id="bench-peer" data-testid="bench-peer" class="error">{e}</p> }.into_any(),
+                    _ => view! {
+                        <p class="muted">"The benchmark build (scripts/build-bench-page.sh) also runs wllama, llama.cpp in WebAssembly, on the same file here and shows the ratio."</p>
+                    }.into_any(),
+                }}
             </section>
 
             <section id="samples">

@@ -233,8 +233,19 @@ impl<B: Backend> LocalEngine<B> {
         &mut self.backend
     }
 
-    /// Prefill and decode speed on this model: `prompt_tokens` of clinical text in batches,
-    /// then `gen_tokens` greedy tokens one at a time, from an empty cache.
+    /// The prompt [`Self::bench`] prefills: `prompt_tokens` tokens of clinical text, BOS first
+    /// where the model adds one (a peer measured beside us is given the same text).
+    pub fn bench_prompt(&self, prompt_tokens: usize) -> Vec<u32> {
+        let text = "A 67-year-old man with type 2 diabetes presents with chest pain radiating to the left arm. \
+                    Blood pressure 150/95 mmHg, HbA1c 8.1%, troponin elevated. ";
+        let mut prompt = self.encode(&text.repeat(1 + prompt_tokens / 20));
+        prompt.truncate(prompt_tokens);
+        prompt
+    }
+
+    /// Prefill and decode speed on this model: [`Self::bench_prompt`] in batches, then
+    /// `gen_tokens` greedy tokens one at a time, from an empty cache after a one-token warm-up
+    /// (a GPU sets up its first pass lazily).
     pub async fn bench(&mut self, prompt_tokens: usize, gen_tokens: usize) -> Result<Bench, EngineError> {
         let n_ctx = self.backend.n_ctx();
         if prompt_tokens == 0 || prompt_tokens + gen_tokens > n_ctx {
@@ -242,12 +253,11 @@ impl<B: Backend> LocalEngine<B> {
                 "{prompt_tokens} prompt tokens + {gen_tokens} generated must fit in the {n_ctx}-token context"
             )));
         }
-        let text = "A 67-year-old man with type 2 diabetes presents with chest pain radiating to the left arm. \
-                    Blood pressure 150/95 mmHg, HbA1c 8.1%, troponin elevated. ";
-        let mut prompt = self.encode(&text.repeat(1 + prompt_tokens / 20));
-        prompt.truncate(prompt_tokens);
+        let prompt = self.bench_prompt(prompt_tokens);
         let max_batch = self.backend.max_batch();
         let backend = self.backend_mut();
+        backend.forward_scores(&prompt[..1], &[0]).await?;
+        backend.truncate_kv(0);
         let t0 = now();
         let mut last = 0u32;
         for chunk in prompt.chunks(max_batch) {

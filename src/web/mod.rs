@@ -160,7 +160,14 @@ pub enum FromWorker {
     Finished { task: String, results: serde_json::Map<String, serde_json::Value>, skipped: Vec<String> },
     Paused { task: String },
     Cancelled { task: String, done: usize },
-    Bench { backend: String, result: crate::engine::Bench },
+    /// The engine's speed on the loaded model, and the prompt it prefilled as text (the
+    /// benchmark build gives a peer the same text).
+    Bench {
+        backend: String,
+        result: crate::engine::Bench,
+        #[serde(default)]
+        prompt: String,
+    },
     Preview { task: String, data_file: String, format: String, records: usize, bad_rows: Vec<String>, first: Vec<String> },
     /// What the browser's WebGPU adapter made of the GPU kernels' self-check.
     GpuReport(GpuReport),
@@ -506,8 +513,11 @@ impl Session {
             return FromWorker::Error { message: "a task is running; measure speed when it is done".into() };
         }
         let Some(engine) = self.engine.as_mut() else { return FromWorker::Error { message: "load a model first".into() } };
+        let tokenizer = engine.tokenizer();
+        let ids: Vec<u32> = engine.bench_prompt(prompt_tokens).into_iter().filter(|&id| Some(id) != tokenizer.bos()).collect();
+        let prompt = tokenizer.decode(&ids);
         match engine.bench(prompt_tokens, gen_tokens).await {
-            Ok(result) => FromWorker::Bench { backend: engine.backend().describe(), result },
+            Ok(result) => FromWorker::Bench { backend: engine.backend().describe(), result, prompt },
             Err(e) => FromWorker::Error { message: e.to_string() },
         }
     }

@@ -1,0 +1,69 @@
+// The benchmark build's Speed section in headless Chromium: our engine and wllama (llama.cpp in
+// WebAssembly) on the same model file in the same browser, one JSON line with both and the
+// ratios. A benchmark, not a test: it asserts nothing about speed. scripts/bench-page.sh runs it.
+//
+//   node tests/browser/bench.mjs DIST_BENCH_DIR MODEL.gguf [cpu|webgpu]
+import { chromium } from 'playwright-core';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const [dist, model, backend = 'cpu'] = process.argv.slice(2);
+if (!dist || !model) {
+  console.error('usage: bench.mjs DIST_BENCH_DIR MODEL.gguf [cpu|webgpu]');
+  process.exit(2);
+}
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://x');
+  const file = path.join(dist, url.pathname === '/' ? 'index.html' : path.normalize(url.pathname));
+  if (!file.startsWith(dist)) { res.writeHead(403).end(); return; }
+  fs.stat(file, (err, st) => {
+    if (err || !st.isFile()) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream', 'content-length': st.size });
+    fs.createReadStream(file).pipe(res);
+  });
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const origin = `http://127.0.0.1:${server.address().port}`;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
+});
+let code = 0;
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${origin}/?backend=${backend}`);
+  await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
+  await page.setInputFiles('[data-testid=model-file]', model);
+  await page.waitForSelector('[data-testid=model-card]', { timeout: 600000 });
+  await page.click('#run-bench');
+  await page.waitForSelector('#bench-peer', { timeout: 1800000 });
+  const ours = await page.textContent('#bench-result');
+  const peer = await page.textContent('#bench-peer');
+  const num = (re, s) => Number((s.match(re) || [])[1]);
+  const result = {
+    model: path.basename(model),
+    browser: `Chromium ${browser.version()}`,
+    gpu: await page.textContent('[data-testid=gpu-check]'),
+    backend: await page.textContent('[data-testid=backend]'),
+    ours: { prefill_tok_s: num(/prefill ([0-9.]+) tok\/s/, ours), decode_tok_s: num(/decode ([0-9.]+) tok\/s/, ours) },
+    peer: (peer.match(/^(.*?), same file/) || [])[1],
+    peer_text: peer,
+    peer_tok_s: { prefill: num(/prefill ([0-9.]+) tok\/s/, peer), decode: num(/decode ([0-9.]+) tok\/s/, peer) },
+    ratio: { prefill: num(/prefill ([0-9.]+)x/, peer), decode: num(/decode ([0-9.]+)x/, peer) },
+    errors,
+  };
+  console.log(JSON.stringify(result));
+  if (!Number.isFinite(result.ratio.decode)) code = 1;
+} catch (e) {
+  console.error(String(e));
+  code = 1;
+} finally {
+  await browser.close();
+  server.close();
+}
+process.exit(code);
