@@ -19,6 +19,14 @@ dist="$(bash scripts/build-page.sh "$CLINICBENCH_MODEL")"
 cargo build --release --bin clinicbench
 node tests/browser/page.test.mjs "$dist" "$CLINICBENCH_MODEL" tests/fixtures/families/llama_q4_k_m.gguf \
   target/screenshots ../shared/datasets target/release/clinicbench
+# A model the size of a 4B-parameter Q4 model loads onto WebGPU in the browser (random weights,
+# written once into target/ by scripts/make_large_model.py with PyPI gguf).
+large=target/large_q4k.gguf
+if ! [ -f "$large" ]; then
+  python3 -c 'import gguf' 2>/dev/null || python3 -m pip install --quiet gguf==0.19.0
+  python3 scripts/make_large_model.py "$large.partial" && mv "$large.partial" "$large"
+fi
+node tests/browser/large_model.test.mjs "$dist" "$(realpath "$large")"
 # The benchmark build still works: its Speed section measures our engine and wllama on the demo
 # model (the figures are printed, not judged: speed is not a test).
 bench_dist="$(bash scripts/build-bench-page.sh "$CLINICBENCH_MODEL")"

@@ -349,6 +349,7 @@ mod app {
         let (status, set_status) = signal(String::from("Starting…"));
         let (error, set_error) = signal(None::<String>);
         let (card, set_card) = signal(None::<(String, ModelCard, String, String)>);
+        let (worker_memory, set_worker_memory) = signal(None::<u64>);
         let (model_sha, set_model_sha) = signal(String::new());
         let (current_run, set_current_run) = signal(None::<RunMeta>);
         let (interrupted, set_interrupted) = signal(None::<(RunMeta, Option<web_sys::Blob>, Vec<Sample>)>);
@@ -407,8 +408,9 @@ mod app {
                     set_status.set("Ready. Load a model to begin.".into());
                 }
                 FromWorker::GpuReport(report) => set_gpu.set(Some(report)),
-                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source } => {
+                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source, memory_bytes } => {
                     set_busy.set(false);
+                    set_worker_memory.set(memory_bytes);
                     // A picked file is the File itself; anything else the worker kept in OPFS.
                     let peer_source = js_sys::Object::new();
                     let file = MODEL_FILE.with(|f| f.borrow().clone()).filter(|f| source == "file" && f.name() == file_name);
@@ -793,6 +795,10 @@ mod app {
                         <dt>"Quantization"</dt><dd>{c.quantization.iter().map(|q| format!("{} {}", q.ty, mib(q.bytes))).collect::<Vec<_>>().join(", ")}</dd>
                         <dt>"Context"</dt><dd>{format!("{} tokens (KV cache {} tokens)", c.context_length, c.memory_ctx)}</dd>
                         <dt>"Memory"</dt><dd>{mib(c.memory_bytes)}</dd>
+                        {worker_memory.get().map(|m| view! {
+                            <dt>"Worker memory"</dt>
+                            <dd id="worker-memory" data-bytes=m.to_string()>{format!("{} of WebAssembly memory in the worker", mib(m))}</dd>
+                        })}
                         <dt>"Chat template"</dt><dd>{if c.chat_template { "yes" } else { "no (a base model)" }}</dd>
                         <dt>"Backend"</dt><dd id="backend" data-testid="backend">{format!("{backend} — {reason}")}</dd>
                         {backend_note.clone().map(|n| view! { <dt>"Note"</dt><dd id="backend-note">{n}</dd> })}

@@ -180,6 +180,13 @@ mod worker {
         (!parts.is_empty()).then(|| parts.join(" "))
     }
 
+    /// The size of this worker's WebAssembly memory (it only grows).
+    fn wasm_memory_bytes() -> Option<u64> {
+        let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().dyn_into().ok()?;
+        let buffer: js_sys::ArrayBuffer = memory.buffer().dyn_into().ok()?;
+        Some(buffer.byte_length() as u64)
+    }
+
     /// Models up to this size are also run once on WebGPU and compared with the CPU.
     const FORWARD_CHECK_BYTES: f64 = (16 << 20) as f64;
 
@@ -251,9 +258,15 @@ mod worker {
                 None
             };
             let msg = match self.session.load_model(name, &sha256, source, gpu, &placement.reason).await {
-                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, .. } => {
-                    FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source: from.into() }
-                }
+                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, .. } => FromWorker::ModelLoaded {
+                    file_name,
+                    sha256,
+                    card,
+                    backend,
+                    backend_reason,
+                    source: from.into(),
+                    memory_bytes: wasm_memory_bytes(),
+                },
                 other => other,
             };
             let loaded = matches!(msg, FromWorker::ModelLoaded { .. });

@@ -149,6 +149,10 @@ pub enum FromWorker {
         /// Where the bytes came from: `file`, `url`, or `browser storage` (OPFS).
         #[serde(default)]
         source: String,
+        /// The worker's WebAssembly memory once the model is loaded (on WebGPU it holds no
+        /// weights); `None` natively.
+        #[serde(default)]
+        memory_bytes: Option<u64>,
     },
     /// A task started: how many documents, from which data.
     Started { task: String, total: usize, records: usize, format: String, bad_rows: Vec<String> },
@@ -380,6 +384,7 @@ impl Session {
             backend: described,
             backend_reason: backend_reason.into(),
             source: String::new(),
+            memory_bytes: None,
         }
     }
 

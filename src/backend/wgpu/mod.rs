@@ -316,6 +316,8 @@ pub struct WgpuBackend {
     kv_len: usize,
     n_ctx: usize,
     max_batch: usize,
+    /// Logits read back (sampling, `forward`), grown when first needed: scoring and greedy
+    /// decoding never read the vocabulary back, and wasm memory stays small without it.
     logits_host: Vec<f32>,
     angles_host: Vec<f32>,
 }
@@ -396,7 +398,7 @@ impl WgpuBackend {
                 mapped_at_creation: false,
             }),
         };
-        let logits_host = vec![0.0; max_batch * c.n_vocab];
+        let logits_host = Vec::new();
         let angles_host = vec![0.0; max_batch * c.n_rot];
         let mut backend = WgpuBackend {
             config,
@@ -567,6 +569,9 @@ impl WgpuBackend {
         let logits = self.buffers.logits.clone();
         let out = self.finish(encoder, &logits, bytes.max(4)).await?;
         self.kv_len += tokens.len();
+        if self.logits_host.len() < n_logits * nv {
+            self.logits_host.resize(n_logits * nv, 0.0);
+        }
         let dst = &mut self.logits_host[..n_logits * nv];
         dst.copy_from_slice(bytemuck::cast_slice(&out[..n_logits * nv * 4]));
         Ok(dst)

@@ -1,0 +1,57 @@
+// A model the size of a 4B-parameter Q4 model (scripts/make_large_model.py: 3.6 B parameters,
+// 2.0 GB of Q4_K) loads onto WebGPU in headless Chromium, read from its File a piece at a time:
+// the worker's WebAssembly memory stays a small fraction of the file. Run by scripts/test.sh.
+//
+//   node tests/browser/large_model.test.mjs DIST_DIR LARGE.gguf
+import { chromium } from 'playwright-core';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const [dist, model] = process.argv.slice(2);
+if (!dist || !model) {
+  console.error('usage: large_model.test.mjs DIST_DIR LARGE.gguf');
+  process.exit(2);
+}
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://x');
+  const file = path.join(dist, url.pathname === '/' ? 'index.html' : path.normalize(url.pathname));
+  if (!file.startsWith(dist)) { res.writeHead(403).end(); return; }
+  fs.stat(file, (err, st) => {
+    if (err || !st.isFile()) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream', 'content-length': st.size });
+    fs.createReadStream(file).pipe(res);
+  });
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
+});
+let ok = false;
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`http://127.0.0.1:${server.address().port}/?backend=webgpu`);
+  await page.waitForFunction(() => document.querySelector('#gpu-check')?.dataset.ok !== undefined, null, { timeout: 180000 });
+  const t0 = Date.now();
+  await page.setInputFiles('[data-testid=model-file]', model);
+  await page.waitForFunction(() => document.querySelector('#model-card') || document.querySelector('#error'), null, { timeout: 1200000 });
+  const seconds = (Date.now() - t0) / 1000;
+  const error = await page.locator('#error').count() ? await page.textContent('#error') : null;
+  const backend = error ? '' : await page.textContent('[data-testid=backend]');
+  const memory = error ? 0 : Number(await page.getAttribute('#worker-memory', 'data-bytes'));
+  const size = fs.statSync(model).size;
+  ok = !error && backend.startsWith('wgpu on') && memory > 0 && memory < 0.1 * size && errors.length === 0;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} a ${(size / 2 ** 30).toFixed(2)} GiB model loads onto WebGPU in ${seconds.toFixed(0)} s `
+    + `with ${(memory / 2 ** 20).toFixed(0)} MiB of wasm memory in the worker (${error || backend}${errors.length ? `; ${errors[0]}` : ''})`);
+} catch (e) {
+  console.log(`FAIL ${e}`);
+} finally {
+  await browser.close();
+  server.close();
+}
+process.exit(ok ? 0 : 1);
