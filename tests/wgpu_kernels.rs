@@ -158,3 +158,47 @@ fn a_lost_device_is_an_error_not_a_hang() {
         assert!(wait(b.forward_scores(&[4], &[0])).is_err());
     }
 }
+
+/// Attention at lengths where decode splits the keys over workgroups (64 keys a split, here up
+/// to five splits) and the prefill kernel's online softmax runs over several 64-key tiles, with
+/// grouped KV heads, sliding windows (Mistral-style, Gemma 2's with its softcap) and heads of
+/// 128: every decoded token's logits and a late prefill batch's against the CPU backend.
+#[test]
+fn attention_over_long_contexts_splits_and_windows_matches_the_cpu() {
+    use clinicbench::backend::{cpu::CpuBackend, wgpu::WgpuBackend, Backend};
+    use clinicbench::engine::wait;
+    for name in ["llama_q4_k_m", "mistral_q2_k", "gemma2_q4_0", "qwen3_q3_k_m"] {
+        let Some(gpu) = gpu() else { return };
+        let path = common::fixture(&format!("families/{name}.gguf"));
+        let g = clinicbench::gguf::Gguf::open(clinicbench::gguf::FileSource::open(&path).unwrap()).unwrap();
+        let n_ctx = 400;
+        let mut cpu = CpuBackend::load(&g, n_ctx).unwrap();
+        let mut gpu = WgpuBackend::load_on(gpu, &g, n_ctx).unwrap();
+        let n_vocab = cpu.config().n_vocab as u64;
+        let mut rng = SplitMix(11);
+        let mut token = || (rng.next() % n_vocab) as u32;
+        let mut worst = 0f64;
+        let mut compare = |want: &[f32], got: &[f32]| {
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+            for (a, b) in want.iter().zip(got) {
+                let e = f64::from((a - b).abs() / scale);
+                worst = if e.is_nan() { f64::INFINITY } else { worst.max(e) };
+            }
+        };
+        // Prefill 200 positions in batches of 50 (tiles of 64 keys cross batch boundaries).
+        for _ in 0..4 {
+            let batch: Vec<u32> = (0..50).map(|_| token()).collect();
+            let want = cpu.forward_sync(&batch, 50).unwrap().to_vec();
+            let got = wait(gpu.forward(&batch, 50)).unwrap().to_vec();
+            compare(&want, &got);
+        }
+        // Decode positions 200..330: one to six splits of the visible keys.
+        for _ in 0..130 {
+            let t = [token()];
+            let want = cpu.forward_sync(&t, 1).unwrap().to_vec();
+            let got = wait(gpu.forward(&t, 1)).unwrap().to_vec();
+            compare(&want, &got);
+        }
+        assert!(worst < 1e-4, "{name}: GPU logits differ from the CPU's by {worst:e} of the largest logit");
+    }
+}

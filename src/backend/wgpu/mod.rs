@@ -40,7 +40,8 @@ fn op_layout(op: &str) -> (&'static str, &'static [Bind]) {
         "embed" => ("embed", &[Read, Read, ReadWrite, Uniform, Uniform]),
         "rms_norm" => ("rms_norm", &[Read, ReadWrite, Read, Uniform, Uniform]),
         "rope" => ("rope", &[ReadWrite, ReadWrite, Read, Read, Read, Uniform, Uniform]),
-        "attention" => ("attention", &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform]),
+        "attention" | "attention_split" => ("attention", &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform]),
+        "attention_combine" => ("attention_combine", &[Read, ReadWrite, Uniform, Uniform]),
         "ffn_gated" => ("ffn_gated", &[ReadWrite, Read, Uniform, Uniform]),
         "add" => ("add", &[ReadWrite, Read, Uniform, Uniform]),
         "softcap" => ("softcap", &[ReadWrite, Uniform, Uniform]),
@@ -264,6 +265,11 @@ enum Work {
     Norm { logits: bool },
     /// One workgroup per (head, token).
     Heads { op: &'static str, heads: u32 },
+    /// Attention over the cache: a workgroup per (head, token) for a batch, per (head, split of
+    /// the keys) for one decoded token, whose keys a sliding `window` may limit (0: none).
+    Attention { heads: u32, window: u32 },
+    /// Decode's merge of the split results, a workgroup per head.
+    AttentionCombine { heads: u32 },
     /// One thread per element of `per_token` elements a token (or a logits position).
     Elements { op: &'static str, per_token: u32, logits: bool },
     /// One workgroup per logits position.
@@ -284,7 +290,8 @@ struct Buffers {
     k: wgpu::Buffer,
     v: wgpu::Buffer,
     att: wgpu::Buffer,
-    scores: wgpu::Buffer,
+    /// Decode's split-KV partial results: per (head, split) a max, a sum and the weighted values.
+    attn_partials: wgpu::Buffer,
     gate: wgpu::Buffer,
     up: wgpu::Buffer,
     logits: wgpu::Buffer,
@@ -325,6 +332,18 @@ pub struct WgpuBackend {
 /// Most tokens one forward call takes.
 pub const DEFAULT_MAX_BATCH: usize = 64;
 
+/// Keys a split of decode's attention takes, and the most splits (as shaders/attention_splits.wgsl).
+const ATTENTION_SPLIT_KEYS: u32 = 64;
+const MAX_ATTENTION_SPLITS: usize = 32;
+
+/// The splits of decode's attention for the token at position `pos` (the KV cache's length
+/// before it), whose keys a sliding `window` may limit: the same count the kernels compute.
+fn attention_splits(pos: u32, window: u32) -> u32 {
+    let first = if window > 0 && pos + 1 > window { pos + 1 - window } else { 0 };
+    let visible = pos + 1 - first;
+    visible.div_ceil(ATTENTION_SPLIT_KEYS).clamp(1, MAX_ATTENTION_SPLITS as u32)
+}
+
 impl WgpuBackend {
     /// Opens a GPU and loads `g` onto it with a KV cache of `n_ctx` tokens.
     #[cfg(not(target_arch = "wasm32"))]
@@ -345,13 +364,12 @@ impl WgpuBackend {
                 return Err(BackendError::Gpu(format!("a {what} of {dim} is more than the GPU kernels' 512")));
             }
         }
-        // The batch is bounded by what one binding holds: the logits and the attention scores
-        // of every token of the batch.
-        let per_token = 4 * (c.n_vocab.max(c.n_head * n_ctx)) as u64;
+        // The batch is bounded by what one binding holds: the logits of every token of the batch.
+        let per_token = 4 * c.n_vocab as u64;
         let max_batch = DEFAULT_MAX_BATCH.min((gpu.max_binding / per_token) as usize);
         if max_batch == 0 {
             return Err(BackendError::Gpu(format!(
-                "one token's logits or attention scores ({per_token} bytes) do not fit in a GPU storage binding ({} bytes)",
+                "one token's logits ({per_token} bytes) do not fit in a GPU storage binding ({} bytes)",
                 gpu.max_binding
             )));
         }
@@ -372,7 +390,7 @@ impl WgpuBackend {
             k: f("k", b * c.k_dim() as u64),
             v: f("v", b * c.v_dim() as u64),
             att: f("att", b * (c.n_head * c.head_dim_v) as u64),
-            scores: f("scores", b * (c.n_head * n_ctx) as u64),
+            attn_partials: f("attn_partials", (c.n_head * MAX_ATTENTION_SPLITS * (c.head_dim_v + 2)) as u64),
             gate: f("gate", b * c.n_ff as u64),
             up: f("up", b * c.n_ff as u64),
             logits: f("logits", b * c.n_vocab as u64),
@@ -472,13 +490,15 @@ impl WgpuBackend {
     }
 
     /// The (x, y, z) workgroup counts of `work` for a batch of `n` tokens, `n_logits` wanted.
-    fn grid(work: &Work, n: u32, n_logits: u32) -> (&'static str, Option<&'static str>, [u32; 3]) {
+    /// `None`: the dispatch has nothing to do at this batch size (the split-KV combine outside
+    /// decode). `p0` is the number of tokens already cached.
+    fn grid(work: &Work, n: u32, n_logits: u32, p0: u32) -> Option<(&'static str, Option<&'static str>, [u32; 3])> {
         const MAX: u32 = 65535;
         let spread = |groups: u32| -> [u32; 3] {
             let x = groups.clamp(1, MAX);
             [x, groups.div_ceil(x).max(1), 1]
         };
-        match *work {
+        Some(match *work {
             Work::Embed { format, chunks } => ("embed", Some(format), spread((n * chunks).div_ceil(64))),
             Work::Matmul { format, rows, logits } => {
                 let count = if logits { n_logits } else { n };
@@ -493,12 +513,17 @@ impl WgpuBackend {
             }
             Work::Norm { logits } => ("rms_norm", None, [if logits { n_logits } else { n }, 1, 1]),
             Work::Heads { op, heads } => (op, None, [heads, n, 1]),
+            // Decode splits the visible keys over workgroups; a batch takes a workgroup a token.
+            Work::Attention { heads, window } if n == 1 => ("attention_split", None, [heads, attention_splits(p0, window), 1]),
+            Work::Attention { heads, .. } => ("attention", None, [heads, n, 1]),
+            Work::AttentionCombine { heads } if n == 1 => ("attention_combine", None, [heads, 1, 1]),
+            Work::AttentionCombine { .. } => return None,
             Work::Elements { op, per_token, logits } => {
                 let count = if logits { n_logits } else { n };
                 (op, None, spread((count * per_token).div_ceil(64)))
             }
             Work::Score => ("logits_score", None, [n_logits, 1, 1]),
-        }
+        })
     }
 
     /// Writes the step's inputs and records the planned dispatches (`upto` of them).
@@ -535,7 +560,7 @@ impl WgpuBackend {
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes: None });
             for d in &self.plan[..upto] {
-                let (op, format, [x, y, z]) = Self::grid(&d.work, n as u32, n_logits as u32);
+                let Some((op, format, [x, y, z])) = Self::grid(&d.work, n as u32, n_logits as u32, p0 as u32) else { continue };
                 pass.set_pipeline(self.kernels.pipeline(op, format));
                 pass.set_bind_group(0, &d.bind_group, &[]);
                 pass.dispatch_workgroups(x, y, z);
@@ -778,8 +803,11 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
             vd as u32,
             (c.n_head * c.head_dim_v) as u32,
         ];
-        let buffers = [&bf.q, &bf.k_cache[il], &bf.v_cache[il], &bf.att, &bf.scores];
-        p.push(Work::Heads { op: "attention", heads: c.n_head as u32 }, "attention", None, &buffers, &params);
+        let buffers = [&bf.q, &bf.k_cache[il], &bf.v_cache[il], &bf.att, &bf.attn_partials];
+        let heads = c.n_head as u32;
+        p.kernels.prepare(p.device, "attention_split", None);
+        p.push(Work::Attention { heads, window: window as u32 }, "attention", None, &buffers, &params);
+        p.push(Work::AttentionCombine { heads }, "attention_combine", None, &[&bf.attn_partials, &bf.att], &params);
         // x += [rmsnorm *] Wo att
         p.matmul(MatView::whole(l.attn_output.matrix()), &bf.att, &bf.xb2, false);
         p.residual(c, &bf.x, &bf.xb2, &l.post_attention_norm);
@@ -897,7 +925,7 @@ pub async fn matmul_once(
     {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("matmul"), timestamp_writes: None });
         for d in &plan {
-            let (op, format, [gx, gy, gz]) = WgpuBackend::grid(&d.work, n_tokens as u32, n_tokens as u32);
+            let Some((op, format, [gx, gy, gz])) = WgpuBackend::grid(&d.work, n_tokens as u32, n_tokens as u32, 0) else { continue };
             pass.set_pipeline(kernels.pipeline(op, format));
             pass.set_bind_group(0, &d.bind_group, &[]);
             pass.dispatch_workgroups(gx, gy, gz);

@@ -9,6 +9,10 @@ use crate::quant::GgmlType;
 const SOURCES: &[(&str, &str)] = &[
     ("add", include_str!("../../../shaders/add.wgsl")),
     ("attention", include_str!("../../../shaders/attention.wgsl")),
+    ("attention_combine", include_str!("../../../shaders/attention_combine.wgsl")),
+    ("attention_split", include_str!("../../../shaders/attention_split.wgsl")),
+    ("attention_splits", include_str!("../../../shaders/attention_splits.wgsl")),
+    ("attention_tile", include_str!("../../../shaders/attention_tile.wgsl")),
     ("bytes", include_str!("../../../shaders/bytes.wgsl")),
     ("embed", include_str!("../../../shaders/embed.wgsl")),
     ("ffn_gated", include_str!("../../../shaders/ffn_gated.wgsl")),
