@@ -164,6 +164,16 @@ try {
   }
   if (shots) await page.screenshot({ path: path.join(shots, '4-results.png'), fullPage: true });
 
+  // What a screen reader is given: the accessibility tree of the page with a model, a run and its
+  // results on it. Every control has a name, the sections have headings, and the status line is
+  // a live region.
+  const tree = await page.locator('body').ariaSnapshot();
+  const unnamed = tree.split('\n').filter((l) => /^\s*- (button|textbox|combobox|checkbox|spinbutton|searchbox|slider|progressbar|link)\b(?! ")/.test(l));
+  check(unnamed.length === 0, `every control has an accessible name (${unnamed.slice(0, 3).join(' | ') || 'all named'})`);
+  const headings = (tree.match(/- heading "[^"]+"/g) || []).length;
+  check(headings >= 5, `the page's sections have headings a screen reader can jump between (${headings})`);
+  check(/- status/.test(tree), 'the status line is a live region');
+
   // The speed of our engine on the loaded model.
   await page.click('#run-bench');
   await page.waitForSelector('#bench-result', { timeout: 120000 });
