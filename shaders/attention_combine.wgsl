@@ -2,21 +2,7 @@
 // with M the largest split max, out = sum_s acc_s exp(m_s - M) / sum_s l_s exp(m_s - M).
 #include step
 #include attention_splits
-
-struct Attention {
-    head_dim: u32,
-    head_dim_v: u32,
-    n_head: u32,
-    group: u32,
-    scale: f32,
-    softcap: f32,
-    window: u32,
-    n_ctx: u32,
-    q_stride: u32,
-    k_stride: u32,
-    v_stride: u32,
-    o_stride: u32,
-}
+#include attention_params
 
 @group(0) @binding(0) var<storage, read> PART: array<f32>;
 @group(0) @binding(1) var<storage, read_write> O: array<f32>;
@@ -27,11 +13,7 @@ struct Attention {
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
     let h = wg.x;
     let pos = S.p0;
-    var first = 0u;
-    if (P.window > 0u && pos + 1u > P.window) {
-        first = pos + 1u - P.window;
-    }
-    let n = n_splits(pos + 1u - first);
+    let n = n_splits(pos + 1u - first_key(pos));
     let stride = P.head_dim_v + 2u;
     var m = -3.0e38;
     for (var s = 0u; s < n; s++) {

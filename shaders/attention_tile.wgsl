@@ -1,24 +1,9 @@
 // What attention.wgsl and attention_split.wgsl share: the parameters, the bindings, and
 // `attend`, an online softmax over a range of keys in tiles of WG keys (a running max and sum,
 // the weighted values rescaled as the max grows), so no score is ever written to memory.
-// Query t at position p = p0 + t sees key j when j <= p and, with a window w, p - j < w.
 #include step
 
-struct Attention {
-    head_dim: u32,
-    head_dim_v: u32,
-    n_head: u32,
-    // Query heads per KV head.
-    group: u32,
-    scale: f32,
-    softcap: f32,
-    window: u32,
-    n_ctx: u32,
-    q_stride: u32,
-    k_stride: u32,
-    v_stride: u32,
-    o_stride: u32,
-}
+#include attention_params
 
 @group(0) @binding(0) var<storage, read> Q: array<f32>;
 @group(0) @binding(1) var<storage, read> K: array<f32>;
@@ -65,14 +50,6 @@ fn reduce_sum(tid: u32, v: f32) -> f32 {
     let m = partial[0];
     workgroupBarrier();
     return m;
-}
-
-// The first key query t sees.
-fn first_key(pos: u32) -> u32 {
-    if (P.window > 0u && pos + 1u > P.window) {
-        return pos + 1u - P.window;
-    }
-    return 0u;
 }
 
 // Softmax state of keys begin..end for query head h of token t: the running max m, the sum of

@@ -4,7 +4,7 @@
 //
 //   node tests/browser/bench.mjs DIST_BENCH_DIR MODEL.gguf [cpu|webgpu]
 import { chromium } from 'playwright-core';
-import http from 'node:http';
+import { serve } from './serve.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -13,19 +13,7 @@ if (!dist || !model) {
   console.error('usage: bench.mjs DIST_BENCH_DIR MODEL.gguf [cpu|webgpu]');
   process.exit(2);
 }
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
-const server = http.createServer((req, res) => {
-  const url = new URL(req.url, 'http://x');
-  const file = path.join(dist, url.pathname === '/' ? 'index.html' : path.normalize(url.pathname));
-  if (!file.startsWith(dist)) { res.writeHead(403).end(); return; }
-  fs.stat(file, (err, st) => {
-    if (err || !st.isFile()) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream', 'content-length': st.size });
-    fs.createReadStream(file).pipe(res);
-  });
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const origin = `http://127.0.0.1:${server.address().port}`;
+const { server, origin } = await serve(dist);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',

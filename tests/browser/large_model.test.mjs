@@ -4,7 +4,7 @@
 //
 //   node tests/browser/large_model.test.mjs DIST_DIR LARGE.gguf
 import { chromium } from 'playwright-core';
-import http from 'node:http';
+import { serve } from './serve.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -13,18 +13,7 @@ if (!dist || !model) {
   console.error('usage: large_model.test.mjs DIST_DIR LARGE.gguf');
   process.exit(2);
 }
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
-const server = http.createServer((req, res) => {
-  const url = new URL(req.url, 'http://x');
-  const file = path.join(dist, url.pathname === '/' ? 'index.html' : path.normalize(url.pathname));
-  if (!file.startsWith(dist)) { res.writeHead(403).end(); return; }
-  fs.stat(file, (err, st) => {
-    if (err || !st.isFile()) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream', 'content-length': st.size });
-    fs.createReadStream(file).pipe(res);
-  });
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const { server, origin } = await serve(dist);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -35,7 +24,7 @@ try {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`http://127.0.0.1:${server.address().port}/?backend=webgpu`);
+  await page.goto(`${origin}/?backend=webgpu`);
   await page.waitForFunction(() => document.querySelector('#gpu-check')?.dataset.ok !== undefined, null, { timeout: 180000 });
   const t0 = Date.now();
   await page.setInputFiles('[data-testid=model-file]', model);

@@ -8,7 +8,7 @@
 // (../shared/datasets) and the CLI binary, the page's answers on the first MedQA documents are
 // compared with the CLI's.
 import { chromium } from 'playwright-core';
-import http from 'node:http';
+import { serve } from './serve.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -21,22 +21,7 @@ if (!dist || !model || !tiny) {
   process.exit(2);
 }
 if (shots) fs.mkdirSync(shots, { recursive: true });
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.gguf': 'application/octet-stream' };
-const served = [];
-const server = http.createServer((req, res) => {
-  const url = new URL(req.url, 'http://x');
-  served.push(url.pathname);
-  const models = { '/models/demo.gguf': model, '/models/tiny.gguf': tiny };
-  const file = models[url.pathname] || path.join(dist, url.pathname === '/' ? 'index.html' : path.normalize(url.pathname));
-  if (!file.startsWith(dist) && !Object.values(models).includes(file)) { res.writeHead(403).end(); return; }
-  fs.stat(file, (err, st) => {
-    if (err || !st.isFile()) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream', 'content-length': st.size });
-    fs.createReadStream(file).pipe(res);
-  });
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const origin = `http://127.0.0.1:${server.address().port}`;
+const { server, origin, served } = await serve(dist, { '/models/demo.gguf': model, '/models/tiny.gguf': tiny });
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

@@ -10,6 +10,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("add", include_str!("../../../shaders/add.wgsl")),
     ("attention", include_str!("../../../shaders/attention.wgsl")),
     ("attention_combine", include_str!("../../../shaders/attention_combine.wgsl")),
+    ("attention_params", include_str!("../../../shaders/attention_params.wgsl")),
     ("attention_split", include_str!("../../../shaders/attention_split.wgsl")),
     ("attention_splits", include_str!("../../../shaders/attention_splits.wgsl")),
     ("attention_tile", include_str!("../../../shaders/attention_tile.wgsl")),

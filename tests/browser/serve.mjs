@@ -1,0 +1,24 @@
+// A static server for the browser tests and benchmarks: the files of a built page, and model
+// files by path (`extra`: URL path -> file). Returns the server, its origin and the paths served.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.gguf': 'application/octet-stream' };
+
+export async function serve(dist, extra = {}) {
+  const served = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    served.push(url.pathname);
+    const file = extra[url.pathname] || path.join(dist, url.pathname === '/' ? 'index.html' : path.normalize(url.pathname));
+    if (!file.startsWith(dist) && !Object.values(extra).includes(file)) { res.writeHead(403).end(); return; }
+    fs.stat(file, (err, st) => {
+      if (err || !st.isFile()) { res.writeHead(404).end(); return; }
+      res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream', 'content-length': st.size });
+      fs.createReadStream(file).pipe(res);
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { server, origin: `http://127.0.0.1:${server.address().port}`, served };
+}
