@@ -65,6 +65,7 @@ fn dot_blocks<const B: usize, const N: usize>(
     debug_assert_eq!(row.len() / B * N, x.len());
     let mut acc = [0.0; LANES];
     for (b, x) in row.as_chunks::<B>().0.iter().zip(x.as_chunks::<N>().0) {
+        super::prefetch_ahead(b);
         accumulate(&mut acc, &weights(b), x);
     }
     reduce(acc)

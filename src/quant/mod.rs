@@ -333,6 +333,36 @@ fn dequantize_blocks<const B: usize, const N: usize>(
     }
 }
 
+/// Asks the memory system for the weights `PREFETCH_AHEAD` bytes past `block` (a decode step
+/// streams every weight once, in order, and the kernels' arithmetic leaves the core too few
+/// loads in flight to stream at memory speed; llama.cpp's lighter int8 kernels do not need it).
+/// A hint only: it never faults, and where there is no prefetch instruction it does nothing.
+#[inline(always)]
+fn prefetch_ahead(block: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(block.as_ptr().wrapping_add(PREFETCH_AHEAD) as *const i8);
+        if block.len() > 64 {
+            _mm_prefetch::<_MM_HINT_T0>(block.as_ptr().wrapping_add(PREFETCH_AHEAD + 64) as *const i8);
+        }
+        if block.len() > 128 {
+            _mm_prefetch::<_MM_HINT_T0>(block.as_ptr().wrapping_add(PREFETCH_AHEAD + 128) as *const i8);
+        }
+        if block.len() > 192 {
+            _mm_prefetch::<_MM_HINT_T0>(block.as_ptr().wrapping_add(PREFETCH_AHEAD + 192) as *const i8);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = block;
+}
+
+/// How far ahead of the block being read [`prefetch_ahead`] asks for: measured on Gemma 3 270M
+/// decode, 768 to 3072 bytes all gave the same speed, 384 less.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_AHEAD: usize = 1536;
+
 /// Dot product of one stored row (`row` = `ty.row_bytes(x.len())` bytes) with an f32 vector.
 ///
 /// The decode hot path: no allocation and no `Result`. Each format's kernel decodes one block

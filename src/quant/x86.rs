@@ -14,7 +14,7 @@
 
 use std::arch::x86_64::*;
 
-use super::f16_to_f32;
+
 
 const Q5_0_BYTES: usize = 22;
 
@@ -39,7 +39,8 @@ pub fn dot_q5_0(row: &[u8], x: &[f32]) -> f32 {
         let low_nibble = _mm_set1_epi8(0x0F);
         let minus_16 = _mm256_set1_epi8(-16);
         for (b, xs) in row.chunks_exact(Q5_0_BYTES).zip(x.chunks_exact(32)) {
-            let d = f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
+            super::prefetch_ahead(b);
+            let d = scale(b[0], b[1]);
             let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
             let qs = _mm_loadu_si128(b.as_ptr().add(6) as *const __m128i);
             // Nibbles as bytes: elements 0..16 in the low half, 16..32 in the high half.
@@ -89,26 +90,63 @@ pub fn dot_q5_0(row: &[u8], x: &[f32]) -> f32 {
 const Q8_0_BYTES: usize = 34;
 
 /// Q8_0 row times an f32 vector (`block_q8_0`: f16 `d`, 32 signed bytes; weight j = d * q_j).
-/// The output projection of small models is Q8_0, so this kernel should run at memory speed.
+/// The output projection of small models is Q8_0, so this kernel should run at memory speed:
+/// with AVX-512 a block is two sixteen-wide widen-and-multiply-adds.
 pub fn dot_q8_0(row: &[u8], x: &[f32]) -> f32 {
     debug_assert_eq!(row.len() / Q8_0_BYTES * 32, x.len());
-    // SAFETY: compiled only with AVX2 and FMA; loads stay inside `b` (34 bytes) and `xs` (32).
+    // SAFETY: compiled only with AVX2 and FMA (AVX-512F where that path is compiled); loads stay
+    // inside `b` (34 bytes) and `xs` (32 floats); a prefetch never faults.
     unsafe {
-        let mut acc0 = _mm256_setzero_ps();
-        let mut acc1 = _mm256_setzero_ps();
-        for (b, xs) in row.chunks_exact(Q8_0_BYTES).zip(x.chunks_exact(32)) {
-            let d = f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
-            let q = b.as_ptr().add(2);
-            let widen = |p: *const u8| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p as *const __m128i)));
-            let xp = xs.as_ptr();
-            let mut s = _mm256_mul_ps(widen(q), _mm256_loadu_ps(xp));
-            s = _mm256_fmadd_ps(widen(q.add(8)), _mm256_loadu_ps(xp.add(8)), s);
-            s = _mm256_fmadd_ps(widen(q.add(16)), _mm256_loadu_ps(xp.add(16)), s);
-            s = _mm256_fmadd_ps(widen(q.add(24)), _mm256_loadu_ps(xp.add(24)), s);
-            std::mem::swap(&mut acc0, &mut acc1);
-            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d), s, acc0);
+        #[cfg(target_feature = "avx512f")]
+        {
+            let (mut acc0, mut acc1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+            let widen = |p: *const u8| _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(p as *const __m128i)));
+            for (b, xs) in row.chunks_exact(Q8_0_BYTES).zip(x.chunks_exact(32)) {
+                super::prefetch_ahead(b);
+                let d = scale(b[0], b[1]);
+                let (q, xp) = (b.as_ptr().add(2), xs.as_ptr());
+                let s = _mm512_mul_ps(widen(q), _mm512_loadu_ps(xp));
+                let s = _mm512_fmadd_ps(widen(q.add(16)), _mm512_loadu_ps(xp.add(16)), s);
+                // Two accumulators so consecutive blocks do not wait on each other's FMA.
+                std::mem::swap(&mut acc0, &mut acc1);
+                acc0 = _mm512_fmadd_ps(_mm512_set1_ps(d), s, acc0);
+            }
+            _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1))
         }
-        horizontal_sum(_mm256_add_ps(acc0, acc1))
+        #[cfg(not(target_feature = "avx512f"))]
+        {
+            let mut acc0 = _mm256_setzero_ps();
+            let mut acc1 = _mm256_setzero_ps();
+            let widen = |p: *const u8| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p as *const __m128i)));
+            for (b, xs) in row.chunks_exact(Q8_0_BYTES).zip(x.chunks_exact(32)) {
+                super::prefetch_ahead(b);
+                let d = scale(b[0], b[1]);
+                let (q, xp) = (b.as_ptr().add(2), xs.as_ptr());
+                let mut s = _mm256_mul_ps(widen(q), _mm256_loadu_ps(xp));
+                s = _mm256_fmadd_ps(widen(q.add(8)), _mm256_loadu_ps(xp.add(8)), s);
+                s = _mm256_fmadd_ps(widen(q.add(16)), _mm256_loadu_ps(xp.add(16)), s);
+                s = _mm256_fmadd_ps(widen(q.add(24)), _mm256_loadu_ps(xp.add(24)), s);
+                std::mem::swap(&mut acc0, &mut acc1);
+                acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d), s, acc0);
+            }
+            horizontal_sum(_mm256_add_ps(acc0, acc1))
+        }
+    }
+}
+
+/// A block's f16 scale from its two little-endian bytes: one F16C instruction where the target
+/// has it (the portable conversion is a dozen integer operations a block).
+#[inline(always)]
+fn scale(lo: u8, hi: u8) -> f32 {
+    let h = u16::from_le_bytes([lo, hi]);
+    #[cfg(target_feature = "f16c")]
+    {
+        // SAFETY: compiled only where the target has F16C; the conversion is exact.
+        unsafe { _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h)))) }
+    }
+    #[cfg(not(target_feature = "f16c"))]
+    {
+        super::f16_to_f32(h)
     }
 }
 
@@ -136,6 +174,7 @@ pub fn dot_q4_k(row: &[u8], x: &[f32]) -> f32 {
         let mut acc = _mm256_setzero_ps();
         let mask = _mm256_set1_epi8(0x0F);
         for (b, xs) in row.chunks_exact(Q4_K_BYTES).zip(x.chunks_exact(256)) {
+            super::prefetch_ahead(b);
             let blk: &[u8; Q4_K_BYTES] = b.try_into().unwrap_or_else(|_| unreachable!());
             let scales: &[u8; 12] = blk[4..16].try_into().unwrap_or_else(|_| unreachable!());
             let (sc, mn) = super::blocks::k4_scales_mins([blk[0], blk[1]], [blk[2], blk[3]], scales);
@@ -176,7 +215,8 @@ pub fn dot_q6_k(row: &[u8], x: &[f32]) -> f32 {
         let m2 = _mm256_set1_epi8(0x03);
         let bias = _mm256_set1_epi8(32);
         for (b, xs) in row.chunks_exact(Q6_K_BYTES).zip(x.chunks_exact(256)) {
-            let d = f16_to_f32(u16::from_le_bytes([b[208], b[209]]));
+            super::prefetch_ahead(b);
+            let d = scale(b[208], b[209]);
             for h in 0..2 {
                 let p = b.as_ptr();
                 let a = _mm256_loadu_si256(p.add(64 * h) as *const __m256i);
