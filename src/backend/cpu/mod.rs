@@ -377,11 +377,7 @@ impl CpuBackend {
                     }
                 }
             }
-            let act: fn(f32) -> f32 = match c.activation {
-                Activation::Silu => ops::silu,
-                Activation::Gelu => ops::gelu,
-            };
-            s.gate[..n * f].iter_mut().zip(&s.up[..n * f]).for_each(|(g, u)| *g = act(*g) * u);
+            ops::gated_activation(&mut s.gate[..n * f], &s.up[..n * f], c.activation == Activation::Gelu);
             matmul(l.ffn_down.matrix(), &s.gate[..n * f], &mut s.xb2[..n * d], n);
             if let Some(pn) = &l.post_ffw_norm {
                 s.xb2[..n * d].chunks_exact_mut(d).for_each(|r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
