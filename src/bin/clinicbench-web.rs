@@ -512,6 +512,18 @@ mod app {
         match web_sys::Worker::new_with_options("./clinicbench-worker_loader.js", &options) {
             Ok(w) => {
                 w.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+                // A worker that dies (out of memory, a bug) says nothing more: say so, and stop
+                // waiting for it.
+                let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |ev: web_sys::ErrorEvent| {
+                    set_busy.set(false);
+                    set_running.set(false);
+                    set_error.set(Some(format!(
+                        "The engine stopped ({}). Completed samples are kept; reload the page to go on.",
+                        ev.message()
+                    )));
+                });
+                w.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+                on_error.forget();
                 WORKER.with(|slot| *slot.borrow_mut() = Some(w));
             }
             Err(e) => set_error.set(Some(format!("cannot start the worker: {e:?}"))),

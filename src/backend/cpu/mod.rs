@@ -129,11 +129,11 @@ pub struct CpuBackend {
     threads: usize,
 }
 
-/// Most memory the CPU backend will ask for (weights, KV cache and scratch): the 4 GiB a wasm32
-/// page can address, and natively a bound that keeps a typo in `--ctx-size` from swapping the
-/// machine to death.
+/// Most memory the CPU backend will ask for (weights, KV cache and scratch): in wasm32 the 4 GiB
+/// a page can address less room for the program, the tokenizer and the tensor being read; natively
+/// a bound that keeps a typo in `--ctx-size` from swapping the machine to death.
 #[cfg(target_arch = "wasm32")]
-const MAX_HOST_BYTES: u64 = 4 << 30;
+const MAX_HOST_BYTES: u64 = 3584 << 20;
 #[cfg(not(target_arch = "wasm32"))]
 const MAX_HOST_BYTES: u64 = 64 << 30;
 
