@@ -87,6 +87,12 @@ mod worker {
         }
     }
 
+    /// SHA-256 of a blob, read a piece at a time.
+    fn sha256_of_blob(blob: &Blob) -> Result<String, String> {
+        let source = BlobSource::new(blob.clone())?;
+        web::sha256_of(&source).map_err(|e| e.to_string())
+    }
+
     async fn bytes_of(blob: &Blob) -> Result<Vec<u8>, String> {
         let buf = JsFuture::from(blob.array_buffer()).await.map_err(|e| format!("cannot read the file: {e:?}"))?;
         Ok(js_sys::Uint8Array::new(&buf).to_vec())
@@ -197,6 +203,10 @@ mod worker {
             GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None };
         let gpu = match open_gpu().await {
             Ok(g) => g,
+            Err(clinicbench::backend::wgpu::GpuError::NoAdapter(why)) => {
+                report.problem = Some(why);
+                return report;
+            }
             Err(e) => {
                 report.problem = Some(e.to_string());
                 return report;
@@ -238,13 +248,13 @@ mod worker {
                 return error(message);
             }
             let small = blob.size() <= FORWARD_CHECK_BYTES;
+            let sha256 = match sha256.map_or_else(|| sha256_of_blob(&blob), Ok) {
+                Ok(s) => s,
+                Err(e) => return error(format!("{name}: {e}")),
+            };
             let source = match BlobSource::new(blob.clone()) {
                 Ok(s) => s,
                 Err(message) => return error(message),
-            };
-            let sha256 = match sha256.map_or_else(|| web::sha256_of(&source).map_err(|e| e.to_string()), Ok) {
-                Ok(s) => s,
-                Err(e) => return error(format!("{name}: {e}")),
             };
             let gpu = if placement.webgpu {
                 match open_gpu().await {
@@ -257,18 +267,11 @@ mod worker {
             } else {
                 None
             };
-            let msg = match self.session.load_model(name, &sha256, source, gpu, &placement.reason).await {
-                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, .. } => FromWorker::ModelLoaded {
-                    file_name,
-                    sha256,
-                    card,
-                    backend,
-                    backend_reason,
-                    source: from.into(),
-                    memory_bytes: wasm_memory_bytes(),
-                },
-                other => other,
-            };
+            let mut msg = self.session.load_model(name, &sha256, source, gpu, &placement.reason).await;
+            if let FromWorker::ModelLoaded { source, memory_bytes, .. } = &mut msg {
+                *source = from.into();
+                *memory_bytes = wasm_memory_bytes();
+            }
             let loaded = matches!(msg, FromWorker::ModelLoaded { .. });
             post(&msg);
             // A small model's whole forward pass on this adapter against the CPU.
@@ -293,7 +296,7 @@ mod worker {
                     let Some(file) = file else { return error("no model file came with the message") };
                     let mut sha256 = None;
                     if keep {
-                        match BlobSource::new(file.clone()).and_then(|s| web::sha256_of(&s).map_err(|e| e.to_string())) {
+                        match sha256_of_blob(&file) {
                             Ok(sha) => {
                                 if let Err(message) = opfs::write(&web::kept_model_name(&sha), &file).await {
                                     error(format!("{file_name} was not kept: {message}"));
@@ -316,7 +319,7 @@ mod worker {
                         Ok(b) => b,
                         Err(message) => return error(message),
                     };
-                    let sha256 = match BlobSource::new(blob.clone()).and_then(|s| web::sha256_of(&s).map_err(|e| e.to_string())) {
+                    let sha256 = match sha256_of_blob(&blob) {
                         Ok(s) => s,
                         Err(message) => return error(format!("{name}: {message}")),
                     };

@@ -3,8 +3,7 @@
 // ratios. A benchmark, not a test: it asserts nothing about speed. scripts/bench-page.sh runs it.
 //
 //   node tests/browser/bench.mjs DIST_BENCH_DIR MODEL.gguf [cpu|webgpu]
-import { chromium } from 'playwright-core';
-import { serve } from './serve.mjs';
+import { launchChromium, serve } from './harness.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -14,11 +13,7 @@ if (!dist || !model) {
   process.exit(2);
 }
 const { server, origin } = await serve(dist);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
-});
+const browser = await launchChromium({ hardwareGpu: true });
 let code = 0;
 try {
   const page = await browser.newPage();

@@ -3,8 +3,7 @@
 // the worker's WebAssembly memory stays a small fraction of the file. Run by scripts/test.sh.
 //
 //   node tests/browser/large_model.test.mjs DIST_DIR LARGE.gguf
-import { chromium } from 'playwright-core';
-import { serve } from './serve.mjs';
+import { launchChromium, serve } from './harness.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -14,11 +13,7 @@ if (!dist || !model) {
   process.exit(2);
 }
 const { server, origin } = await serve(dist);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
-});
+const browser = await launchChromium();
 let ok = false;
 try {
   const page = await browser.newPage();

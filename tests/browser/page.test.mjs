@@ -7,8 +7,7 @@
 // TINY.gguf is a small synthetic model for the quick flow through the test hooks; with DATA_ROOT
 // (../shared/datasets) and the CLI binary, the page's answers on the first MedQA documents are
 // compared with the CLI's.
-import { chromium } from 'playwright-core';
-import { serve } from './serve.mjs';
+import { launchChromium, serve } from './harness.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -23,11 +22,7 @@ if (!dist || !model || !tiny) {
 if (shots) fs.mkdirSync(shots, { recursive: true });
 const { server, origin, served } = await serve(dist, { '/models/demo.gguf': model, '/models/tiny.gguf': tiny });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
-});
+const browser = await launchChromium();
 const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); };
 try {
@@ -261,11 +256,7 @@ try {
 }
 
 // The same page without WebGPU: the CPU backend runs the model, and the page says why.
-const noGpu = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-features=WebGPU'],
-});
+const noGpu = await launchChromium({ webgpu: false });
 try {
   const page = await noGpu.newPage();
   const errors = [];
