@@ -200,6 +200,35 @@ fn check_on(name: &str, choice: &Choice) {
             assert!(got.ids.len() <= want.len());
         }
     }
+
+    // Sampling: with a top-k limit the backend selects the candidates itself (on a GPU the
+    // logits never leave it); the tokens equal sampling from each step's whole row of logits on
+    // a second copy of the backend, with and without the limit.
+    let Some(case) = fx.generate.first() else { return };
+    let mut reference = load(&g, choice).expect("the backend loaded once already");
+    let n_vocab = reference.config().n_vocab;
+    for top_k in [0, 1, 5, 40, n_vocab - 1, n_vocab] {
+        let sampling = Sampling::Temperature { temperature: 0.8, seed: 9 + top_k as u64, top_k };
+        let req = GenerateRequest {
+            messages: None,
+            prompt: case.prompt.clone(),
+            stop: vec![],
+            max_tokens: 12,
+            sampling,
+            ignore_eos: true,
+        };
+        let got = wait(engine.generate(&req, &mut |_| {})).unwrap();
+        reference.truncate_kv(0);
+        let mut sampler = clinicbench::engine::Sampler::new(&sampling);
+        let mut want = Vec::new();
+        let mut logits = wait(reference.forward(&case.prompt_ids, 1)).unwrap().to_vec();
+        while want.len() < req.max_tokens {
+            let id = sampler.sample(&logits);
+            want.push(id);
+            logits = wait(reference.forward(&[id], 1)).unwrap().to_vec();
+        }
+        assert_eq!(got.ids, want, "{name}: sampled tokens with top_k {top_k}");
+    }
 }
 
 fn short(s: &str) -> String {

@@ -202,3 +202,41 @@ fn attention_over_long_contexts_splits_and_windows_matches_the_cpu() {
         assert!(worst < 1e-4, "{name}: GPU logits differ from the CPU's by {worst:e} of the largest logit");
     }
 }
+
+/// The GPU's top-k selection equals the CPU's `engine::top_k` exactly (ids, logits, order) on
+/// rows of awkward lengths: shorter than k's workgroup, one item past a workgroup's 4096, and
+/// Gemma 3's vocabulary plus three (three passes for k = 256), with values drawn from a few
+/// levels so that ties are everywhere (broken by id), signed zeros and infinities among them.
+#[test]
+fn top_k_selection_matches_the_cpu_with_ties() {
+    use clinicbench::backend::wgpu::top_k_once;
+    use clinicbench::engine::top_k;
+    let Some(gpu) = gpu() else { return };
+    let mut rng = SplitMix(11);
+    for (n, ks) in [(5, &[1, 5][..]), (300, &[1, 40, 256]), (4097, &[1, 7, 64]), (262_147, &[40, 256])] {
+        let levels = [f32::NEG_INFINITY, -3.5, -1.0, -0.0, 0.0, 0.25, 2.0, 7.75, f32::INFINITY];
+        let row: Vec<f32> = (0..n)
+            .map(|_| match rng.next() % 4 {
+                0 => levels[(rng.next() % levels.len() as u64) as usize],
+                _ => rng.f32() * 10.0,
+            })
+            .collect();
+        for &k in ks {
+            let got = pollster::block_on(top_k_once(&gpu, &row, k)).unwrap();
+            let want = top_k(&row, k);
+            assert_eq!(got.len(), k, "n {n}, k {k}");
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    g.id == w.id && g.logit.to_bits() == w.logit.to_bits(),
+                    "n {n}, k {k}: candidate {i} is id {} ({}) on the GPU, id {} ({}) on the CPU",
+                    g.id,
+                    g.logit,
+                    w.id,
+                    w.logit
+                );
+            }
+        }
+    }
+    let e = pollster::block_on(top_k_once(&gpu, &[1.0; 10], 11)).unwrap_err();
+    assert!(e.to_string().contains("not in 1..=10"), "{e}");
+}

@@ -11,6 +11,7 @@
 pub mod cpu;
 pub mod wgpu;
 
+use crate::engine::Candidate;
 use crate::model::{ModelConfig, ModelError};
 use std::future::Future;
 use std::pin::Pin;
@@ -73,6 +74,15 @@ pub trait Backend {
                 .collect())
         })
     }
+    /// Like [`Backend::forward`] with one logits row, but returns only the `k` most likely
+    /// next tokens after the last token, in [`crate::engine::sampling::canonical_order`]: what
+    /// sampling with a top-k limit needs. A GPU selects them where the logits are.
+    fn forward_top_k<'a>(&'a mut self, tokens: &'a [u32], k: usize) -> Pending<'a, Vec<Candidate>> {
+        Box::pin(async move {
+            let logits = self.forward(tokens, 1).await?;
+            Ok(crate::engine::top_k(logits, k))
+        })
+    }
 }
 
 /// One position's score: what [`Backend::forward_scores`] returns.
@@ -112,5 +122,8 @@ impl Backend for Box<dyn Backend> {
     }
     fn forward_scores<'a>(&'a mut self, tokens: &'a [u32], targets: &'a [u32]) -> Pending<'a, Vec<TokenScore>> {
         (**self).forward_scores(tokens, targets)
+    }
+    fn forward_top_k<'a>(&'a mut self, tokens: &'a [u32], k: usize) -> Pending<'a, Vec<Candidate>> {
+        (**self).forward_top_k(tokens, k)
     }
 }

@@ -10,7 +10,7 @@
 
 mod sampling;
 
-pub use sampling::{argmax, Sampler, Sampling};
+pub use sampling::{argmax, top_k, Candidate, Sampler, Sampling};
 
 use crate::backend::{Backend, BackendError, TokenScore};
 use crate::tokenizer::Tokenizer;
@@ -364,6 +364,28 @@ impl<B: Backend> LocalEngine<B> {
         Ok(scores)
     }
 
+    /// Runs `tokens[from..]` through the model like [`Self::run`] and returns the `k` most
+    /// likely tokens to follow the last one, selected by the backend.
+    async fn run_top_k(&mut self, tokens: &[u32], from: usize, k: usize) -> Result<Vec<Candidate>, EngineError> {
+        // Everything but the last batch only fills the cache.
+        let last = from.max(tokens.len().saturating_sub(self.backend.max_batch()));
+        self.run_scored(&tokens[..last], from, last, &[]).await?;
+        let started = now();
+        match self.backend.forward_top_k(&tokens[last..], k).await {
+            Ok(candidates) => {
+                self.cached.extend_from_slice(&tokens[last..]);
+                self.stats.prefill_tokens += (tokens.len() - last) as u64;
+                self.stats.prefill_seconds += now() - started;
+                Ok(candidates)
+            }
+            Err(e) => {
+                self.backend.truncate_kv(last);
+                self.cached.truncate(last);
+                Err(e.into())
+            }
+        }
+    }
+
     async fn loglikelihood_one(&mut self, req: &LogLikelihoodRequest) -> Result<LogLikelihood, EngineError> {
         let (mut context_enc, whole) = match &req.messages {
             Some(messages) => {
@@ -488,15 +510,20 @@ impl<B: Backend> LocalEngine<B> {
             prompt.drain(..prompt.len() - room);
         }
         let mut sampler = Sampler::new(&req.sampling);
-        // Greedy decoding needs only each step's argmax, which the backend reduces itself;
-        // sampling needs the whole row.
-        let greedy = sampler.is_greedy();
+        // What a step needs: greedy decoding only the argmax and top-k sampling only the k best
+        // tokens, which the backend selects itself (a GPU where the logits are); sampling over
+        // the whole vocabulary needs the whole row.
         let n_vocab = self.backend.config().n_vocab;
-        let mut next_logits = vec![0f32; if greedy { 0 } else { n_vocab }];
+        let greedy = sampler.is_greedy();
+        let top_k = sampler.top_k(n_vocab);
+        let mut next_logits = vec![0f32; if greedy || top_k.is_some() { 0 } else { n_vocab }];
+        let mut next_candidates = Vec::new();
         let mut next_greedy = 0u32;
         let keep = self.reuse_prefix(prompt, prompt.len() - 1);
         if greedy {
             next_greedy = self.run_scored(prompt, keep, prompt.len() - 1, &[0]).await?[0].argmax;
+        } else if let Some(k) = top_k {
+            next_candidates = self.run_top_k(prompt, keep, k).await?;
         } else {
             self.run(prompt, keep, prompt.len() - 1, &mut |_, row| next_logits.copy_from_slice(row)).await?;
         }
@@ -508,7 +535,13 @@ impl<B: Backend> LocalEngine<B> {
         let mut finish = Finish::Length;
         let mut stop_at = None;
         while ids.len() < req.max_tokens {
-            let id = if greedy { next_greedy } else { sampler.sample(&next_logits) };
+            let id = if greedy {
+                next_greedy
+            } else if top_k.is_some() {
+                sampler.sample_from(&next_candidates)
+            } else {
+                sampler.sample(&next_logits)
+            };
             if !req.ignore_eos && self.tokenizer.is_eog(id) {
                 finish = Finish::Eos;
                 break;
@@ -539,6 +572,8 @@ impl<B: Backend> LocalEngine<B> {
             let step = now();
             if greedy {
                 next_greedy = self.backend.forward_scores(&[id], &[0]).await?[0].argmax;
+            } else if let Some(k) = top_k {
+                next_candidates = self.backend.forward_top_k(&[id], k).await?;
             } else {
                 next_logits.copy_from_slice(self.backend.forward(&[id], 1).await?);
             }

@@ -18,8 +18,8 @@ pub enum Sampling {
 pub struct Sampler {
     sampling: Sampling,
     rng: SplitMix64,
-    /// Scratch for (logit, id) candidates, grown once.
-    candidates: Vec<(f32, u32)>,
+    /// Scratch for the whole row's candidates, grown once.
+    candidates: Vec<Candidate>,
 }
 
 impl Sampler {
@@ -39,33 +39,87 @@ impl Sampler {
         }
     }
 
+    /// The `k` the backend should narrow each step to before [`Sampler::sample_from`], or
+    /// `None` when sampling needs the whole row (greedy, or no top-k limit).
+    pub fn top_k(&self, n_vocab: usize) -> Option<usize> {
+        match self.sampling {
+            Sampling::Temperature { top_k, .. } if !self.is_greedy() && top_k > 0 && top_k < n_vocab => Some(top_k),
+            _ => None,
+        }
+    }
+
     /// Picks a token id from one row of logits.
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
-        match self.sampling {
-            Sampling::Greedy => argmax(logits) as u32,
-            Sampling::Temperature { temperature, top_k, .. } => {
-                if temperature <= 0.0 || !temperature.is_finite() {
-                    return argmax(logits) as u32;
-                }
+        if self.is_greedy() {
+            return argmax(logits) as u32;
+        }
+        match self.top_k(logits.len()) {
+            Some(k) => {
+                let candidates = top_k(logits, k);
+                self.sample_from(&candidates)
+            }
+            None => {
+                // The whole vocabulary, in id order.
                 self.candidates.clear();
-                self.candidates.extend(logits.iter().enumerate().map(|(i, &l)| (l, i as u32)));
-                if top_k > 0 && top_k < self.candidates.len() {
-                    self.candidates.select_nth_unstable_by(top_k - 1, |a, b| b.0.total_cmp(&a.0));
-                    self.candidates.truncate(top_k);
-                }
-                let max = self.candidates.iter().map(|c| c.0).fold(f32::NEG_INFINITY, f32::max);
-                let total: f64 = self.candidates.iter().map(|c| (((c.0 - max) / temperature) as f64).exp()).sum();
-                let mut u = self.rng.next_f64() * total;
-                for &(l, id) in &self.candidates {
-                    u -= (((l - max) / temperature) as f64).exp();
-                    if u <= 0.0 {
-                        return id;
-                    }
-                }
-                self.candidates.last().map_or(0, |c| c.1)
+                self.candidates.extend(logits.iter().enumerate().map(|(i, &l)| Candidate { logit: l, id: i as u32 }));
+                let candidates = std::mem::take(&mut self.candidates);
+                let id = self.sample_from(&candidates);
+                self.candidates = candidates;
+                id
             }
         }
     }
+
+    /// Picks a token id among `candidates` (in the order given: the row in id order, or
+    /// [`top_k`]'s canonical order), with probability `softmax(logit / temperature)`.
+    pub fn sample_from(&mut self, candidates: &[Candidate]) -> u32 {
+        let temperature = match self.sampling {
+            Sampling::Temperature { temperature, .. } if !self.is_greedy() => temperature,
+            _ => return best(candidates).map_or(0, |c| c.id),
+        };
+        let max = candidates.iter().map(|c| c.logit).fold(f32::NEG_INFINITY, f32::max);
+        let total: f64 = candidates.iter().map(|c| (((c.logit - max) / temperature) as f64).exp()).sum();
+        let mut u = self.rng.next_f64() * total;
+        for c in candidates {
+            u -= (((c.logit - max) / temperature) as f64).exp();
+            if u <= 0.0 {
+                return c.id;
+            }
+        }
+        candidates.last().map_or(0, |c| c.id)
+    }
+}
+
+/// One token a sampler may pick: its id and logit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub logit: f32,
+    pub id: u32,
+}
+
+/// The canonical order of candidates: logit descending ([`f32::total_cmp`]), id ascending on
+/// ties. A total order, so the CPU and the GPU's top-k agree on every row, ties included.
+pub fn canonical_order(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    b.logit.total_cmp(&a.logit).then(a.id.cmp(&b.id))
+}
+
+/// The `k` largest logits of a row with their ids, in [`canonical_order`] (all of them when
+/// `k` is at least the row's length).
+pub fn top_k(logits: &[f32], k: usize) -> Vec<Candidate> {
+    let mut all: Vec<Candidate> = logits.iter().enumerate().map(|(i, &l)| Candidate { logit: l, id: i as u32 }).collect();
+    if k < all.len() {
+        if k == 0 {
+            return Vec::new();
+        }
+        all.select_nth_unstable_by(k - 1, canonical_order);
+        all.truncate(k);
+    }
+    all.sort_unstable_by(canonical_order);
+    all
+}
+
+fn best(candidates: &[Candidate]) -> Option<&Candidate> {
+    candidates.iter().min_by(|a, b| canonical_order(a, b))
 }
 
 /// Index of the largest value, the first one on ties.
@@ -115,5 +169,33 @@ mod tests {
         let k1 = Sampling::Temperature { temperature: 1.0, seed: 7, top_k: 1 };
         assert!(run(&k1).iter().all(|&t| t == 1), "top_k 1 is greedy");
         assert_eq!(Sampler::new(&Sampling::Greedy).sample(&logits), 1);
+    }
+
+    #[test]
+    fn top_k_is_in_canonical_order_with_ties_broken_by_id() {
+        let row = [0.5f32, 2.0, -0.0, 2.0, 0.0, f32::NEG_INFINITY, 0.5, 2.0];
+        let ids = |c: Vec<Candidate>| c.iter().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(ids(top_k(&row, 4)), [1, 3, 7, 0]);
+        // total_cmp: +0 ranks above -0.
+        assert_eq!(ids(top_k(&row, 8)), [1, 3, 7, 0, 6, 4, 2, 5]);
+        assert_eq!(ids(top_k(&row, 20)), [1, 3, 7, 0, 6, 4, 2, 5]);
+        assert!(top_k(&row, 0).is_empty());
+    }
+
+    #[test]
+    fn top_k_sampling_draws_from_the_canonical_candidates() {
+        let logits: Vec<f32> = (0..50).map(|i| ((i * 37) % 11) as f32 * 0.3).collect();
+        let s = Sampling::Temperature { temperature: 0.7, seed: 5, top_k: 6 };
+        let (mut from_row, mut from_candidates) = (Sampler::new(&s), Sampler::new(&s));
+        let candidates = top_k(&logits, 6);
+        let allowed: Vec<u32> = candidates.iter().map(|c| c.id).collect();
+        for _ in 0..300 {
+            let id = from_row.sample(&logits);
+            assert_eq!(id, from_candidates.sample_from(&candidates));
+            assert!(allowed.contains(&id), "{id} is outside the top 6");
+        }
+        assert_eq!(Sampler::new(&s).top_k(50), Some(6));
+        assert_eq!(Sampler::new(&s).top_k(6), None, "a limit of the whole vocabulary is no limit");
+        assert_eq!(Sampler::new(&Sampling::Greedy).top_k(50), None);
     }
 }

@@ -19,6 +19,7 @@ pub mod shaders;
 pub use context::{Gpu, GpuError, GpuOptions};
 
 use super::{Backend, BackendError, Pending, TokenScore};
+use crate::engine::Candidate;
 use crate::gguf::{ByteSource, Gguf, TensorInfo};
 use crate::model::{Activation, DecoderWeights, GateUp, ModelConfig, ModelError, Qkv, RopeLayout};
 use std::collections::HashMap;
@@ -47,6 +48,7 @@ fn op_layout(op: &str) -> (&'static str, &'static [Bind]) {
         "softcap" => ("softcap", &[ReadWrite, Uniform, Uniform]),
         "logits_score" => ("logits_score", &[Read, Read, ReadWrite, Uniform, Uniform]),
         "stream_read" => ("stream_read", &[Read, ReadWrite, Uniform]),
+        "top_k" => ("top_k", &[Read, Read, ReadWrite, Uniform, Uniform]),
         // Op names come from this module only.
         other => unreachable!("unknown kernel {other}"),
     }
@@ -274,6 +276,8 @@ enum Work {
     Elements { op: &'static str, per_token: u32, logits: bool },
     /// One workgroup per logits position.
     Score,
+    /// A pass of the top-k selection over the last logits row.
+    TopK { groups: u32 },
 }
 
 struct Dispatch {
@@ -300,6 +304,8 @@ struct Buffers {
     angles_full: wgpu::Buffer,
     angles_swa: wgpu::Buffer,
     token_scores: wgpu::Buffer,
+    /// The top-k passes' candidates, written by one pass and read by the next.
+    top_k: [wgpu::Buffer; 2],
     step: wgpu::Buffer,
     k_cache: Vec<wgpu::Buffer>,
     v_cache: Vec<wgpu::Buffer>,
@@ -320,6 +326,9 @@ pub struct WgpuBackend {
     plan: Vec<Dispatch>,
     /// Index in `plan` of the first dispatch after the logits (softcap, scoring).
     score_dispatch: usize,
+    /// The top-k selection's passes for each k asked for, planned when first asked, and the
+    /// buffer the last pass writes.
+    top_k_plans: HashMap<usize, (Vec<Dispatch>, usize)>,
     kv_len: usize,
     n_ctx: usize,
     max_batch: usize,
@@ -331,6 +340,11 @@ pub struct WgpuBackend {
 
 /// Most tokens one forward call takes.
 pub const DEFAULT_MAX_BATCH: usize = 64;
+
+/// The largest k the GPU selects itself (a larger one reads the row back); the items one
+/// workgroup of `top_k.wgsl` takes.
+pub const MAX_GPU_TOP_K: usize = 256;
+const TOP_K_ITEMS_PER_GROUP: usize = 256 * 16;
 
 /// Keys a split of decode's attention takes, and the most splits (as shaders/attention_splits.wgsl).
 const ATTENTION_SPLIT_KEYS: u32 = 64;
@@ -399,6 +413,7 @@ impl WgpuBackend {
             angles_full: f("angles", b * c.n_rot as u64),
             angles_swa: f("angles_swa", b * c.n_rot as u64),
             token_scores: f("token_scores", 4 * b),
+            top_k: [0, 1].map(|_| f("top_k", 2 * (c.n_vocab.div_ceil(TOP_K_ITEMS_PER_GROUP) * MAX_GPU_TOP_K) as u64)),
             step: d.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("step"),
                 size: 16,
@@ -425,6 +440,7 @@ impl WgpuBackend {
             buffers,
             plan: Vec::new(),
             score_dispatch: 0,
+            top_k_plans: HashMap::new(),
             kv_len: 0,
             n_ctx,
             max_batch,
@@ -523,11 +539,13 @@ impl WgpuBackend {
                 (op, None, spread((count * per_token).div_ceil(64)))
             }
             Work::Score => ("logits_score", None, [n_logits, 1, 1]),
+            Work::TopK { groups } => ("top_k", None, [groups, 1, 1]),
         })
     }
 
-    /// Writes the step's inputs and records the planned dispatches (`upto` of them).
-    fn encode(&mut self, tokens: &[u32], n_logits: usize, upto: usize) -> wgpu::CommandEncoder {
+    /// Writes the step's inputs and records the planned dispatches (`upto` of them), then the
+    /// top-k passes for `top_k` if given.
+    fn encode(&mut self, tokens: &[u32], n_logits: usize, upto: usize, top_k: Option<usize>) -> wgpu::CommandEncoder {
         let c = &self.config;
         let n = tokens.len();
         let p0 = self.kv_len;
@@ -559,7 +577,8 @@ impl WgpuBackend {
         let mut encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes: None });
-            for d in &self.plan[..upto] {
+            let top_k_passes = top_k.map_or(&[][..], |k| &self.top_k_plans[&k].0[..]);
+            for d in self.plan[..upto].iter().chain(top_k_passes) {
                 let Some((op, format, [x, y, z])) = Self::grid(&d.work, n as u32, n_logits as u32, p0 as u32) else { continue };
                 pass.set_pipeline(self.kernels.pipeline(op, format));
                 pass.set_bind_group(0, &d.bind_group, &[]);
@@ -588,7 +607,7 @@ impl WgpuBackend {
     /// The logits of the last `n_logits` tokens, row-major, read back from the GPU.
     async fn logits(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
         self.check_batch(tokens, n_logits)?;
-        let encoder = self.encode(tokens, n_logits, self.score_dispatch);
+        let encoder = self.encode(tokens, n_logits, self.score_dispatch, None);
         let nv = self.config.n_vocab;
         let bytes = (4 * n_logits * nv) as u64;
         let logits = self.buffers.logits.clone();
@@ -611,7 +630,7 @@ impl WgpuBackend {
         self.gpu.queue.write_buffer(&self.buffers.targets, 0, bytemuck::cast_slice(&padded));
         // With no target the pass stops before the logits: only the cache is wanted.
         let upto = if n_logits == 0 { self.score_dispatch } else { self.plan.len() };
-        let encoder = self.encode(tokens, n_logits, upto);
+        let encoder = self.encode(tokens, n_logits, upto, None);
         let scores = self.buffers.token_scores.clone();
         let out = self.finish(encoder, &scores, (16 * n_logits.max(1)) as u64).await?;
         self.kv_len += tokens.len();
@@ -623,6 +642,28 @@ impl WgpuBackend {
                 TokenScore { logprob: f64::from(target - max) - f64::from(sum).ln(), argmax }
             })
             .collect())
+    }
+
+    /// The `k` most likely tokens after the last of `tokens`, selected on the GPU: the logits
+    /// stay there and 8 bytes a candidate come back.
+    async fn top_k(&mut self, tokens: &[u32], k: usize) -> Result<Vec<Candidate>, BackendError> {
+        let n_vocab = self.config.n_vocab;
+        if k == 0 || k > MAX_GPU_TOP_K || k >= n_vocab {
+            let logits = self.logits(tokens, 1).await?;
+            return Ok(crate::engine::top_k(logits, k));
+        }
+        self.check_batch(tokens, 1)?;
+        if !self.top_k_plans.contains_key(&k) {
+            let mut planner = Planner { device: &self.gpu.device, kernels: &mut self.kernels, step: &self.buffers.step, plan: Vec::new() };
+            let b = &self.buffers;
+            let result = plan_top_k(&mut planner, &b.logits, &b.top_k, &b.dummy_read, n_vocab, k);
+            self.top_k_plans.insert(k, (planner.plan, result));
+        }
+        let encoder = self.encode(tokens, 1, self.score_dispatch, Some(k));
+        let result = self.buffers.top_k[self.top_k_plans[&k].1].clone();
+        let out = self.finish(encoder, &result, 8 * k as u64).await?;
+        self.kv_len += tokens.len();
+        Ok(candidates_from(&out))
     }
 
     /// Measures the device's streaming read bandwidth in GB/s over a `bytes`-byte buffer.
@@ -844,6 +885,33 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
     score_dispatch
 }
 
+/// Plans the passes of `top_k.wgsl` that take the last logits row to its `k` best: each pass
+/// keeps `k` of every 4096 items, until one workgroup is left. Returns which `top_k` buffer the
+/// last pass writes.
+fn plan_top_k(p: &mut Planner, logits: &wgpu::Buffer, candidates: &[wgpu::Buffer; 2], unused: &wgpu::Buffer, n_vocab: usize, k: usize) -> usize {
+    let mut n = n_vocab;
+    let mut groups = n.div_ceil(TOP_K_ITEMS_PER_GROUP);
+    let params = [n as u32, k as u32, 0, n_vocab as u32];
+    p.push(Work::TopK { groups: groups as u32 }, "top_k", None, &[logits, unused, &candidates[0]], &params);
+    let mut written = 0;
+    while groups > 1 {
+        n = groups * k;
+        groups = n.div_ceil(TOP_K_ITEMS_PER_GROUP);
+        let params = [n as u32, k as u32, 1, n_vocab as u32];
+        let buffers = [unused, &candidates[written], &candidates[1 - written]];
+        p.push(Work::TopK { groups: groups as u32 }, "top_k", None, &buffers, &params);
+        written = 1 - written;
+    }
+    written
+}
+
+/// The top-k passes' (key, id) pairs as candidates; a key is the logit's bits made to sort as
+/// f32::total_cmp does (`order_key` in top_k.wgsl), undone here.
+fn candidates_from(bytes: &[u8]) -> Vec<Candidate> {
+    let logit = |key: u32| f32::from_bits(if key & 0x8000_0000 != 0 { key & 0x7fff_ffff } else { !key });
+    bytemuck::cast_slice::<u8, u32>(bytes).chunks_exact(2).map(|c| Candidate { logit: logit(c[0]), id: c[1] }).collect()
+}
+
 /// Submits `encoder` after copying `bytes` of `src` into `readback`, waits for the device and
 /// returns the bytes, or the error the device raised. Natively it polls the device until the
 /// copy is done; in the browser the mapping resolves from the event loop, so it must be awaited.
@@ -921,11 +989,41 @@ pub async fn matmul_once(
     let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
     planner.matmul(MatView::whole(&matrix), &xb, &y, false);
     let plan = planner.plan;
-    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("matmul") });
+    let out = run_once(gpu, &kernels, &plan, n_tokens as u32, &y, out_bytes).await?;
+    Ok(bytemuck::cast_slice(&out).to_vec())
+}
+
+/// The `k` largest of `logits` (one row) with their ids, selected by the planned top-k passes:
+/// what the kernel tests compare with the CPU's `engine::top_k`.
+pub async fn top_k_once(gpu: &Gpu, logits: &[f32], k: usize) -> Result<Vec<Candidate>, BackendError> {
+    if k == 0 || k > MAX_GPU_TOP_K || k > logits.len() {
+        return Err(BackendError::Gpu(format!("top_k_once: k = {k} is not in 1..={}", MAX_GPU_TOP_K.min(logits.len()))));
+    }
+    let device = &gpu.device;
+    let n = logits.len();
+    let row = storage(device, "logits", 4 * n as u64, wgpu::BufferUsages::empty());
+    gpu.queue.write_buffer(&row, 0, bytemuck::cast_slice(logits));
+    let size = 8 * (n.div_ceil(TOP_K_ITEMS_PER_GROUP) * k) as u64;
+    let candidates = [0, 1].map(|_| storage(device, "top_k", size, wgpu::BufferUsages::empty()));
+    let unused = storage(device, "unused", 16, wgpu::BufferUsages::empty());
+    let step = uniform(device, "step", &[1, 1, 0, 0]);
+    let mut kernels = Kernels::new();
+    let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
+    let result = plan_top_k(&mut planner, &row, &candidates, &unused, n, k);
+    let plan = planner.plan;
+    let out = run_once(gpu, &kernels, &plan, 1, &candidates[result], 8 * k as u64).await?;
+    Ok(candidates_from(&out))
+}
+
+/// Records `plan` for a batch of `n_tokens` (all of them with logits, none cached), runs it
+/// and reads back `bytes` of `src`: the kernel tests' one-off passes.
+async fn run_once(gpu: &Gpu, kernels: &Kernels, plan: &[Dispatch], n_tokens: u32, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, BackendError> {
+    let device = &gpu.device;
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("once") });
     {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("matmul"), timestamp_writes: None });
-        for d in &plan {
-            let Some((op, format, [gx, gy, gz])) = WgpuBackend::grid(&d.work, n_tokens as u32, n_tokens as u32, 0) else { continue };
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("once"), timestamp_writes: None });
+        for d in plan {
+            let Some((op, format, [gx, gy, gz])) = WgpuBackend::grid(&d.work, n_tokens, n_tokens, 0) else { continue };
             pass.set_pipeline(kernels.pipeline(op, format));
             pass.set_bind_group(0, &d.bind_group, &[]);
             pass.dispatch_workgroups(gx, gy, gz);
@@ -933,12 +1031,11 @@ pub async fn matmul_once(
     }
     let readback = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("readback"),
-        size: out_bytes.max(16).next_multiple_of(4),
+        size: bytes.max(16).next_multiple_of(4),
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    let out = read_back(gpu, &readback, encoder, &y, out_bytes).await?;
-    Ok(bytemuck::cast_slice(&out).to_vec())
+    read_back(gpu, &readback, encoder, src, bytes).await
 }
 
 /// Rows `row_begin..row_end` of a matrix, written as rows of `y_stride` values.
@@ -1011,5 +1108,9 @@ impl Backend for WgpuBackend {
 
     fn forward_scores<'a>(&'a mut self, tokens: &'a [u32], targets: &'a [u32]) -> Pending<'a, Vec<TokenScore>> {
         Box::pin(self.scores(tokens, targets))
+    }
+
+    fn forward_top_k<'a>(&'a mut self, tokens: &'a [u32], k: usize) -> Pending<'a, Vec<Candidate>> {
+        Box::pin(self.top_k(tokens, k))
     }
 }

@@ -27,6 +27,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("softcap", include_str!("../../../shaders/softcap.wgsl")),
     ("step", include_str!("../../../shaders/step.wgsl")),
     ("stream_read", include_str!("../../../shaders/stream_read.wgsl")),
+    ("top_k", include_str!("../../../shaders/top_k.wgsl")),
     ("formats/f32", include_str!("../../../shaders/formats/f32.wgsl")),
     ("formats/f16", include_str!("../../../shaders/formats/f16.wgsl")),
     ("formats/bf16", include_str!("../../../shaders/formats/bf16.wgsl")),
