@@ -309,9 +309,12 @@ fn wgpu_gemma2_q4_0_split_bindings() {
     check_on("gemma2_q4_0", &Choice::Wgpu(split()));
 }
 
+/// As a browser's WebGPU runs it: the default limits and the kernels that need no optional
+/// feature (wgpu exposes no subgroups there).
 #[test]
 fn wgpu_gemma3_q5_0_default_limits() {
-    check_on("gemma3_q5_0", &Choice::Wgpu(GpuOptions { default_limits: true, ..GpuOptions::default() }));
+    let options = GpuOptions { default_limits: true, portable_kernels: true, ..GpuOptions::default() };
+    check_on("gemma3_q5_0", &Choice::Wgpu(options));
 }
 
 #[test]

@@ -33,7 +33,22 @@ impl SplitMix {
 }
 
 fn gpu() -> Option<Gpu> {
-    match pollster::block_on(Gpu::open(&GpuOptions::default())) {
+    gpu_with(&GpuOptions::default())
+}
+
+/// The device twice where it has optional features: with the kernels that use them, and with
+/// the portable ones (what WebGPU in today's browsers runs).
+fn both_kernel_paths() -> Vec<Gpu> {
+    let portable = GpuOptions { portable_kernels: true, ..GpuOptions::default() };
+    let mut out: Vec<Gpu> = gpu().into_iter().collect();
+    if out.first().is_some_and(|g| g.features != Default::default()) {
+        out.extend(gpu_with(&portable));
+    }
+    out
+}
+
+fn gpu_with(options: &GpuOptions) -> Option<Gpu> {
+    match pollster::block_on(Gpu::open(options)) {
         Ok(g) => Some(g),
         Err(e) if !std::env::var("CI").is_ok_and(|v| v == "true") => {
             eprintln!("note: {e}; skipping the GPU kernel checks (install mesa-vulkan-drivers)");
@@ -62,7 +77,13 @@ fn random_matrix(ty: GgmlType, name: &str, rng: &mut SplitMix) -> (Vec<u8>, usiz
 
 #[test]
 fn matmul_kernels_match_the_cpu_for_every_block_format() {
-    let Some(gpu) = gpu() else { return };
+    for gpu in both_kernel_paths() {
+        matmul_kernels_match_the_cpu_on(&gpu);
+    }
+}
+
+fn matmul_kernels_match_the_cpu_on(gpu: &Gpu) {
+    let what = gpu.describe();
     let types = [
         (GgmlType::F32, "F32"),
         (GgmlType::F16, "F16"),
@@ -86,7 +107,7 @@ fn matmul_kernels_match_the_cpu_for_every_block_format() {
         let row_bytes = ty.row_bytes(cols).unwrap();
         for n in TOKENS {
             let x: Vec<f32> = (0..n * cols).map(|_| rng.f32()).collect();
-            let got = pollster::block_on(matmul_once(&gpu, ty, &weights, (ROWS, cols), &x, n, 5 * row_bytes)).unwrap();
+            let got = pollster::block_on(matmul_once(gpu, ty, &weights, (ROWS, cols), &x, n, 5 * row_bytes)).unwrap();
             assert_eq!(got.len(), n * ROWS);
             for t in 0..n {
                 for r in 0..ROWS {
@@ -96,7 +117,7 @@ fn matmul_kernels_match_the_cpu_for_every_block_format() {
                     let err = (f64::from(got[t * ROWS + r]) - want).abs();
                     assert!(
                         err <= 1e-5 * scale.max(1e-30),
-                        "{name}, {n} tokens: y[{t}, {r}] = {} on the GPU, {want} on the CPU (|error| {err:e}, scale {scale:e})",
+                        "{what}: {name}, {n} tokens: y[{t}, {r}] = {} on the GPU, {want} on the CPU (|error| {err:e}, scale {scale:e})",
                         got[t * ROWS + r]
                     );
                 }
@@ -121,11 +142,12 @@ fn bad_shapes_are_errors_not_panics() {
 /// fail: its reference is the CPU's dequantization, not the kernels.
 #[test]
 fn the_pages_kernel_self_check_passes_on_this_adapter() {
-    let Some(gpu) = gpu() else { return };
-    let report = pollster::block_on(clinicbench::backend::wgpu::check::check_kernels(&gpu)).unwrap();
-    assert_eq!(report.len(), 13);
-    for f in &report {
-        assert!(f.ok, "{}: relative error {:e}", f.format, f.max_relative_error);
+    for gpu in both_kernel_paths() {
+        let report = pollster::block_on(clinicbench::backend::wgpu::check::check_kernels(&gpu)).unwrap();
+        assert_eq!(report.len(), 13);
+        for f in &report {
+            assert!(f.ok, "{}: {}: relative error {:e}", gpu.describe(), f.format, f.max_relative_error);
+        }
     }
 }
 

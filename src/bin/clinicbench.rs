@@ -93,6 +93,10 @@ struct RunArgs {
     /// KV cache size in tokens (default: the model's training context, at most 4096).
     #[arg(long)]
     ctx_size: Option<usize>,
+    /// On a GPU, run the kernels that need no optional feature (no subgroups), as WebGPU in a
+    /// browser does, even where the adapter offers more.
+    #[arg(long)]
+    portable_kernels: bool,
 }
 
 #[derive(Args)]
@@ -314,11 +318,12 @@ fn load_engine_measured(r: &RunArgs, measure: bool) -> Result<(LocalEngine<Box<d
     let config = ModelConfig::from_gguf(&gguf).with_context(|| format!("cannot run {}", r.model.model.display()))?;
     let n_ctx = r.ctx_size.unwrap_or_else(|| default_ctx(&config));
     let cannot_load = || format!("cannot load {}", r.model.model.display());
+    let options = GpuOptions { portable_kernels: r.portable_kernels, ..GpuOptions::default() };
     let gpu = match r.backend {
         BackendKind::Cpu => None,
-        BackendKind::Wgpu => Some(pollster::block_on(Gpu::open(&GpuOptions::default())).context("--backend wgpu")?),
+        BackendKind::Wgpu => Some(pollster::block_on(Gpu::open(&options)).context("--backend wgpu")?),
         // No adapter, or only a software one: the CPU, without a word (it is the default).
-        BackendKind::Auto => pollster::block_on(Gpu::open(&GpuOptions::default())).ok().filter(|g| !g.is_software()),
+        BackendKind::Auto => pollster::block_on(Gpu::open(&options)).ok().filter(|g| !g.is_software()),
     };
     let (backend, facts): (Box<dyn Backend>, _) = match gpu {
         None => (Box::new(CpuBackend::load(&gguf, n_ctx).with_context(cannot_load)?), None),

@@ -13,6 +13,17 @@ pub struct GpuOptions {
     /// Split weights as if storage bindings held at most this many bytes (tests use it to
     /// exercise splitting on small models).
     pub max_weight_part_bytes: Option<u64>,
+    /// Run the kernels that need no optional feature even where the adapter offers subgroups
+    /// or `shader-f16` (the tests hold both paths to the CPU).
+    pub portable_kernels: bool,
+}
+
+/// Optional device features the kernels use where the adapter offers them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelFeatures {
+    /// Subgroup operations (natively on Vulkan, Metal, DX12; wgpu does not yet expose them on
+    /// WebGPU).
+    pub subgroups: bool,
 }
 
 /// An open device and what we know about it.
@@ -25,6 +36,8 @@ pub struct Gpu {
     pub max_binding: u64,
     /// The largest part a weight is split into: `max_binding`, or the tests' smaller one.
     pub max_weight_part: u64,
+    /// The optional features the device was opened with.
+    pub features: KernelFeatures,
     /// The first error the device reported asynchronously, if any.
     failure: Arc<Mutex<Option<String>>>,
 }
@@ -71,10 +84,18 @@ impl Gpu {
                 ..wgpu::Limits::default()
             }
         };
+        let offered_features = adapter.features();
+        let features = KernelFeatures {
+            subgroups: !options.portable_kernels && offered_features.contains(wgpu::Features::SUBGROUP),
+        };
+        let mut required_features = wgpu::Features::empty();
+        if features.subgroups {
+            required_features |= wgpu::Features::SUBGROUP;
+        }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("clinicbench"),
-                required_features: wgpu::Features::empty(),
+                required_features,
                 required_limits: limits.clone(),
                 memory_hints: wgpu::MemoryHints::Performance,
                 ..Default::default()
@@ -97,7 +118,7 @@ impl Gpu {
         });
         let device_max = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
         let max_weight_part = options.max_weight_part_bytes.map_or(device_max, |m| m.min(device_max));
-        Ok(Gpu { device, queue, info, limits, max_binding: device_max, max_weight_part, failure })
+        Ok(Gpu { device, queue, info, limits, max_binding: device_max, max_weight_part, features, failure })
     }
 
     /// The error the device reported since it opened, if any.
@@ -105,14 +126,16 @@ impl Gpu {
         self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// A short name for reports: `NVIDIA H200 (Vulkan)`.
+    /// A short name for reports: `NVIDIA H200 (Vulkan, subgroups)`.
     pub fn describe(&self) -> String {
         // Browsers may withhold the adapter's description.
         let name = if self.info.name.is_empty() { "an unnamed adapter" } else { &self.info.name };
-        match self.info.backend {
-            wgpu::Backend::BrowserWebGpu => format!("{name} (WebGPU)"),
-            other => format!("{name} ({other:?})"),
-        }
+        let api = match self.info.backend {
+            wgpu::Backend::BrowserWebGpu => "WebGPU".to_string(),
+            other => format!("{other:?}"),
+        };
+        let features = if self.features.subgroups { ", subgroups" } else { "" };
+        format!("{name} ({api}{features})")
     }
 
     /// Whether the adapter is a software rasterizer (SwiftShader, lavapipe, WARP): far slower

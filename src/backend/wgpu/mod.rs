@@ -16,7 +16,7 @@ pub mod check;
 mod context;
 pub mod shaders;
 
-pub use context::{Gpu, GpuError, GpuOptions};
+pub use context::{Gpu, GpuError, GpuOptions, KernelFeatures};
 
 use super::{Backend, BackendError, Pending, TokenScore};
 use crate::engine::Candidate;
@@ -58,11 +58,22 @@ fn op_layout(op: &str) -> (&'static str, &'static [Bind]) {
 pub struct Kernels {
     pipelines: HashMap<(&'static str, Option<&'static str>), wgpu::ComputePipeline>,
     layouts: HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    features: KernelFeatures,
 }
 
 impl Kernels {
-    fn new() -> Kernels {
-        Kernels { pipelines: HashMap::new(), layouts: HashMap::new() }
+    fn new(features: KernelFeatures) -> Kernels {
+        Kernels { pipelines: HashMap::new(), layouts: HashMap::new(), features }
+    }
+
+    /// The source that runs `op` on this device: `<op>_subgroup.wgsl` where there is one and
+    /// the device has subgroups, else `<op>.wgsl`. Both bind the same buffers and take the
+    /// same grid.
+    fn source_of(&self, op: &'static str) -> &'static str {
+        match op {
+            "matvec" if self.features.subgroups => "matvec_subgroup",
+            other => other,
+        }
     }
 
     fn layout(&mut self, device: &wgpu::Device, op: &'static str) -> &wgpu::BindGroupLayout {
@@ -111,10 +122,10 @@ impl Kernels {
         self.layout(device, op);
         let (key, _) = op_layout(op);
         let layout = &self.layouts[key].1;
-        let label = format!("{op}{}", format.map(|f| format!(" {f}")).unwrap_or_default());
+        let label = format!("{}{}", self.source_of(op), format.map(|f| format!(" {f}")).unwrap_or_default());
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(&label),
-            source: wgpu::ShaderSource::Wgsl(shaders::expand(op, format).into()),
+            source: wgpu::ShaderSource::Wgsl(self.wgsl(op, format).into()),
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(&label),
@@ -125,6 +136,18 @@ impl Kernels {
             cache: None,
         });
         self.pipelines.insert((op, format), pipeline);
+    }
+
+    /// The complete source of `op` for this device.
+    fn wgsl(&self, op: &'static str, format: Option<&'static str>) -> String {
+        let source = self.source_of(op);
+        let wgsl = shaders::expand(source, format);
+        // Naga enables subgroup built-ins from the device's features and rejects the directive;
+        // WGSL in a browser must declare it.
+        if source.ends_with("_subgroup") && cfg!(target_arch = "wasm32") {
+            return format!("enable subgroups;\n{wgsl}");
+        }
+        wgsl
     }
 
     fn pipeline(&self, op: &'static str, format: Option<&'static str>) -> &wgpu::ComputePipeline {
@@ -436,7 +459,7 @@ impl WgpuBackend {
         let mut backend = WgpuBackend {
             config,
             weights,
-            kernels: Kernels::new(),
+            kernels: Kernels::new(gpu.features),
             buffers,
             plan: Vec::new(),
             score_dispatch: 0,
@@ -985,7 +1008,7 @@ pub async fn matmul_once(
     let out_bytes = (4 * rows * n_tokens) as u64;
     let y = storage(device, "y", out_bytes, wgpu::BufferUsages::empty());
     let step = uniform(device, "step", &[n_tokens as u32, n_tokens as u32, 0, 0]);
-    let mut kernels = Kernels::new();
+    let mut kernels = Kernels::new(gpu.features);
     let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
     planner.matmul(MatView::whole(&matrix), &xb, &y, false);
     let plan = planner.plan;
@@ -1007,7 +1030,7 @@ pub async fn top_k_once(gpu: &Gpu, logits: &[f32], k: usize) -> Result<Vec<Candi
     let candidates = [0, 1].map(|_| storage(device, "top_k", size, wgpu::BufferUsages::empty()));
     let unused = storage(device, "unused", 16, wgpu::BufferUsages::empty());
     let step = uniform(device, "step", &[1, 1, 0, 0]);
-    let mut kernels = Kernels::new();
+    let mut kernels = Kernels::new(gpu.features);
     let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
     let result = plan_top_k(&mut planner, &row, &candidates, &unused, n, k);
     let plan = planner.plan;

@@ -22,6 +22,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("matmul_params", include_str!("../../../shaders/matmul_params.wgsl")),
     ("matmul_tiled", include_str!("../../../shaders/matmul_tiled.wgsl")),
     ("matvec", include_str!("../../../shaders/matvec.wgsl")),
+    ("matvec_dot", include_str!("../../../shaders/matvec_dot.wgsl")),
+    ("matvec_subgroup", include_str!("../../../shaders/matvec_subgroup.wgsl")),
     ("rms_norm", include_str!("../../../shaders/rms_norm.wgsl")),
     ("rope", include_str!("../../../shaders/rope.wgsl")),
     ("softcap", include_str!("../../../shaders/softcap.wgsl")),
