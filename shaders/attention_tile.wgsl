@@ -2,12 +2,13 @@
 // `attend`, an online softmax over a range of keys in tiles of WG keys (a running max and sum,
 // the weighted values rescaled as the max grows), so no score is ever written to memory.
 #include step
+#include kv_element
 
 #include attention_params
 
 @group(0) @binding(0) var<storage, read> Q: array<f32>;
-@group(0) @binding(1) var<storage, read> K: array<f32>;
-@group(0) @binding(2) var<storage, read> Vc: array<f32>;
+@group(0) @binding(1) var<storage, read> K: array<KvElement>;
+@group(0) @binding(2) var<storage, read> Vc: array<KvElement>;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;
 // Split-KV partial results: per (head, split) the max, the sum and head_dim_v weighted values.
 @group(0) @binding(4) var<storage, read_write> PART: array<f32>;
@@ -80,7 +81,7 @@ fn attend(tid: u32, h: u32, t: u32, begin: u32, end: u32) -> Attended {
             let kb = j * P.k_stride + kvh * P.head_dim;
             var qk = 0.0;
             for (var i = 0u; i < P.head_dim; i++) {
-                qk += q[i] * K[kb + i];
+                qk += q[i] * f32(K[kb + i]);
             }
             s = qk * P.scale;
             if (P.softcap > 0.0) {
@@ -104,7 +105,7 @@ fn attend(tid: u32, h: u32, t: u32, begin: u32, end: u32) -> Attended {
             if (d < P.head_dim_v) {
                 var a = out.acc[k] * rescale;
                 for (var i = 0u; i < n; i++) {
-                    a += probs[i] * Vc[(tile + i) * P.v_stride + kvh * P.head_dim_v + d];
+                    a += probs[i] * f32(Vc[(tile + i) * P.v_stride + kvh * P.head_dim_v + d]);
                 }
                 out.acc[k] = a;
             }

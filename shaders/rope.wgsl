@@ -3,6 +3,7 @@
 // (adjacent pairs or NeoX halves), and for keys and values copies the head into the KV cache at
 // position p0 + t. Values use it with n_rot = 0: bias and cache copy only.
 #include step
+#include kv_element
 
 struct Rope {
     head_dim: u32,
@@ -16,7 +17,7 @@ struct Rope {
 }
 
 @group(0) @binding(0) var<storage, read_write> V: array<f32>;
-@group(0) @binding(1) var<storage, read_write> C: array<f32>;
+@group(0) @binding(1) var<storage, read_write> C: array<KvElement>;
 @group(0) @binding(2) var<storage, read> G: array<f32>;
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 // (cos, sin) of each (token, frequency), computed on the host as the CPU backend does.
@@ -80,7 +81,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     for (var i = tid; i < P.head_dim; i += WG) {
         V[base + i] = head[i];
         if (P.to_cache == 1u) {
-            C[(S.p0 + t) * width + h * P.head_dim + i] = head[i];
+            C[(S.p0 + t) * width + h * P.head_dim + i] = KvElement(head[i]);
         }
     }
 }

@@ -262,3 +262,16 @@ fn top_k_selection_matches_the_cpu_with_ties() {
     let e = pollster::block_on(top_k_once(&gpu, &[1.0; 10], 11)).unwrap_err();
     assert!(e.to_string().contains("not in 1..=10"), "{e}");
 }
+
+/// An f16 KV cache where shader-f16 is not to be used is refused with the reason, not
+/// compiled into kernels that fail later.
+#[test]
+fn an_f16_cache_without_shader_f16_is_refused_clearly() {
+    use clinicbench::backend::wgpu::KvCache;
+    if gpu().is_none() {
+        return;
+    }
+    let options = GpuOptions { portable_kernels: true, kv_cache: KvCache::F16, ..GpuOptions::default() };
+    let e = pollster::block_on(Gpu::open(&options)).err().expect("refused");
+    assert!(e.to_string().contains("needs shader-f16"), "{e}");
+}

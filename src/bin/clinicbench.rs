@@ -9,10 +9,10 @@
 #[path = "clinicbench/eval.rs"]
 mod eval;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clinicbench::backend::cpu::CpuBackend;
-use clinicbench::backend::wgpu::{Gpu, GpuOptions, WgpuBackend};
+use clinicbench::backend::wgpu::{Gpu, GpuError, GpuOptions, KvCache, WgpuBackend};
 use clinicbench::backend::Backend;
 use clinicbench::engine::{wait, Engine, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
 use clinicbench::gguf::{FileSource, Gguf};
@@ -97,6 +97,16 @@ struct RunArgs {
     /// browser does, even where the adapter offers more.
     #[arg(long)]
     portable_kernels: bool,
+    /// The GPU's KV cache type: f32 (exact against the CPU backend) or f16 (half the memory,
+    /// llama.cpp's default; needs an adapter with shader-f16).
+    #[arg(long, value_enum, default_value = "f32")]
+    kv_cache: KvCacheArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum KvCacheArg {
+    F32,
+    F16,
 }
 
 #[derive(Args)]
@@ -318,12 +328,23 @@ fn load_engine_measured(r: &RunArgs, measure: bool) -> Result<(LocalEngine<Box<d
     let config = ModelConfig::from_gguf(&gguf).with_context(|| format!("cannot run {}", r.model.model.display()))?;
     let n_ctx = r.ctx_size.unwrap_or_else(|| default_ctx(&config));
     let cannot_load = || format!("cannot load {}", r.model.model.display());
-    let options = GpuOptions { portable_kernels: r.portable_kernels, ..GpuOptions::default() };
+    let kv_cache = match r.kv_cache {
+        KvCacheArg::F32 => KvCache::F32,
+        KvCacheArg::F16 => KvCache::F16,
+    };
+    if kv_cache == KvCache::F16 && r.backend == BackendKind::Cpu {
+        bail!("--kv-cache f16 is for the GPU backend; the CPU backend keeps its cache in f32");
+    }
+    let options = GpuOptions { portable_kernels: r.portable_kernels, kv_cache, ..GpuOptions::default() };
     let gpu = match r.backend {
         BackendKind::Cpu => None,
         BackendKind::Wgpu => Some(pollster::block_on(Gpu::open(&options)).context("--backend wgpu")?),
-        // No adapter, or only a software one: the CPU, without a word (it is the default).
-        BackendKind::Auto => pollster::block_on(Gpu::open(&options)).ok().filter(|g| !g.is_software()),
+        // No adapter, or only a software one: the CPU, without a word (it is the default);
+        // but an f16 cache asked for and not possible is said.
+        BackendKind::Auto => match pollster::block_on(Gpu::open(&options)) {
+            Err(e @ GpuError::Unsupported(_)) => return Err(e).context("--kv-cache f16"),
+            other => other.ok().filter(|g| !g.is_software()),
+        },
     };
     let (backend, facts): (Box<dyn Backend>, _) = match gpu {
         None => (Box::new(CpuBackend::load(&gguf, n_ctx).with_context(cannot_load)?), None),

@@ -14,8 +14,21 @@ pub struct GpuOptions {
     /// exercise splitting on small models).
     pub max_weight_part_bytes: Option<u64>,
     /// Run the kernels that need no optional feature even where the adapter offers subgroups
-    /// or `shader-f16` (the tests hold both paths to the CPU).
+    /// or `shader-f16` (the tests hold both paths to the CPU); the KV cache is then f32.
     pub portable_kernels: bool,
+    /// The KV cache's element type.
+    pub kv_cache: KvCache,
+}
+
+/// The GPU's KV cache element type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KvCache {
+    /// f32: exact against the CPU backend, and what the llama.cpp comparisons use.
+    #[default]
+    F32,
+    /// f16: half the memory and half attention's reads, llama.cpp's own default; needs an
+    /// adapter with `shader-f16`.
+    F16,
 }
 
 /// Optional device features the kernels use where the adapter offers them.
@@ -24,6 +37,8 @@ pub struct KernelFeatures {
     /// Subgroup operations (natively on Vulkan, Metal, DX12; wgpu does not yet expose them on
     /// WebGPU).
     pub subgroups: bool,
+    /// 16-bit floats in shaders and storage: the f16 KV cache.
+    pub shader_f16: bool,
 }
 
 /// An open device and what we know about it.
@@ -38,6 +53,8 @@ pub struct Gpu {
     pub max_weight_part: u64,
     /// The optional features the device was opened with.
     pub features: KernelFeatures,
+    /// Whether the KV cache holds f16.
+    pub kv_f16: bool,
     /// The first error the device reported asynchronously, if any.
     failure: Arc<Mutex<Option<String>>>,
 }
@@ -49,6 +66,8 @@ pub enum GpuError {
     NoAdapter(String),
     #[error("the GPU adapter refused a device: {0}")]
     NoDevice(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl Gpu {
@@ -87,10 +106,24 @@ impl Gpu {
         let offered_features = adapter.features();
         let features = KernelFeatures {
             subgroups: !options.portable_kernels && offered_features.contains(wgpu::Features::SUBGROUP),
+            shader_f16: !options.portable_kernels && offered_features.contains(wgpu::Features::SHADER_F16),
+        };
+        let kv_f16 = match options.kv_cache {
+            KvCache::F32 => false,
+            KvCache::F16 if features.shader_f16 => true,
+            KvCache::F16 if options.portable_kernels => {
+                return Err(GpuError::Unsupported("an f16 KV cache needs shader-f16, which portable kernels do not use".into()))
+            }
+            KvCache::F16 => {
+                return Err(GpuError::Unsupported(format!("an f16 KV cache needs shader-f16, which {} does not offer", info.name)))
+            }
         };
         let mut required_features = wgpu::Features::empty();
         if features.subgroups {
             required_features |= wgpu::Features::SUBGROUP;
+        }
+        if kv_f16 {
+            required_features |= wgpu::Features::SHADER_F16;
         }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
@@ -118,7 +151,7 @@ impl Gpu {
         });
         let device_max = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
         let max_weight_part = options.max_weight_part_bytes.map_or(device_max, |m| m.min(device_max));
-        Ok(Gpu { device, queue, info, limits, max_binding: device_max, max_weight_part, features, failure })
+        Ok(Gpu { device, queue, info, limits, max_binding: device_max, max_weight_part, features, kv_f16, failure })
     }
 
     /// The error the device reported since it opened, if any.
@@ -134,8 +167,9 @@ impl Gpu {
             wgpu::Backend::BrowserWebGpu => "WebGPU".to_string(),
             other => format!("{other:?}"),
         };
-        let features = if self.features.subgroups { ", subgroups" } else { "" };
-        format!("{name} ({api}{features})")
+        let subgroups = if self.features.subgroups { ", subgroups" } else { "" };
+        let kv = if self.kv_f16 { ", f16 KV cache" } else { "" };
+        format!("{name} ({api}{subgroups}{kv})")
     }
 
     /// Whether the adapter is a software rasterizer (SwiftShader, lavapipe, WARP): far slower

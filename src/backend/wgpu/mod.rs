@@ -16,7 +16,7 @@ pub mod check;
 mod context;
 pub mod shaders;
 
-pub use context::{Gpu, GpuError, GpuOptions, KernelFeatures};
+pub use context::{Gpu, GpuError, GpuOptions, KernelFeatures, KvCache};
 
 use super::{Backend, BackendError, Pending, TokenScore};
 use crate::engine::Candidate;
@@ -59,11 +59,12 @@ pub struct Kernels {
     pipelines: HashMap<(&'static str, Option<&'static str>), wgpu::ComputePipeline>,
     layouts: HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     features: KernelFeatures,
+    kv_f16: bool,
 }
 
 impl Kernels {
-    fn new(features: KernelFeatures) -> Kernels {
-        Kernels { pipelines: HashMap::new(), layouts: HashMap::new(), features }
+    fn new(gpu: &Gpu) -> Kernels {
+        Kernels { pipelines: HashMap::new(), layouts: HashMap::new(), features: gpu.features, kv_f16: gpu.kv_f16 }
     }
 
     /// The source that runs `op` on this device: `<op>_subgroup.wgsl` where there is one and
@@ -141,7 +142,7 @@ impl Kernels {
     /// The complete source of `op` for this device.
     fn wgsl(&self, op: &'static str, format: Option<&'static str>) -> String {
         let source = self.source_of(op);
-        let wgsl = shaders::expand(source, format);
+        let wgsl = shaders::expand(source, &shaders::Slots { format, kv_f16: self.kv_f16 });
         // Naga enables subgroup built-ins from the device's features and rejects the directive;
         // WGSL in a browser must declare it.
         if source.ends_with("_subgroup") && cfg!(target_arch = "wasm32") {
@@ -410,8 +411,9 @@ impl WgpuBackend {
                 gpu.max_binding
             )));
         }
-        let kv_bytes = 4 * c.n_layer as u64 * n_ctx as u64 * (c.k_dim() + c.v_dim()) as u64;
-        let layer_kv = 4 * n_ctx as u64 * c.k_dim().max(c.v_dim()) as u64;
+        let kv_element_bytes = if gpu.kv_f16 { 2 } else { 4 };
+        let kv_bytes = kv_element_bytes * c.n_layer as u64 * n_ctx as u64 * (c.k_dim() + c.v_dim()) as u64;
+        let layer_kv = kv_element_bytes * n_ctx as u64 * c.k_dim().max(c.v_dim()) as u64;
         if layer_kv > gpu.max_binding {
             return Err(BackendError::OutOfMemory { needed: kv_bytes, limit: gpu.max_binding * c.n_layer as u64 });
         }
@@ -443,8 +445,8 @@ impl WgpuBackend {
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             }),
-            k_cache: (0..c.n_layer).map(|_| f("k_cache", (n_ctx * c.k_dim()) as u64)).collect(),
-            v_cache: (0..c.n_layer).map(|_| f("v_cache", (n_ctx * c.v_dim()) as u64)).collect(),
+            k_cache: (0..c.n_layer).map(|_| storage(d, "k_cache", kv_element_bytes * (n_ctx * c.k_dim()) as u64, wgpu::BufferUsages::empty())).collect(),
+            v_cache: (0..c.n_layer).map(|_| storage(d, "v_cache", kv_element_bytes * (n_ctx * c.v_dim()) as u64, wgpu::BufferUsages::empty())).collect(),
             dummy_read: f("dummy", 4),
             dummy_write: f("dummy", 4),
             readback: d.create_buffer(&wgpu::BufferDescriptor {
@@ -459,7 +461,7 @@ impl WgpuBackend {
         let mut backend = WgpuBackend {
             config,
             weights,
-            kernels: Kernels::new(gpu.features),
+            kernels: Kernels::new(&gpu),
             buffers,
             plan: Vec::new(),
             score_dispatch: 0,
@@ -1008,7 +1010,7 @@ pub async fn matmul_once(
     let out_bytes = (4 * rows * n_tokens) as u64;
     let y = storage(device, "y", out_bytes, wgpu::BufferUsages::empty());
     let step = uniform(device, "step", &[n_tokens as u32, n_tokens as u32, 0, 0]);
-    let mut kernels = Kernels::new(gpu.features);
+    let mut kernels = Kernels::new(&gpu);
     let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
     planner.matmul(MatView::whole(&matrix), &xb, &y, false);
     let plan = planner.plan;
@@ -1030,7 +1032,7 @@ pub async fn top_k_once(gpu: &Gpu, logits: &[f32], k: usize) -> Result<Vec<Candi
     let candidates = [0, 1].map(|_| storage(device, "top_k", size, wgpu::BufferUsages::empty()));
     let unused = storage(device, "unused", 16, wgpu::BufferUsages::empty());
     let step = uniform(device, "step", &[1, 1, 0, 0]);
-    let mut kernels = Kernels::new(gpu.features);
+    let mut kernels = Kernels::new(&gpu);
     let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
     let result = plan_top_k(&mut planner, &row, &candidates, &unused, n, k);
     let plan = planner.plan;

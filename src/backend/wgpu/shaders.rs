@@ -1,7 +1,10 @@
 //! The WGSL sources in `shaders/`, embedded at build time, and the one templating mechanism
 //! that makes a kernel's variants: a line `#include NAME` is replaced by `shaders/NAME.wgsl`,
-//! and `#include format` by the block format's `shaders/formats/<type>.wgsl`, which defines
-//! `chunk(row_byte, j, cols) -> array<f32, 32>`, the `j`-th 32 elements of a row.
+//! where NAME may be a slot the caller fills ([`Slots`]): `#include format` takes the block
+//! format's `shaders/formats/<type>.wgsl`, which defines `chunk(row_byte, j, cols) ->
+//! array<f32, 32>`, the `j`-th 32 elements of a row, and `#include kv_element` the KV cache's
+//! element type, `kv_f32` or `kv_f16`. `enable` directives, which WGSL wants before anything
+//! else, move to the top.
 
 use crate::quant::GgmlType;
 
@@ -30,6 +33,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("step", include_str!("../../../shaders/step.wgsl")),
     ("stream_read", include_str!("../../../shaders/stream_read.wgsl")),
     ("top_k", include_str!("../../../shaders/top_k.wgsl")),
+    ("kv_f16", include_str!("../../../shaders/kv_f16.wgsl")),
+    ("kv_f32", include_str!("../../../shaders/kv_f32.wgsl")),
     ("formats/f32", include_str!("../../../shaders/formats/f32.wgsl")),
     ("formats/f16", include_str!("../../../shaders/formats/f16.wgsl")),
     ("formats/bf16", include_str!("../../../shaders/formats/bf16.wgsl")),
@@ -74,27 +79,49 @@ fn source(name: &str) -> &'static str {
         .unwrap_or_else(|| panic!("no shader named {name}"))
 }
 
-/// The complete WGSL of kernel `op`, with `format` (a [`format_name`]) for `#include format`.
-/// Each file is included at most once, so shared pieces may be included by several files.
-pub fn expand(op: &str, format: Option<&str>) -> String {
-    let mut out = String::new();
-    let mut seen = Vec::new();
-    include(op, format, &mut seen, &mut out);
-    out
+/// What fills a kernel's slots.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slots {
+    /// `#include format`: a [`format_name`].
+    pub format: Option<&'static str>,
+    /// `#include kv_element`: the KV cache's element type (f32 when unset).
+    pub kv_f16: bool,
 }
 
-fn include(name: &str, format: Option<&str>, seen: &mut Vec<String>, out: &mut String) {
+impl Slots {
+    fn fill(&self, name: &str, by: &str) -> &'static str {
+        match name {
+            "format" => self.format.unwrap_or_else(|| panic!("shader {by} needs a block format")),
+            "kv_element" if self.kv_f16 => "kv_f16",
+            "kv_element" => "kv_f32",
+            _ => unreachable!("not a slot: {name}"),
+        }
+    }
+}
+
+/// The complete WGSL of kernel `op` with its slots filled. Each file is included at most once,
+/// so shared pieces may be included by several files.
+pub fn expand(op: &str, slots: &Slots) -> String {
+    let mut out = String::new();
+    let mut directives = String::new();
+    let mut seen = Vec::new();
+    include(op, slots, &mut seen, &mut directives, &mut out);
+    directives + &out
+}
+
+fn include(name: &str, slots: &Slots, seen: &mut Vec<String>, directives: &mut String, out: &mut String) {
     if seen.iter().any(|s| s == name) {
         return;
     }
     seen.push(name.to_string());
     for line in source(name).lines() {
-        match line.trim().strip_prefix("#include ") {
-            Some("format") => {
-                let f = format.unwrap_or_else(|| panic!("shader {name} needs a block format"));
-                include(f, format, seen, out);
+        match line.trim().strip_prefix("#include ").map(str::trim) {
+            Some(slot @ ("format" | "kv_element")) => include(slots.fill(slot, name), slots, seen, directives, out),
+            Some(other) => include(other, slots, seen, directives, out),
+            None if line.starts_with("enable ") => {
+                directives.push_str(line);
+                directives.push('\n');
             }
-            Some(other) => include(other.trim(), format, seen, out),
             None => {
                 out.push_str(line);
                 out.push('\n');
@@ -109,7 +136,7 @@ mod tests {
 
     #[test]
     fn includes_are_expanded_once_and_formats_substituted() {
-        let src = expand("matvec", format_name(GgmlType::Q4K));
+        let src = expand("matvec", &Slots { format: format_name(GgmlType::Q4K), kv_f16: false });
         assert!(!src.contains("#include"));
         assert_eq!(src.matches("fn scale_min_k4").count(), 1);
         assert_eq!(src.matches("struct Step").count(), 1);
@@ -120,7 +147,16 @@ mod tests {
     fn every_supported_type_has_a_format_file() {
         for ty in GgmlType::SUPPORTED {
             let name = format_name(ty).expect("a format file");
-            assert!(expand("matvec", Some(name)).contains("fn chunk"));
+            assert!(expand("matvec", &Slots { format: Some(name), kv_f16: false }).contains("fn chunk"));
         }
+    }
+
+    #[test]
+    fn the_kv_element_slot_picks_a_type_and_directives_go_first() {
+        let f32_src = expand("attention", &Slots::default());
+        assert!(f32_src.contains("alias KvElement = f32;") && !f32_src.contains("enable f16"));
+        let f16_src = expand("attention", &Slots { kv_f16: true, ..Slots::default() });
+        assert!(f16_src.starts_with("enable f16;\n"), "{}", &f16_src[..80]);
+        assert!(f16_src.contains("alias KvElement = f16;"));
     }
 }
