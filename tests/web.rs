@@ -112,6 +112,7 @@ fn the_page_places_a_model_on_webgpu_only_where_it_pays() {
         forward_relative_error: None,
         forward_model: None,
         problem: adapter.is_none().then(|| "navigator.gpu is missing".to_string()),
+        top_k_agrees: None,
     };
     let hardware = report(Some("NVIDIA H200 (WebGPU)"), false, true);
     let swiftshader = report(Some("SwiftShader Device (WebGPU)"), true, true);
@@ -195,9 +196,14 @@ fn the_gpu_report_names_failures_and_the_backend() {
         forward_relative_error: Some(2e-6),
         forward_model: Some("tiny.gguf".into()),
         problem: None,
+        top_k_agrees: Some(true),
     };
     assert!(report.ok());
     let s = report.summary();
+    assert!(s.contains("Top-k selection agrees"), "{s}");
+    let mut top_k_differs = report.clone();
+    top_k_differs.top_k_agrees = Some(false);
+    assert!(!top_k_differs.ok() && top_k_differs.summary().contains("Top-k selection DIFFERS"));
     assert!(s.contains("2 of 2 block formats agree") && s.contains("tiny.gguf on WebGPU agree with the CPU's") && s.contains("software adapter is slower"), "{s}");
     // Another model loaded: the forward result was not about it.
     assert!(!report.clone().for_model("demo.gguf").summary().contains("logits"));
@@ -207,7 +213,7 @@ fn the_gpu_report_names_failures_and_the_backend() {
     assert!(!report.ok());
     let s = report.summary();
     assert!(s.contains("2 of 3") && s.contains("failed: Q6_K") && s.contains("DIFFER"), "{s}");
-    let none = GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None };
+    let none = GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None, top_k_agrees: None };
     assert!(!none.ok());
     assert!(none.summary().starts_with("No WebGPU adapter") && none.summary().contains("CPU backend"));
     // It travels to the page as JSON.

@@ -148,6 +148,8 @@ fn the_pages_kernel_self_check_passes_on_this_adapter() {
         for f in &report {
             assert!(f.ok, "{}: {}: relative error {:e}", gpu.describe(), f.format, f.max_relative_error);
         }
+        let top_k = pollster::block_on(clinicbench::backend::wgpu::check::check_top_k(&gpu)).unwrap();
+        assert_eq!(top_k, None, "{}", gpu.describe());
     }
 }
 

@@ -200,7 +200,7 @@ mod worker {
     /// model, its forward pass against the CPU.
     async fn gpu_report(model: Option<(String, Vec<u8>)>) -> GpuReport {
         let mut report =
-            GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None };
+            GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None, top_k_agrees: None };
         let gpu = match open_gpu().await {
             Ok(g) => g,
             Err(clinicbench::backend::wgpu::GpuError::NoAdapter(why)) => {
@@ -217,6 +217,14 @@ mod worker {
         match check::check_kernels(&gpu).await {
             Ok(k) => report.kernels = k,
             Err(e) => report.problem = Some(format!("the kernel check failed: {e}")),
+        }
+        match check::check_top_k(&gpu).await {
+            Ok(None) => report.top_k_agrees = Some(true),
+            Ok(Some(difference)) => {
+                report.top_k_agrees = Some(false);
+                report.problem = Some(difference);
+            }
+            Err(e) => report.problem = Some(format!("the top-k check failed: {e}")),
         }
         if let Some((name, bytes)) = model {
             report.forward_model = Some(name);

@@ -187,6 +187,9 @@ pub struct GpuReport {
     /// A software adapter (SwiftShader, WARP): slower than the CPU backend.
     pub software: bool,
     pub kernels: Vec<crate::backend::wgpu::check::FormatCheck>,
+    /// Whether the top-k selection agreed with the CPU's (`None`: not run).
+    #[serde(default)]
+    pub top_k_agrees: Option<bool>,
     /// A small loaded model's logits on WebGPU against the CPU backend's, relative to the
     /// largest, and the model's file name.
     pub forward_relative_error: Option<f64>,
@@ -215,6 +218,7 @@ impl GpuReport {
             && self.adapter.is_some()
             && !self.kernels.is_empty()
             && self.kernels.iter().all(|k| k.ok)
+            && self.top_k_agrees != Some(false)
             && self.forward_relative_error.is_none_or(|e| e <= MAX_FORWARD_RELATIVE_ERROR)
     }
 
@@ -240,6 +244,11 @@ impl GpuReport {
                 s += &format!("; failed: {}", failed.join(", "));
             }
             s += "). ";
+        }
+        match self.top_k_agrees {
+            Some(true) => s += "Top-k selection agrees with the CPU. ",
+            Some(false) => s += "Top-k selection DIFFERS from the CPU. ",
+            None => {}
         }
         if let Some(e) = self.forward_relative_error {
             let verdict = if e <= MAX_FORWARD_RELATIVE_ERROR { "agree with" } else { "DIFFER from" };

@@ -43,6 +43,7 @@ try {
   const gpuLine = await page.textContent('[data-testid=gpu-check]');
   check(await page.getAttribute('[data-testid=gpu-check]', 'data-ok') === 'true' && gpuLine.includes('13 of 13 block formats agree'),
     `every block format's WebGPU kernels agree with the CPU in the browser (${gpuLine})`);
+  check(gpuLine.includes('Top-k selection agrees with the CPU'), `the GPU's top-k selection agrees with the CPU's in the browser (${gpuLine})`);
   if (shots) await page.screenshot({ path: path.join(shots, '1-empty.png') });
 
   // The quick flow through the test hooks: a tiny model file, a task, a dataset file, a run.

@@ -108,6 +108,27 @@ pub async fn check_kernels(gpu: &Gpu) -> Result<Vec<FormatCheck>, BackendError> 
     Ok(out)
 }
 
+/// Selects the top k of a 70001-logit row (two passes of the kernel) on the GPU and compares
+/// it with the CPU's `engine::top_k`: the ids and logits in the same order, ties (a third of
+/// the row shares eight values) broken by id. Returns the first disagreement, if any.
+pub async fn check_top_k(gpu: &Gpu) -> Result<Option<String>, BackendError> {
+    let mut rng = SplitMix(23);
+    let row: Vec<f32> = (0..70_001)
+        .map(|_| match rng.next() % 3 {
+            0 => (rng.next() % 8) as f32 - 2.0,
+            _ => 4.0 * rng.unit(),
+        })
+        .collect();
+    for k in [1, 40, 256] {
+        let got = super::top_k_once(gpu, &row, k).await?;
+        let want = crate::engine::top_k(&row, k);
+        if let Some(i) = (0..k).find(|&i| got.get(i).map(|c| (c.id, c.logit.to_bits())) != Some((want[i].id, want[i].logit.to_bits()))) {
+            return Ok(Some(format!("top-{k} candidate {i} is {:?} on the GPU, {:?} on the CPU", got.get(i), want[i])));
+        }
+    }
+    Ok(None)
+}
+
 /// Runs a few tokens of `g` through the GPU backend and the CPU backend (a 5-token prefill with
 /// every position's logits, then two decode steps) and returns the largest |difference| of
 /// their logits relative to the largest |logit|: the whole forward pass, every op of the
