@@ -1010,7 +1010,7 @@ pub async fn matmul_once(
     let out_bytes = (4 * rows * n_tokens) as u64;
     let y = storage(device, "y", out_bytes, wgpu::BufferUsages::empty());
     let step = uniform(device, "step", &[n_tokens as u32, n_tokens as u32, 0, 0]);
-    let mut kernels = Kernels::new(&gpu);
+    let mut kernels = Kernels::new(gpu);
     let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
     planner.matmul(MatView::whole(&matrix), &xb, &y, false);
     let plan = planner.plan;
@@ -1032,7 +1032,7 @@ pub async fn top_k_once(gpu: &Gpu, logits: &[f32], k: usize) -> Result<Vec<Candi
     let candidates = [0, 1].map(|_| storage(device, "top_k", size, wgpu::BufferUsages::empty()));
     let unused = storage(device, "unused", 16, wgpu::BufferUsages::empty());
     let step = uniform(device, "step", &[1, 1, 0, 0]);
-    let mut kernels = Kernels::new(&gpu);
+    let mut kernels = Kernels::new(gpu);
     let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
     let result = plan_top_k(&mut planner, &row, &candidates, &unused, n, k);
     let plan = planner.plan;
