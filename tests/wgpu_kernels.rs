@@ -277,3 +277,131 @@ fn an_f16_cache_without_shader_f16_is_refused_clearly() {
     let e = pollster::block_on(Gpu::open(&options)).err().expect("refused");
     assert!(e.to_string().contains("needs shader-f16"), "{e}");
 }
+
+/// A random-weight decoder of `arch` at sizes no workgroup, chunk or tile divides: width 72
+/// (three query heads of 24 and one KV head), feed-forward 100, vocabulary 301, two layers, so
+/// every kernel besides the products (covered above for every block format) meets partial
+/// workgroups: embedding, RMSNorm, RoPE, attention, the gated feed-forward, the residual add,
+/// the softcap and the logits reduction. Weights are F32 and F16 (block formats need whole
+/// blocks of 32 or 256; `families.rs` runs them through whole models).
+fn awkward_model(arch: &str, seed: u64) -> Vec<u8> {
+    let (d, heads, kv_heads, ff, vocab, layers) = (72usize, 3u32, 1u32, 100usize, 301usize, 2);
+    let hd = d / heads as usize;
+    let kv = kv_heads as usize * hd;
+    let mut w = common::GgufWriter::new(3);
+    let string = |v: &str| {
+        let mut b = vec![];
+        common::gguf_string(&mut b, v);
+        b
+    };
+    let key = |k: &str| format!("{arch}.{k}");
+    w.kv("general.architecture", 8, &string(arch))
+        .kv(&key("embedding_length"), 4, &(d as u32).to_le_bytes())
+        .kv(&key("block_count"), 4, &(layers as u32).to_le_bytes())
+        .kv(&key("feed_forward_length"), 4, &(ff as u32).to_le_bytes())
+        .kv(&key("attention.head_count"), 4, &heads.to_le_bytes())
+        .kv(&key("attention.head_count_kv"), 4, &kv_heads.to_le_bytes())
+        .kv(&key("attention.layer_norm_rms_epsilon"), 6, &1e-6f32.to_le_bytes());
+    match arch {
+        "gemma2" => {
+            w.kv(&key("attention.sliding_window"), 4, &3u32.to_le_bytes())
+                .kv(&key("attn_logit_softcapping"), 6, &4.0f32.to_le_bytes())
+                .kv(&key("final_logit_softcapping"), 6, &3.0f32.to_le_bytes());
+        }
+        // Partial rotation: 18 of 24 dimensions.
+        "qwen2" => {
+            w.kv(&key("rope.dimension_count"), 4, &18u32.to_le_bytes());
+        }
+        _ => {}
+    }
+    let mut tokens = vec![];
+    tokens.extend(8u32.to_le_bytes());
+    tokens.extend((vocab as u64).to_le_bytes());
+    for i in 0..vocab {
+        common::gguf_string(&mut tokens, &format!("t{i}"));
+    }
+    w.kv("tokenizer.ggml.tokens", 9, &tokens);
+    let mut rng = SplitMix(seed);
+    // GGUF dims are (cols, rows); F32 is type 0, F16 type 1.
+    let mut tensor = |w: &mut common::GgufWriter, name: &str, rows: usize, cols: usize, f16: bool, scale: f32, offset: f32| {
+        let values: Vec<f32> = (0..rows * cols).map(|_| offset + scale * rng.f32()).collect();
+        let (ty, bytes) = if f16 {
+            (1, values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect())
+        } else {
+            (0, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        };
+        let dims: Vec<u64> = if rows == 1 { vec![cols as u64] } else { vec![cols as u64, rows as u64] };
+        w.tensor(name, &dims, ty, bytes);
+    };
+    let norm = |w: &mut common::GgufWriter, t: &mut dyn FnMut(&mut common::GgufWriter, &str, usize, usize, bool, f32, f32), name: &str, n: usize| {
+        t(w, name, 1, n, false, 0.2, 1.0)
+    };
+    tensor(&mut w, "token_embd.weight", vocab, d, false, 1.0, 0.0);
+    norm(&mut w, &mut tensor, "output_norm.weight", d);
+    let gain = |cols: usize| 1.7 / (cols as f32).sqrt();
+    for il in 0..layers {
+        let n = |s: &str| format!("blk.{il}.{s}");
+        let f16 = il == 1;
+        norm(&mut w, &mut tensor, &n("attn_norm.weight"), d);
+        norm(&mut w, &mut tensor, &n("ffn_norm.weight"), d);
+        tensor(&mut w, &n("attn_q.weight"), d, d, f16, gain(d), 0.0);
+        tensor(&mut w, &n("attn_k.weight"), kv, d, f16, gain(d), 0.0);
+        tensor(&mut w, &n("attn_v.weight"), kv, d, f16, gain(d), 0.0);
+        tensor(&mut w, &n("attn_output.weight"), d, d, f16, gain(d), 0.0);
+        tensor(&mut w, &n("ffn_gate.weight"), ff, d, f16, gain(d), 0.0);
+        tensor(&mut w, &n("ffn_up.weight"), ff, d, f16, gain(d), 0.0);
+        tensor(&mut w, &n("ffn_down.weight"), d, ff, f16, gain(ff), 0.0);
+        match arch {
+            "qwen2" => {
+                tensor(&mut w, &n("attn_q.bias"), 1, d, false, 0.5, 0.0);
+                tensor(&mut w, &n("attn_k.bias"), 1, kv, false, 0.5, 0.0);
+                tensor(&mut w, &n("attn_v.bias"), 1, kv, false, 0.5, 0.0);
+            }
+            "qwen3" => {
+                norm(&mut w, &mut tensor, &n("attn_q_norm.weight"), hd);
+                norm(&mut w, &mut tensor, &n("attn_k_norm.weight"), hd);
+            }
+            "gemma2" => {
+                norm(&mut w, &mut tensor, &n("post_attention_norm.weight"), d);
+                norm(&mut w, &mut tensor, &n("post_ffw_norm.weight"), d);
+            }
+            _ => {}
+        }
+    }
+    w.bytes()
+}
+
+/// Every kernel at awkward sizes, on four families that together take every path of the
+/// non-product kernels (normal and NeoX RoPE, partial rotation, biases, per-head norms, post-
+/// norms, GELU and SiLU, softcaps, a sliding window), against the CPU backend: a prefill with
+/// every position's logits and decode steps, with subgroups and with the portable kernels.
+#[test]
+fn every_kernel_at_awkward_sizes_matches_the_cpu() {
+    use clinicbench::backend::{cpu::CpuBackend, wgpu::WgpuBackend, Backend};
+    use clinicbench::engine::wait;
+    use clinicbench::gguf::{Gguf, SliceSource};
+    for (i, arch) in ["llama", "qwen2", "qwen3", "gemma2"].into_iter().enumerate() {
+        let bytes = awkward_model(arch, 40 + i as u64);
+        for gpu in both_kernel_paths() {
+            let what = format!("{arch} on {}", gpu.describe());
+            let g = Gguf::open(SliceSource(bytes.clone())).unwrap();
+            let mut cpu = CpuBackend::load(&g, 40).unwrap();
+            let mut gpu = WgpuBackend::load_on(gpu, &g, 40).unwrap();
+            let mut rng = SplitMix(3);
+            let prompt: Vec<u32> = (0..19).map(|_| (rng.next() % 301) as u32).collect();
+            let steps: Vec<&[u32]> = vec![&prompt, &prompt[..1], &prompt[1..2], &prompt[2..3], &prompt[3..10]];
+            let mut worst = 0f64;
+            for tokens in steps {
+                let want = cpu.forward_sync(tokens, tokens.len()).unwrap().to_vec();
+                let got = wait(gpu.forward(tokens, tokens.len())).unwrap();
+                let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+                assert!(scale > 0.1, "{what}: the logits are degenerate ({scale})");
+                for (a, b) in got.iter().zip(&want) {
+                    let e = f64::from((a - b).abs() / scale);
+                    worst = if e.is_nan() { f64::INFINITY } else { worst.max(e) };
+                }
+            }
+            assert!(worst < 1e-4, "{what}: logits differ from the CPU's by {worst:e} of the largest");
+        }
+    }
+}
