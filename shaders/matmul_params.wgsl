@@ -12,7 +12,8 @@ struct Matmul {
     y_stride: u32,
     // 0: the batch's n_tokens rows of x; 1: its n_logits rows (the output layer).
     count_sel: u32,
-    _pad0: u32,
+    // 1: y += W x, the residual add done as the product stores.
+    accumulate: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -25,4 +26,12 @@ struct Matmul {
 
 fn token_count() -> u32 {
     return select(S.n_tokens, S.n_logits, P.count_sel == 1u);
+}
+
+fn store(i: u32, v: f32) {
+    if (P.accumulate == 1u) {
+        Y[i] += v;
+    } else {
+        Y[i] = v;
+    }
 }

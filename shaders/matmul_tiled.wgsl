@@ -44,7 +44,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         for (var k = 0u; k < TT; k++) {
             let t = t0 + k;
             if (t < n) {
-                Y[P.y_base + t * P.y_stride + r] = acc[k];
+                store(P.y_base + t * P.y_stride + r, acc[k]);
             }
         }
     }

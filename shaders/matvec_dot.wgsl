@@ -32,5 +32,5 @@ fn lane_dot(r: u32, t: u32, lane: u32, lanes: u32) -> f32 {
 }
 
 fn write_row(r: u32, t: u32, v: f32) {
-    Y[P.y_base + t * P.y_stride + r] = v;
+    store(P.y_base + t * P.y_stride + r, v);
 }

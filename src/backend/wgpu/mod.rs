@@ -44,7 +44,6 @@ fn op_layout(op: &str) -> (&'static str, &'static [Bind]) {
         "attention" | "attention_split" => ("attention", &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform]),
         "attention_combine" => ("attention_combine", &[Read, ReadWrite, Uniform, Uniform]),
         "ffn_gated" => ("ffn_gated", &[ReadWrite, Read, Uniform, Uniform]),
-        "add" => ("add", &[ReadWrite, Read, Uniform, Uniform]),
         "softcap" => ("softcap", &[ReadWrite, Uniform, Uniform]),
         "logits_score" => ("logits_score", &[Read, Read, ReadWrite, Uniform, Uniform]),
         "stream_read" => ("stream_read", &[Read, ReadWrite, Uniform]),
@@ -746,8 +745,9 @@ impl Planner<'_> {
         self.plan.push(Dispatch { work, bind_group });
     }
 
-    /// `y[.., view rows] = W[view rows] x`, one dispatch for each part the rows fall in.
-    fn matmul(&mut self, m: MatView, x: &wgpu::Buffer, y: &wgpu::Buffer, logits: bool) {
+    /// `y[.., view rows] = W[view rows] x` (or `+=` with `accumulate`), one dispatch for each
+    /// part the rows fall in.
+    fn matmul(&mut self, m: MatView, x: &wgpu::Buffer, y: &wgpu::Buffer, logits: bool, accumulate: bool) {
         let mat = m.matrix;
         // Decode and prefill pick different kernels for the same bind group.
         self.kernels.prepare(self.device, "matvec", Some(mat.format));
@@ -767,6 +767,7 @@ impl Planner<'_> {
                 (lo - m.row_begin) as u32,
                 m.y_stride as u32,
                 u32::from(logits),
+                u32::from(accumulate),
             ];
             let work = Work::Matmul { format: mat.format, rows: (hi - lo) as u32, logits };
             self.push(work, "matmul_tiled", Some(mat.format), &[&part.buffer, x, y], &params);
@@ -779,17 +780,24 @@ impl Planner<'_> {
         self.push(Work::Norm { logits }, "rms_norm", None, &[x, y, w.vector()], &params);
     }
 
-    /// `x += y` over the residual stream.
-    fn add(&mut self, c: &ModelConfig, x: &wgpu::Buffer, y: &wgpu::Buffer) {
-        let width = c.n_embd as u32;
-        self.push(Work::Elements { op: "add", per_token: width, logits: false }, "add", None, &[x, y], &[width]);
-    }
-
-    /// `x += [rmsnorm(y) * post_norm]`: Gemma normalizes a sub-layer's output before the residual.
-    fn residual(&mut self, c: &ModelConfig, x: &wgpu::Buffer, y: &wgpu::Buffer, post_norm: &Option<GpuTensor>) {
+    /// `x += [rmsnorm(W h) * post_norm]`: a sub-layer's output projection into the residual
+    /// stream. Without a post-norm the product adds itself to `x` as it stores, so the residual
+    /// add costs no dispatch; Gemma normalizes the projection (in `scratch`) first.
+    fn project_to_residual(
+        &mut self,
+        c: &ModelConfig,
+        w: &GpuTensor,
+        h: &wgpu::Buffer,
+        x: &wgpu::Buffer,
+        scratch: &wgpu::Buffer,
+        post_norm: &Option<GpuTensor>,
+    ) {
         match post_norm {
-            Some(pn) => self.norm(c, y, x, pn, true, false),
-            None => self.add(c, x, y),
+            Some(pn) => {
+                self.matmul(MatView::whole(w.matrix()), h, scratch, false, false);
+                self.norm(c, scratch, x, pn, true, false);
+            }
+            None => self.matmul(MatView::whole(w.matrix()), h, x, false, true),
         }
     }
 }
@@ -813,15 +821,15 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
         // q, k, v = Wq xb, Wk xb, Wv xb
         match &l.qkv {
             Qkv::Separate { q, k, v } => {
-                p.matmul(MatView::whole(q.matrix()), &bf.xb, &bf.q, false);
-                p.matmul(MatView::whole(k.matrix()), &bf.xb, &bf.k, false);
-                p.matmul(MatView::whole(v.matrix()), &bf.xb, &bf.v, false);
+                p.matmul(MatView::whole(q.matrix()), &bf.xb, &bf.q, false, false);
+                p.matmul(MatView::whole(k.matrix()), &bf.xb, &bf.k, false, false);
+                p.matmul(MatView::whole(v.matrix()), &bf.xb, &bf.v, false, false);
             }
             Qkv::Fused(m) => {
                 let m = m.matrix();
-                p.matmul(MatView::rows(m, 0, qd), &bf.xb, &bf.q, false);
-                p.matmul(MatView::rows(m, qd, qd + kd), &bf.xb, &bf.k, false);
-                p.matmul(MatView::rows(m, qd + kd, qd + kd + vd), &bf.xb, &bf.v, false);
+                p.matmul(MatView::rows(m, 0, qd), &bf.xb, &bf.q, false, false);
+                p.matmul(MatView::rows(m, qd, qd + kd), &bf.xb, &bf.k, false, false);
+                p.matmul(MatView::rows(m, qd + kd, qd + kd + vd), &bf.xb, &bf.v, false, false);
             }
         }
         // Each head: + bias, per-head RMSNorm, RoPE; keys and values into the cache.
@@ -875,31 +883,29 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
         p.push(Work::Attention { heads, window: window as u32 }, "attention", None, &buffers, &params);
         p.push(Work::AttentionCombine { heads }, "attention_combine", None, &[&bf.attn_partials, &bf.att], &params);
         // x += [rmsnorm *] Wo att
-        p.matmul(MatView::whole(l.attn_output.matrix()), &bf.att, &bf.xb2, false);
-        p.residual(c, &bf.x, &bf.xb2, &l.post_attention_norm);
+        p.project_to_residual(c, &l.attn_output, &bf.att, &bf.x, &bf.xb2, &l.post_attention_norm);
         // xb = rmsnorm(x) * ffn_norm; h = act(W_gate xb) * (W_up xb); x += [rmsnorm *] W_down h
         p.norm(c, &bf.x, &bf.xb, &l.ffn_norm, false, false);
         let f = c.n_ff;
         match &l.ffn_gate_up {
             GateUp::Separate { gate, up } => {
-                p.matmul(MatView::whole(gate.matrix()), &bf.xb, &bf.gate, false);
-                p.matmul(MatView::whole(up.matrix()), &bf.xb, &bf.up, false);
+                p.matmul(MatView::whole(gate.matrix()), &bf.xb, &bf.gate, false, false);
+                p.matmul(MatView::whole(up.matrix()), &bf.xb, &bf.up, false, false);
             }
             GateUp::Fused(m) => {
                 let m = m.matrix();
-                p.matmul(MatView::rows(m, 0, f), &bf.xb, &bf.gate, false);
-                p.matmul(MatView::rows(m, f, 2 * f), &bf.xb, &bf.up, false);
+                p.matmul(MatView::rows(m, 0, f), &bf.xb, &bf.gate, false, false);
+                p.matmul(MatView::rows(m, f, 2 * f), &bf.xb, &bf.up, false, false);
             }
         }
         let work = Work::Elements { op: "ffn_gated", per_token: f as u32, logits: false };
         p.push(work, "ffn_gated", None, &[&bf.gate, &bf.up], &[f as u32, u32::from(c.activation == Activation::Gelu)]);
-        p.matmul(MatView::whole(l.ffn_down.matrix()), &bf.gate, &bf.xb2, false);
-        p.residual(c, &bf.x, &bf.xb2, &l.post_ffw_norm);
+        p.project_to_residual(c, &l.ffn_down, &bf.gate, &bf.x, &bf.xb2, &l.post_ffw_norm);
     }
 
     // logits = W_out (rmsnorm(x) * output_norm), for the last n_logits positions only
     p.norm(c, &bf.x, &bf.xb, &w.output_norm, false, true);
-    p.matmul(MatView::whole(w.output_matrix().matrix()), &bf.xb, &bf.logits, true);
+    p.matmul(MatView::whole(w.output_matrix().matrix()), &bf.xb, &bf.logits, true, false);
     if c.final_softcap > 0.0 {
         let work = Work::Elements { op: "softcap", per_token: c.n_vocab as u32, logits: true };
         p.push(work, "softcap", None, &[&bf.logits], &[c.n_vocab as u32, c.final_softcap.to_bits()]);
@@ -1012,7 +1018,7 @@ pub async fn matmul_once(
     let step = uniform(device, "step", &[n_tokens as u32, n_tokens as u32, 0, 0]);
     let mut kernels = Kernels::new(gpu);
     let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
-    planner.matmul(MatView::whole(&matrix), &xb, &y, false);
+    planner.matmul(MatView::whole(&matrix), &xb, &y, false, false);
     let plan = planner.plan;
     let out = run_once(gpu, &kernels, &plan, n_tokens as u32, &y, out_bytes).await?;
     Ok(bytemuck::cast_slice(&out).to_vec())

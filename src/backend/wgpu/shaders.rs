@@ -10,7 +10,6 @@ use crate::quant::GgmlType;
 
 /// Every shader source by the name `#include` uses.
 const SOURCES: &[(&str, &str)] = &[
-    ("add", include_str!("../../../shaders/add.wgsl")),
     ("attention", include_str!("../../../shaders/attention.wgsl")),
     ("attention_combine", include_str!("../../../shaders/attention_combine.wgsl")),
     ("attention_params", include_str!("../../../shaders/attention_params.wgsl")),
