@@ -104,18 +104,42 @@ pub fn canonical_order(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
 }
 
 /// The `k` largest logits of a row with their ids, in [`canonical_order`] (all of them when
-/// `k` is at least the row's length).
+/// `k` is at least the row's length). One pass with a heap of the `k` best so far: no copy of
+/// a 262144-logit row per sampled token.
 pub fn top_k(logits: &[f32], k: usize) -> Vec<Candidate> {
-    let mut all: Vec<Candidate> = logits.iter().enumerate().map(|(i, &l)| Candidate { logit: l, id: i as u32 }).collect();
-    if k < all.len() {
-        if k == 0 {
-            return Vec::new();
+    use std::collections::BinaryHeap;
+    /// Orders candidates so that the heap's top is the worst of those kept.
+    struct Kept(Candidate);
+    impl PartialEq for Kept {
+        fn eq(&self, other: &Self) -> bool {
+            self.cmp(other).is_eq()
         }
-        all.select_nth_unstable_by(k - 1, canonical_order);
-        all.truncate(k);
     }
-    all.sort_unstable_by(canonical_order);
-    all
+    impl Eq for Kept {}
+    impl PartialOrd for Kept {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Kept {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            canonical_order(&self.0, &other.0)
+        }
+    }
+    let k = k.min(logits.len());
+    let mut kept: BinaryHeap<Kept> = BinaryHeap::with_capacity(k + 1);
+    for (i, &logit) in logits.iter().enumerate() {
+        let c = Candidate { logit, id: i as u32 };
+        if kept.len() < k {
+            kept.push(Kept(c));
+        } else if let Some(mut worst) = kept.peek_mut() {
+            if canonical_order(&c, &worst.0).is_lt() {
+                *worst = Kept(c);
+            }
+        }
+    }
+    // Ascending in the heap's order is best first.
+    kept.into_sorted_vec().into_iter().map(|c| c.0).collect()
 }
 
 fn best(candidates: &[Candidate]) -> Option<&Candidate> {
