@@ -1,20 +1,15 @@
 // Reduces each row of logits on the GPU to what a token step needs, so a step reads back 16
-// bytes a position instead of the vocabulary: the max, sum(exp(l - max)), the argmax (first
-// on ties, as numpy's) and the logit of a target token. log p(target) = l_target - max - ln sum.
+// bytes a position instead of the vocabulary. This first stage spreads a row over workgroups,
+// each taking `chunk` logits (a 262144-logit row is 64 chunks: one workgroup would read the
+// whole megabyte alone): per chunk the max, sum(exp(l - max)) and the argmax (first on ties, as
+// numpy's). logits_score_combine.wgsl merges the chunks.
 #include step
-
-struct Score {
-    n_vocab: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+#include score_params
 
 @group(0) @binding(0) var<storage, read> L: array<f32>;
-@group(0) @binding(1) var<storage, read> T: array<u32>;
-@group(0) @binding(2) var<storage, read_write> O: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> P: Score;
-@group(0) @binding(4) var<uniform> S: Step;
+@group(0) @binding(1) var<storage, read_write> PART: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> P: Score;
+@group(0) @binding(3) var<uniform> S: Step;
 
 const WG: u32 = 256u;
 var<workgroup> best: array<f32, WG>;
@@ -24,13 +19,16 @@ var<workgroup> total: array<f32, WG>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
     let r = wg.x;
+    let part = wg.y;
     if (r >= S.n_logits) {
         return;
     }
     let base = r * P.n_vocab;
+    let begin = part * P.chunk;
+    let end = min(begin + P.chunk, P.n_vocab);
     var m = -3.4e38;
     var mi = 0xffffffffu;
-    for (var i = tid; i < P.n_vocab; i += WG) {
+    for (var i = begin + tid; i < end; i += WG) {
         let v = L[base + i];
         if (v > m) {
             m = v;
@@ -53,7 +51,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
     let mx = best[0];
     var acc = 0.0;
-    for (var i = tid; i < P.n_vocab; i += WG) {
+    for (var i = begin + tid; i < end; i += WG) {
         acc += exp(L[base + i] - mx);
     }
     total[tid] = acc;
@@ -65,7 +63,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         workgroupBarrier();
     }
     if (tid == 0u) {
-        let tgt = min(T[r], P.n_vocab - 1u);
-        O[r] = vec4<f32>(mx, total[0], bitcast<f32>(best_id[0]), L[base + tgt]);
+        PART[r * P.n_chunks + part] = vec4<f32>(mx, total[0], bitcast<f32>(best_id[0]), 0.0);
     }
 }

@@ -405,3 +405,34 @@ fn every_kernel_at_awkward_sizes_matches_the_cpu() {
         }
     }
 }
+
+/// The scoring reduction (a workgroup per 4096-logit chunk, then merged) against the CPU's
+/// `log_softmax_at`: rows of 1, 4095, 4097 and 262147 logits, the maximum tied across chunks
+/// (the first id wins, as numpy's argmax), -inf logits and targets anywhere.
+#[test]
+fn logits_scores_match_the_cpu_across_chunks() {
+    use clinicbench::backend::wgpu::scores_once;
+    use clinicbench::engine::log_softmax_at;
+    let Some(gpu) = gpu() else { return };
+    let mut rng = SplitMix(17);
+    for n_vocab in [1usize, 4095, 4097, 262_147] {
+        let rows = 3;
+        let mut logits: Vec<f32> = (0..rows * n_vocab).map(|_| 8.0 * rng.f32()).collect();
+        // Row 0: its maximum at three ids in different chunks; row 1: a stretch of -inf.
+        // (Ids 5 and n_vocab - 1 fall in chunks 0 and 64 of the largest row: one thread merges both.)
+        for id in [n_vocab - 1, n_vocab / 2, 5.min(n_vocab - 1)] {
+            logits[id] = 9.5;
+        }
+        for v in logits[n_vocab..n_vocab + n_vocab / 2].iter_mut() {
+            *v = f32::NEG_INFINITY;
+        }
+        let targets: Vec<u32> = (0..rows).map(|_| (rng.next() % n_vocab as u64) as u32).collect();
+        let got = pollster::block_on(scores_once(&gpu, &logits, &targets)).unwrap();
+        for (r, (g, &t)) in got.iter().zip(&targets).enumerate() {
+            let (logprob, argmax) = log_softmax_at(&logits[r * n_vocab..(r + 1) * n_vocab], t as usize);
+            assert_eq!(g.argmax as usize, argmax, "{n_vocab} logits, row {r}: argmax");
+            let agree = if logprob.is_finite() { (g.logprob - logprob).abs() <= 1e-5 * logprob.abs().max(1.0) } else { g.logprob == logprob };
+            assert!(agree, "{n_vocab} logits, row {r}: log p = {} on the GPU, {logprob} on the CPU", g.logprob);
+        }
+    }
+}

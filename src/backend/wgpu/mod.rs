@@ -45,7 +45,8 @@ fn op_layout(op: &str) -> (&'static str, &'static [Bind]) {
         "attention_combine" => ("attention_combine", &[Read, ReadWrite, Uniform, Uniform]),
         "ffn_gated" => ("ffn_gated", &[ReadWrite, Read, Uniform, Uniform]),
         "softcap" => ("softcap", &[ReadWrite, Uniform, Uniform]),
-        "logits_score" => ("logits_score", &[Read, Read, ReadWrite, Uniform, Uniform]),
+        "logits_score" => ("logits_score", &[Read, ReadWrite, Uniform, Uniform]),
+        "logits_score_combine" => ("logits_score_combine", &[Read, Read, Read, ReadWrite, Uniform, Uniform]),
         "stream_read" => ("stream_read", &[Read, ReadWrite, Uniform]),
         "top_k" => ("top_k", &[Read, Read, ReadWrite, Uniform, Uniform]),
         // Op names come from this module only.
@@ -297,8 +298,10 @@ enum Work {
     AttentionCombine { heads: u32 },
     /// One thread per element of `per_token` elements a token (or a logits position).
     Elements { op: &'static str, per_token: u32, logits: bool },
-    /// One workgroup per logits position.
-    Score,
+    /// A workgroup per (logits position, chunk of the vocabulary).
+    Score { chunks: u32 },
+    /// One workgroup per logits position, merging its chunks.
+    ScoreCombine,
     /// A pass of the top-k selection over the last logits row.
     TopK { groups: u32 },
 }
@@ -327,6 +330,8 @@ struct Buffers {
     angles_full: wgpu::Buffer,
     angles_swa: wgpu::Buffer,
     token_scores: wgpu::Buffer,
+    /// The logits reduction's per-chunk results (logits_score.wgsl).
+    score_partials: wgpu::Buffer,
     /// The top-k passes' candidates, written by one pass and read by the next.
     top_k: [wgpu::Buffer; 2],
     step: wgpu::Buffer,
@@ -363,6 +368,9 @@ pub struct WgpuBackend {
 
 /// Most tokens one forward call takes.
 pub const DEFAULT_MAX_BATCH: usize = 64;
+
+/// Logits one workgroup of the scoring reduction takes (logits_score.wgsl).
+const SCORE_CHUNK: usize = 4096;
 
 /// The largest k the GPU selects itself (a larger one reads the row back); the items one
 /// workgroup of `top_k.wgsl` takes.
@@ -437,6 +445,7 @@ impl WgpuBackend {
             angles_full: f("angles", b * c.n_rot as u64),
             angles_swa: f("angles_swa", b * c.n_rot as u64),
             token_scores: f("token_scores", 4 * b),
+            score_partials: f("score_partials", 4 * b * c.n_vocab.div_ceil(SCORE_CHUNK) as u64),
             top_k: [0, 1].map(|_| f("top_k", 2 * (c.n_vocab.div_ceil(TOP_K_ITEMS_PER_GROUP) * MAX_GPU_TOP_K) as u64)),
             step: d.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("step"),
@@ -562,7 +571,8 @@ impl WgpuBackend {
                 let count = if logits { n_logits } else { n };
                 (op, None, spread((count * per_token).div_ceil(64)))
             }
-            Work::Score => ("logits_score", None, [n_logits, 1, 1]),
+            Work::Score { chunks } => ("logits_score", None, [n_logits, chunks, 1]),
+            Work::ScoreCombine => ("logits_score_combine", None, [n_logits, 1, 1]),
             Work::TopK { groups } => ("top_k", None, [groups, 1, 1]),
         })
     }
@@ -658,14 +668,7 @@ impl WgpuBackend {
         let scores = self.buffers.token_scores.clone();
         let out = self.finish(encoder, &scores, (16 * n_logits.max(1)) as u64).await?;
         self.kv_len += tokens.len();
-        let v: &[f32] = bytemuck::cast_slice(&out);
-        Ok(v.chunks_exact(4)
-            .take(n_logits)
-            .map(|r| {
-                let (max, sum, argmax, target) = (r[0], r[1], r[2].to_bits(), r[3]);
-                TokenScore { logprob: f64::from(target - max) - f64::from(sum).ln(), argmax }
-            })
-            .collect())
+        Ok(token_scores_from(&out, n_logits))
     }
 
     /// The `k` most likely tokens after the last of `tokens`, selected on the GPU: the logits
@@ -911,9 +914,29 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
         p.push(work, "softcap", None, &[&bf.logits], &[c.n_vocab as u32, c.final_softcap.to_bits()]);
     }
     let score_dispatch = p.plan.len();
-    // The scoring path: per position the max, the sum of exponentials, the argmax, the target's logit.
-    p.push(Work::Score, "logits_score", None, &[&bf.logits, &bf.targets, &bf.token_scores], &[c.n_vocab as u32]);
+    plan_scores(p, &bf.logits, &bf.score_partials, &bf.targets, &bf.token_scores, c.n_vocab);
     score_dispatch
+}
+
+/// The scoring path: per logits position the max, the sum of exponentials, the argmax and the
+/// target's logit, a chunk of the vocabulary a workgroup, then merged (16 bytes a position).
+fn plan_scores(p: &mut Planner, logits: &wgpu::Buffer, partials: &wgpu::Buffer, targets: &wgpu::Buffer, out: &wgpu::Buffer, n_vocab: usize) {
+    let chunks = n_vocab.div_ceil(SCORE_CHUNK) as u32;
+    let params = [n_vocab as u32, SCORE_CHUNK as u32, chunks];
+    p.push(Work::Score { chunks }, "logits_score", None, &[logits, partials], &params);
+    p.push(Work::ScoreCombine, "logits_score_combine", None, &[partials, logits, targets, out], &params);
+}
+
+/// The scoring kernels' 16 bytes a position as scores.
+fn token_scores_from(bytes: &[u8], n: usize) -> Vec<TokenScore> {
+    let v: &[f32] = bytemuck::cast_slice(bytes);
+    v.chunks_exact(4)
+        .take(n)
+        .map(|r| {
+            let (max, sum, argmax, target) = (r[0], r[1], r[2].to_bits(), r[3]);
+            TokenScore { logprob: f64::from(target - max) - f64::from(sum).ln(), argmax }
+        })
+        .collect()
 }
 
 /// Plans the passes of `top_k.wgsl` that take the last logits row to its `k` best: each pass
@@ -1044,6 +1067,31 @@ pub async fn top_k_once(gpu: &Gpu, logits: &[f32], k: usize) -> Result<Vec<Candi
     let plan = planner.plan;
     let out = run_once(gpu, &kernels, &plan, 1, &candidates[result], 8 * k as u64).await?;
     Ok(candidates_from(&out))
+}
+
+/// Per row of `logits` (one row a target), the log-probability of the row's target and the
+/// argmax, reduced by the planned scoring kernels: what the kernel tests compare with the CPU's
+/// `engine::log_softmax_at`.
+pub async fn scores_once(gpu: &Gpu, logits: &[f32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
+    let rows = targets.len();
+    if rows == 0 || logits.is_empty() || logits.len() % rows != 0 {
+        return Err(BackendError::Gpu("scores_once: the logits are not one row a target".into()));
+    }
+    let n_vocab = logits.len() / rows;
+    let device = &gpu.device;
+    let row_buffer = storage(device, "logits", 4 * logits.len() as u64, wgpu::BufferUsages::empty());
+    gpu.queue.write_buffer(&row_buffer, 0, bytemuck::cast_slice(logits));
+    let target_buffer = storage(device, "targets", 4 * rows as u64, wgpu::BufferUsages::empty());
+    gpu.queue.write_buffer(&target_buffer, 0, bytemuck::cast_slice(targets));
+    let partials = storage(device, "score_partials", 16 * (rows * n_vocab.div_ceil(SCORE_CHUNK)) as u64, wgpu::BufferUsages::empty());
+    let out = storage(device, "token_scores", 16 * rows as u64, wgpu::BufferUsages::empty());
+    let step = uniform(device, "step", &[rows as u32, rows as u32, 0, 0]);
+    let mut kernels = Kernels::new(gpu);
+    let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
+    plan_scores(&mut planner, &row_buffer, &partials, &target_buffer, &out, n_vocab);
+    let plan = planner.plan;
+    let bytes = run_once(gpu, &kernels, &plan, rows as u32, &out, 16 * rows as u64).await?;
+    Ok(token_scores_from(&bytes, rows))
 }
 
 /// Records `plan` for a batch of `n_tokens` (all of them with logits, none cached), runs it
