@@ -322,8 +322,8 @@ fn awkward_model(arch: &str, seed: u64) -> Vec<u8> {
     }
     w.kv("tokenizer.ggml.tokens", 9, &tokens);
     let mut rng = SplitMix(seed);
-    // GGUF dims are (cols, rows); F32 is type 0, F16 type 1.
-    let mut tensor = |w: &mut common::GgufWriter, name: &str, rows: usize, cols: usize, f16: bool, scale: f32, offset: f32| {
+    // Values offset + scale * U(-1, 1); GGUF dims are (cols, rows); F32 is type 0, F16 type 1.
+    fn put(w: &mut common::GgufWriter, rng: &mut SplitMix, name: &str, (rows, cols): (usize, usize), f16: bool, (scale, offset): (f32, f32)) {
         let values: Vec<f32> = (0..rows * cols).map(|_| offset + scale * rng.f32()).collect();
         let (ty, bytes) = if f16 {
             (1, values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect())
@@ -332,18 +332,18 @@ fn awkward_model(arch: &str, seed: u64) -> Vec<u8> {
         };
         let dims: Vec<u64> = if rows == 1 { vec![cols as u64] } else { vec![cols as u64, rows as u64] };
         w.tensor(name, &dims, ty, bytes);
-    };
-    let norm = |w: &mut common::GgufWriter, t: &mut dyn FnMut(&mut common::GgufWriter, &str, usize, usize, bool, f32, f32), name: &str, n: usize| {
-        t(w, name, 1, n, false, 0.2, 1.0)
+    }
+    let mut tensor = |w: &mut common::GgufWriter, name: &str, rows: usize, cols: usize, f16: bool, scale: f32, offset: f32| {
+        put(w, &mut rng, name, (rows, cols), f16, (scale, offset))
     };
     tensor(&mut w, "token_embd.weight", vocab, d, false, 1.0, 0.0);
-    norm(&mut w, &mut tensor, "output_norm.weight", d);
+    tensor(&mut w, "output_norm.weight", 1, d, false, 0.2, 1.0);
     let gain = |cols: usize| 1.7 / (cols as f32).sqrt();
     for il in 0..layers {
         let n = |s: &str| format!("blk.{il}.{s}");
         let f16 = il == 1;
-        norm(&mut w, &mut tensor, &n("attn_norm.weight"), d);
-        norm(&mut w, &mut tensor, &n("ffn_norm.weight"), d);
+        tensor(&mut w, &n("attn_norm.weight"), 1, d, false, 0.2, 1.0);
+        tensor(&mut w, &n("ffn_norm.weight"), 1, d, false, 0.2, 1.0);
         tensor(&mut w, &n("attn_q.weight"), d, d, f16, gain(d), 0.0);
         tensor(&mut w, &n("attn_k.weight"), kv, d, f16, gain(d), 0.0);
         tensor(&mut w, &n("attn_v.weight"), kv, d, f16, gain(d), 0.0);
@@ -358,12 +358,12 @@ fn awkward_model(arch: &str, seed: u64) -> Vec<u8> {
                 tensor(&mut w, &n("attn_v.bias"), 1, kv, false, 0.5, 0.0);
             }
             "qwen3" => {
-                norm(&mut w, &mut tensor, &n("attn_q_norm.weight"), hd);
-                norm(&mut w, &mut tensor, &n("attn_k_norm.weight"), hd);
+                tensor(&mut w, &n("attn_q_norm.weight"), 1, hd, false, 0.2, 1.0);
+                tensor(&mut w, &n("attn_k_norm.weight"), 1, hd, false, 0.2, 1.0);
             }
             "gemma2" => {
-                norm(&mut w, &mut tensor, &n("post_attention_norm.weight"), d);
-                norm(&mut w, &mut tensor, &n("post_ffw_norm.weight"), d);
+                tensor(&mut w, &n("post_attention_norm.weight"), 1, d, false, 0.2, 1.0);
+                tensor(&mut w, &n("post_ffw_norm.weight"), 1, d, false, 0.2, 1.0);
             }
             _ => {}
         }

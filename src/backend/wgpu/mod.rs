@@ -1074,7 +1074,7 @@ pub async fn top_k_once(gpu: &Gpu, logits: &[f32], k: usize) -> Result<Vec<Candi
 /// `engine::log_softmax_at`.
 pub async fn scores_once(gpu: &Gpu, logits: &[f32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
     let rows = targets.len();
-    if rows == 0 || logits.is_empty() || logits.len() % rows != 0 {
+    if rows == 0 || logits.is_empty() || !logits.len().is_multiple_of(rows) {
         return Err(BackendError::Gpu("scores_once: the logits are not one row a target".into()));
     }
     let n_vocab = logits.len() / rows;
