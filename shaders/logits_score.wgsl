@@ -12,9 +12,7 @@
 @group(0) @binding(3) var<uniform> S: Step;
 
 const WG: u32 = 256u;
-var<workgroup> best: array<f32, WG>;
-var<workgroup> best_id: array<u32, WG>;
-var<workgroup> total: array<f32, WG>;
+#include score_reduce
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
@@ -26,6 +24,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let base = r * P.n_vocab;
     let begin = part * P.chunk;
     let end = min(begin + P.chunk, P.n_vocab);
+    // Ids rise along a thread's stride, so the first strictly larger value is the first maximum.
     var m = -3.4e38;
     var mi = 0xffffffffu;
     for (var i = begin + tid; i < end; i += WG) {
@@ -35,34 +34,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
             mi = i;
         }
     }
-    best[tid] = m;
-    best_id[tid] = mi;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            let o = best[tid + s];
-            let oi = best_id[tid + s];
-            if (o > best[tid] || (o == best[tid] && oi < best_id[tid])) {
-                best[tid] = o;
-                best_id[tid] = oi;
-            }
-        }
-        workgroupBarrier();
-    }
-    let mx = best[0];
+    let top = workgroup_best(tid, m, mi);
     var acc = 0.0;
     for (var i = begin + tid; i < end; i += WG) {
-        acc += exp(L[base + i] - mx);
+        acc += exp(L[base + i] - top.value);
     }
-    total[tid] = acc;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            total[tid] += total[tid + s];
-        }
-        workgroupBarrier();
-    }
+    let sum = workgroup_sum(tid, acc);
     if (tid == 0u) {
-        PART[r * P.n_chunks + part] = vec4<f32>(mx, total[0], bitcast<f32>(best_id[0]), 0.0);
+        PART[r * P.n_chunks + part] = vec4<f32>(top.value, sum, bitcast<f32>(top.id), 0.0);
     }
 }

@@ -13,9 +13,7 @@
 @group(0) @binding(5) var<uniform> S: Step;
 
 const WG: u32 = 64u;
-var<workgroup> best: array<f32, WG>;
-var<workgroup> best_id: array<u32, WG>;
-var<workgroup> total: array<f32, WG>;
+#include score_reduce
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
@@ -28,42 +26,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     var mi = 0xffffffffu;
     for (var c = tid; c < P.n_chunks; c += WG) {
         let p = PART[parts + c];
-        let id = bitcast<u32>(p.z);
-        if (p.x > m || (p.x == m && id < mi)) {
+        if (ranks_first(p.x, bitcast<u32>(p.z), m, mi)) {
             m = p.x;
-            mi = id;
+            mi = bitcast<u32>(p.z);
         }
     }
-    best[tid] = m;
-    best_id[tid] = mi;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            let o = best[tid + s];
-            let oi = best_id[tid + s];
-            if (o > best[tid] || (o == best[tid] && oi < best_id[tid])) {
-                best[tid] = o;
-                best_id[tid] = oi;
-            }
-        }
-        workgroupBarrier();
-    }
-    let mx = best[0];
+    let top = workgroup_best(tid, m, mi);
     var acc = 0.0;
     for (var c = tid; c < P.n_chunks; c += WG) {
         let p = PART[parts + c];
-        acc += p.y * exp(p.x - mx);
+        acc += p.y * exp(p.x - top.value);
     }
-    total[tid] = acc;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (tid < s) {
-            total[tid] += total[tid + s];
-        }
-        workgroupBarrier();
-    }
+    let sum = workgroup_sum(tid, acc);
     if (tid == 0u) {
         let tgt = min(T[r], P.n_vocab - 1u);
-        O[r] = vec4<f32>(mx, total[0], bitcast<f32>(best_id[0]), L[r * P.n_vocab + tgt]);
+        O[r] = vec4<f32>(top.value, sum, bitcast<f32>(top.id), L[r * P.n_vocab + tgt]);
     }
 }

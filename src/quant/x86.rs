@@ -14,8 +14,6 @@
 
 use std::arch::x86_64::*;
 
-
-
 const Q5_0_BYTES: usize = 22;
 
 /// Q5_0 row times an f32 vector.

@@ -30,6 +30,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("rms_norm", include_str!("../../../shaders/rms_norm.wgsl")),
     ("rope", include_str!("../../../shaders/rope.wgsl")),
     ("score_params", include_str!("../../../shaders/score_params.wgsl")),
+    ("score_reduce", include_str!("../../../shaders/score_reduce.wgsl")),
     ("softcap", include_str!("../../../shaders/softcap.wgsl")),
     ("step", include_str!("../../../shaders/step.wgsl")),
     ("stream_read", include_str!("../../../shaders/stream_read.wgsl")),
