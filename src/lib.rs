@@ -12,7 +12,9 @@
 //! - [`metrics`] scores plain predictions against references (accuracy, ROUGE, BLEU, entity and
 //!   label F1), equal to the reference implementations, with standard errors and intervals;
 //! - [`tasks`] reads ClinicBench's datasets, builds lm-eval-style prompts and scores documents
-//!   through the engine.
+//!   through the engine;
+//! - [`report`] holds a run's results, provenance and samples: the one typed report the CLI's
+//!   files, the page's export and import, `compare` and `merge` read and write.
 
 pub mod backend;
 pub mod engine;
@@ -20,6 +22,7 @@ pub mod gguf;
 pub mod metrics;
 pub mod model;
 pub mod quant;
+pub mod report;
 pub mod tasks;
 pub mod tokenizer;
 pub mod web;

@@ -164,8 +164,9 @@ fn eval_writes_results_and_samples_and_resumes() {
     assert_eq!(r["n"], 3);
     assert!(r["acc"].as_f64().unwrap() <= 1.0 && r["acc_ci95"].as_array().unwrap().len() == 2);
     let p = &results["provenance"];
-    assert_eq!(p["model_sha256"].as_str().unwrap().len(), 64);
-    assert_eq!(p["datasets"]["mmlu_medical_genetics"]["files"].as_array().unwrap().len(), 2);
+    assert_eq!(p["model"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(p["tasks"]["mmlu_medical_genetics"]["dataset"]["files"].as_array().unwrap().len(), 2);
+    assert_eq!(p["tasks"]["mmlu_medical_genetics"]["documents"], 3);
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -196,8 +197,8 @@ fn the_clinicbench_suite_runs_over_every_present_dataset_and_compares() {
     for scenario in ["reasoning", "generation", "understanding"] {
         assert!(table.lines().any(|l| l.starts_with(scenario)), "{scenario}");
     }
-    let p = &results["provenance"]["datasets"]["bc5cdr_chem"];
-    assert_eq!((p["format"].as_str(), p["spec_hash"].as_str().map(str::len)), (Some("token-tag"), Some(16)));
+    let p = &results["provenance"]["tasks"]["bc5cdr_chem"];
+    assert_eq!((p["dataset"]["format"].as_str(), p["spec_hash"].as_str().map(str::len)), (Some("token-tag"), Some(16)));
     let samples: Vec<Value> =
         std::fs::read_to_string(out.join("samples.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(samples.len(), 32 * 5);
@@ -240,7 +241,7 @@ fn demo_sets_run_without_a_data_root() {
     let results: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(results["results"]["demo_yesno"]["n"], 3);
     assert!(results["results"]["demo_entities"]["entity_f1"].is_f64());
-    let file = &results["provenance"]["datasets"]["demo_yesno"]["files"][0];
+    let file = &results["provenance"]["tasks"]["demo_yesno"]["dataset"]["files"][0];
     assert_eq!((file["path"].as_str(), file["sha256"].as_str().map(str::len)), (Some("builtin:demo/yesno.jsonl"), Some(64)));
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -135,7 +135,7 @@ fn multiple_choice_runner_scores_acc_and_acc_norm_and_skips_bad_gold() {
     let s = &run.samples;
     assert_eq!((s[0].pred, s[0].pred_norm, s[0].metrics["acc"], s[0].metrics["acc_norm"]), (Some(0), Some(2), 1.0, 0.0));
     assert_eq!((s[1].target.as_u64(), s[1].metrics["acc"], s[1].metrics["acc_norm"]), (Some(2), 0.0, 1.0));
-    let r = tasks::aggregate(&spec, &run).unwrap();
+    let r = results_entry(&spec, &run);
     assert_eq!(r["acc"], 0.5);
     assert_eq!(r["acc_norm"], 0.5);
     assert_eq!(r["n"], 2);
@@ -366,7 +366,7 @@ fn generation_tasks_extract_answers_and_count_the_unparsed() {
     let preds: Vec<Option<usize>> = run.samples.iter().map(|s| s.pred).collect();
     assert_eq!(preds, [Some(2), Some(1), None, Some(1)]);
     assert!(run.samples[2].unparsed && run.samples[2].answer == Some(serde_json::Value::Null));
-    let r = tasks::aggregate(&spec, &run).unwrap();
+    let r = results_entry(&spec, &run);
     assert_eq!((r["acc"].as_f64(), r["unparsed"].as_u64()), (Some(0.5), Some(1)), "unparsed counts as wrong");
     let req = &engine.seen_gen[0];
     assert!(req.prompt.starts_with("The following are multiple-choice questions") && req.prompt.ends_with("D: Oxygen
@@ -380,7 +380,7 @@ Answer:"));
     let docs = ["DDI-effect", "DDI-false", "DDI-mechanism"].map(|g| doc_with(json!({"sentence": "s"}), json!(g))).to_vec();
     let mut engine = Scripted::answering(&["effect", "none", "unclear"]);
     let run = wait(tasks::run_task(&mut engine, &spec, &data(docs, vec![]), &RunOptions::default(), &mut |_| {})).unwrap();
-    let r = tasks::aggregate(&spec, &run).unwrap();
+    let r = results_entry(&spec, &run);
     // Positive classes: tp 1 (effect), predicted 1, true 2 -> micro F1 = 2/3.
     assert!((r["f1_micro"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12, "{r:?}");
 
@@ -398,7 +398,7 @@ telangiectasia	I
     let mut engine = Scripted::answering(&["- breast cancer\n- ataxia-telangiectasia\n- familial"]);
     let run = wait(tasks::run_task(&mut engine, &spec, &data(imp.docs, vec![]), &RunOptions::default(), &mut |_| {})).unwrap();
     assert_eq!(run.samples[0].answer, Some(json!(["B", "B", "I", "O", "B", "I", "I"])));
-    let r = tasks::aggregate(&spec, &run).unwrap();
+    let r = results_entry(&spec, &run);
     assert!((r["entity_f1"].as_f64().unwrap() - 0.8).abs() < 1e-12, "2 of 3 predicted, 2 of 2 true: {r:?}");
 
     // Medication lists as sets; summaries by ROUGE.
@@ -418,7 +418,7 @@ Medications:"));
     assert_eq!(s.answer, Some(json!("No acute disease.")));
     // rouge-score: 3 of 3 predicted tokens, 3 of 4 reference tokens in the LCS.
     assert!((s.metrics["rougeL"] - 2.0 * 1.0 * 0.75 / 1.75).abs() < 1e-12);
-    let r = tasks::aggregate(&spec, &run).unwrap();
+    let r = results_entry(&spec, &run);
     assert!(r.contains_key("bleu") && r.contains_key("rouge2"));
 }
 
@@ -602,11 +602,20 @@ fn tasks_without_public_files_read_samples_in_their_stated_formats() {
         let mut engine = Scripted::answering(&["A short answer."]);
         let run = wait(tasks::run_task(&mut engine, &spec, &d, &RunOptions::default(), &mut |_| {})).unwrap();
         assert!(run.samples[0].prompt.contains(in_prompt), "{task}: {}", run.samples[0].prompt);
-        let r = tasks::aggregate(&spec, &run).unwrap();
+        let r = results_entry(&spec, &run);
         assert!(r["rougeL"].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{task}: {r:?}");
     }
     // MIMIC-CXR's study ids are numbers: they become the native id as text.
     let spec = tasks::spec::find("mimic_cxr_summarization").unwrap();
     let d = tasks::load_bytes(&spec, "m.json", br#"{"test": [{"study_id": 7, "findings": "f", "impression": "i"}]}"#).unwrap();
     assert_eq!(d.docs[0].native_id, "7");
+}
+
+/// A task's entry in results.json, as the report writes it from the runner's scores.
+fn results_entry(spec: &tasks::TaskSpec, run: &tasks::TaskRun) -> serde_json::Map<String, serde_json::Value> {
+    let result = clinicbench::report::TaskResult::from_run(spec, run, 0, None);
+    match serde_json::to_value(result).unwrap() {
+        serde_json::Value::Object(m) => m,
+        other => panic!("{other}"),
+    }
 }

@@ -60,9 +60,11 @@ fn a_demo_task_runs_pauses_resumes_and_cancels() {
     let samples = out.iter().filter(|m| matches!(m, FromWorker::Sample { .. })).count();
     assert_eq!(samples, 2);
     match out.last().unwrap() {
-        FromWorker::Finished { task, results, .. } => {
+        FromWorker::Finished { task, result, provenance, .. } => {
             assert_eq!(task, "demo_exam");
-            assert_eq!(results["n"], 2);
+            assert_eq!(result.n, 2);
+            assert_eq!((provenance.documents, provenance.dataset.files.len()), (2, 1));
+            assert_eq!(provenance.dataset.files[0].sha256.len(), 64);
         }
         other => panic!("{other:?}"),
     }

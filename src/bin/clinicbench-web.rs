@@ -16,10 +16,11 @@ fn main() {
 #[cfg(target_arch = "wasm32")]
 mod app {
     use clinicbench::model::card::ModelCard;
+    use clinicbench::report::{Host, RunReport, TaskProvenance, TaskResult};
     use clinicbench::tasks::{Sample, TaskSpec};
     use clinicbench::web::{FromWorker, RunRequest, Session, ToWorker};
     use leptos::prelude::*;
-    use serde_json::{json, Map, Value};
+    use serde_json::Value;
     use std::cell::RefCell;
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
@@ -83,16 +84,19 @@ mod app {
         web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
     }
 
-    fn mib(b: u64) -> String {
-        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    /// The browser as the report's host: its user agent and the cores it reports.
+    fn browser_host() -> Host {
+        let nav = web_sys::window().map(|w| w.navigator());
+        Host {
+            os: "browser".into(),
+            arch: "wasm32".into(),
+            cpus: nav.as_ref().map(|n| n.hardware_concurrency() as usize),
+            user_agent: nav.and_then(|n| n.user_agent().ok()),
+        }
     }
 
-    /// A task's results entry, one row per metric.
-    #[derive(Clone, Debug)]
-    struct TaskResult {
-        task: String,
-        results: Map<String, Value>,
-        metrics: Vec<String>,
+    fn mib(b: u64) -> String {
+        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
     }
 
     fn find_spec(name: &str) -> Option<TaskSpec> {
@@ -363,7 +367,7 @@ mod app {
         let (live_text, set_live_text) = signal(String::new());
         let (live_probs, set_live_probs) = signal(Vec::<(String, f64, bool)>::new());
         let (samples, set_samples) = signal(Vec::<Sample>::new());
-        let (results, set_results) = signal(Vec::<TaskResult>::new());
+        let (results, set_results) = signal(Vec::<(TaskResult, TaskProvenance)>::new());
 
         // `?backend=webgpu` or `?backend=cpu` asks for a backend; without it the worker chooses.
         let requested_backend = web_sys::window()
@@ -386,7 +390,8 @@ mod app {
         let (url, set_url) = signal(String::new());
         let (keep_model, set_keep_model) = signal(false);
         let (filter, set_filter) = signal(String::from("all"));
-        let (baseline, set_baseline) = signal(None::<(String, Vec<Sample>)>);
+        let (baseline, set_baseline) = signal(None::<(String, RunReport)>);
+        let (import_notes, set_import_notes) = signal(Vec::<String>::new());
         let (bench, set_bench) = signal(None::<(String, clinicbench::engine::Bench)>);
         let (peer, set_peer) = signal(None::<Result<PeerBench, String>>);
         let (preview, set_preview) = signal(None::<(String, String, usize, Vec<String>, Vec<String>)>);
@@ -449,15 +454,14 @@ mod app {
                     }
                     set_samples.update(|v| v.push(sample));
                 }
-                FromWorker::Finished { task, results, skipped } => {
+                FromWorker::Finished { task, result, provenance, skipped } => {
                     set_running.set(false);
                     if let Some(run) = current_run.get_untracked() {
                         save_meta(RunMeta { finished: true, ..run }, None, set_error);
                     }
-                    let metrics = find_spec(&task).map(|s| s.metrics).unwrap_or_default();
                     set_results.update(|r| {
-                        r.retain(|x| x.task != task);
-                        r.push(TaskResult { task: task.clone(), results, metrics });
+                        r.retain(|x| x.0.task != task);
+                        r.push((result, provenance));
                     });
                     let note = if skipped.is_empty() { String::new() } else { format!(" {} documents skipped.", skipped.len()) };
                     set_status.set(format!("Finished {task}.{note}"));
@@ -649,19 +653,24 @@ mod app {
             }
             set_interrupted.set(None);
         };
-        let export_json = move |_| {
-            let mut res = Map::new();
-            for r in results.get() {
-                res.insert(r.task.clone(), Value::Object(r.results.clone()));
-            }
-            let provenance = json!({
-                "model": card.get_untracked().map(|c| c.0),
-                "model_sha256": model_sha.get_untracked(),
-                "backend": card.get_untracked().map(|c| c.2),
-                "engine_version": env!("CARGO_PKG_VERSION"),
+        // This page's run as the one report type: what the CLI writes, plus the samples.
+        let page_report = move || {
+            let loaded = card.get_untracked().map(|(file_name, card, backend, _)| clinicbench::web::LoadedModel {
+                file_name,
+                sha256: model_sha.get_untracked(),
+                card,
+                backend,
             });
-            let doc = json!({"results": {"results": res, "provenance": provenance}, "samples": samples.get()});
-            download("clinicbench-results.json", &serde_json::to_string_pretty(&doc).unwrap_or_default(), "application/json");
+            clinicbench::web::page_report(
+                loaded.as_ref(),
+                &results.get_untracked(),
+                &samples.get_untracked(),
+                browser_host(),
+                (js_sys::Date::now() / 1000.0) as u64,
+            )
+        };
+        let export_json = move |_| {
+            download("clinicbench-results.json", &page_report().export_json(), "application/json");
         };
         let export_csv = move |_| {
             let mut out = String::from("task,doc_id,native_id,gold,prediction,correct\n");
@@ -680,28 +689,50 @@ mod app {
             download("clinicbench-samples.csv", &out, "text/csv");
         };
 
+        // A run to compare with: a page export, or a CLI run's results.json with its
+        // samples.jsonl, picked together.
         let import_run = move |ev: leptos::ev::Event| {
             let input: web_sys::HtmlInputElement = event_target(&ev);
-            let Some(file) = input.files().and_then(|l| l.get(0)) else { return };
+            let Some(list) = input.files() else { return };
+            let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+            if files.is_empty() {
+                return;
+            }
             leptos::task::spawn_local(async move {
-                let name = file.name();
-                let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.ok().and_then(|t| t.as_string());
-                let parsed = text
-                    .ok_or_else(|| format!("{name}: cannot read it"))
-                    .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| format!("{name}: not JSON: {e}")))
-                    .and_then(|doc| {
-                        serde_json::from_value::<Vec<Sample>>(doc.get("samples").cloned().unwrap_or(Value::Null))
-                            .map_err(|e| format!("{name}: not a ClinicBench export ({{\"results\", \"samples\"}}): {e}"))
-                    });
-                match parsed {
-                    Ok(v) => set_baseline.set(Some((name, v))),
-                    Err(e) => set_error.set(Some(e)),
+                let mut read = Vec::with_capacity(files.len());
+                for file in &files {
+                    let name = file.name();
+                    match wasm_bindgen_futures::JsFuture::from(file.text()).await.ok().and_then(|t| t.as_string()) {
+                        Some(text) => read.push((name, text)),
+                        None => return set_error.set(Some(format!("{name}: cannot read it"))),
+                    }
+                }
+                let parts: Vec<(&str, &[u8])> = read.iter().map(|(n, t)| (n.as_str(), t.as_bytes())).collect();
+                let label = read.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(" + ");
+                match clinicbench::report::import_files(&parts) {
+                    Ok(imported) if imported.report.samples.is_empty() => set_error.set(Some(format!(
+                        "{label}: a run without samples: pick its samples.jsonl with its results.json to compare document by document"
+                    ))),
+                    Ok(imported) => {
+                        set_import_notes.set(imported.notes);
+                        set_baseline.set(Some((label, imported.report)));
+                    }
+                    Err(e) => set_error.set(Some(e.to_string())),
                 }
             });
         };
         let comparisons = move || {
             let (name, base) = baseline.get()?;
-            Some((name, clinicbench::tasks::compare_runs(&base, &samples.get(), &find_spec)))
+            // Tasks run on different data files are not paired.
+            let ours: Vec<(TaskResult, TaskProvenance)> = results.get();
+            let refused: Vec<(String, String)> = ours
+                .iter()
+                .filter_map(|(r, p)| Some((r.task.clone(), clinicbench::report::unpairable(base.provenance.tasks.get(&r.task), Some(p))?)))
+                .collect();
+            let keep = |s: &&Sample| !refused.iter().any(|(t, _)| *t == s.task);
+            let a: Vec<Sample> = base.samples.iter().filter(keep).cloned().collect();
+            let b: Vec<Sample> = samples.get().iter().filter(keep).cloned().collect();
+            Some((name, refused, clinicbench::tasks::compare_runs(&a, &b, &find_spec)))
         };
 
         let spec_of_task = move || find_spec(&task.get());
@@ -895,20 +926,19 @@ mod app {
                 <table id="results-table" data-testid="results">
                     <thead><tr><th>"task"</th><th>"metric"</th><th>"value"</th><th>"95% interval"</th><th>"n"</th><th>"unparsed"</th><th></th></tr></thead>
                     <tbody>
-                        {move || results.get().into_iter().flat_map(|r| {
-                            let n = r.results.get("n").and_then(Value::as_u64).unwrap_or(0);
-                            let unparsed = r.results.get("unparsed").and_then(Value::as_u64).unwrap_or(0);
-                            let first_metric = r.metrics.iter().find(|m| r.results.get(*m).and_then(Value::as_f64).is_some()).cloned();
-                            r.metrics.iter().filter_map(|m| {
-                                let v = r.results.get(m).and_then(Value::as_f64)?;
-                                // The task's headline score (its first metric) carries the test hook.
-                                let testid = (first_metric.as_ref() == Some(m)).then(|| format!("score-{}", r.task));
-                                let ci = r.results.get(&format!("{m}_ci95")).and_then(Value::as_array)
-                                    .and_then(|a| Some(format!("[{:.3}, {:.3}]", a.first()?.as_f64()?, a.get(1)?.as_f64()?)))
-                                    .unwrap_or_else(|| "-".into());
-                                let scale = if m == "bleu" { 100.0 } else { 1.0 };
+                        {move || results.get().into_iter().flat_map(|(r, _)| {
+                            let spec = find_spec(&r.task);
+                            // The task's headline score (its spec's first metric) carries the test hook.
+                            let headline = r.headline(spec.as_ref()).map(|s| s.metric);
+                            let metrics = spec.map_or_else(|| r.scores.iter().map(|s| s.metric).collect(), |s| s.metric_list());
+                            metrics.into_iter().filter_map(|m| {
+                                let score = r.score(m)?.clone();
+                                let testid = (headline == Some(m)).then(|| format!("score-{}", r.task));
+                                let ci = score.ci95.map_or_else(|| "-".to_string(), |[lo, hi]| format!("[{lo:.3}, {hi:.3}]"));
+                                let (_, scale) = m.range();
+                                let v = score.value;
                                 Some(view! {
-                                    <tr><td>{r.task.clone()}</td><td>{m.clone()}</td><td data-testid=testid>{format!("{v:.4}")}</td><td>{ci}</td><td>{n}</td><td>{unparsed}</td>
+                                    <tr><td>{r.task.clone()}</td><td>{m.name()}</td><td data-testid=testid>{format!("{v:.4}")}</td><td>{ci}</td><td>{r.n}</td><td>{r.unparsed}</td>
                                     <td class="barcell"><meter class="bar" min="0" max="1" value=(v / scale).clamp(0.0, 1.0).to_string()></meter></td></tr>
                                 })
                             }).collect::<Vec<_>>()
@@ -923,10 +953,12 @@ mod app {
 
             <section id="compare">
                 <h2>"Compare with another run"</h2>
-                <label>"A run exported as JSON " <input type="file" id="import-run" accept=".json,application/json" on:change=import_run/></label>
-                {move || comparisons().map(|(name, result)| match result {
+                <label>"A run exported as JSON, or a CLI run's results.json with its samples.jsonl " <input type="file" id="import-run" multiple accept=".json,.jsonl,application/json" on:change=import_run/></label>
+                {move || import_notes.get().into_iter().map(|n| view! { <p class="muted">{n}</p> }).collect_view()}
+                {move || comparisons().map(|(name, refused, result)| match result {
                     Ok((rows, unpaired)) => view! {
                         <p>{format!("{name} (a) against this page's run (b): documents paired by task and id; {unpaired} in one run only.")}</p>
+                        {refused.into_iter().map(|(t, why)| view! { <p class="muted">{format!("{t}: not paired: {why}.")}</p> }).collect_view()}
                         <table id="compare-table">
                             <thead><tr><th>"task"</th><th>"metric"</th><th>"n"</th><th>"a"</th><th>"b"</th><th>"b - a"</th><th>"95% interval"</th><th>"p"</th><th>"test"</th></tr></thead>
                             <tbody>{rows.into_iter().map(|r| {

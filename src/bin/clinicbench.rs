@@ -8,6 +8,8 @@
 
 #[path = "clinicbench/eval.rs"]
 mod eval;
+#[path = "clinicbench/plan.rs"]
+mod plan;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -59,6 +61,11 @@ enum Command {
     /// Compare two eval runs document by document (McNemar for accuracy, paired bootstrap
     /// otherwise); prints one JSON line per task and metric.
     Compare(eval::CompareArgs),
+    /// Write a plan of models × tasks × shards for a scheduler (a Kubernetes Indexed Job, a
+    /// Slurm job array); each job is `eval --plan FILE`.
+    Plan(plan::PlanArgs),
+    /// Merge the shards of a run (`eval --shard i/n`) into one run, equal to the unsharded one.
+    Merge(eval::MergeArgs),
     /// Score {"prediction", "reference"} JSON lines on stdin; prints one JSON object
     /// {"metric", "value", "n", "stderr", "ci95"}.
     Score(ScoreArgs),
@@ -71,7 +78,7 @@ struct ModelArgs {
     model: PathBuf,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
 enum BackendKind {
     /// wgpu on a hardware GPU adapter, else the CPU (a software adapter such as lavapipe
     /// runs these kernels far slower than the CPU backend).
@@ -85,6 +92,13 @@ enum BackendKind {
 struct RunArgs {
     #[command(flatten)]
     model: ModelArgs,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Where and how a model runs.
+#[derive(Args, Clone)]
+struct EngineArgs {
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendKind,
     /// Worker threads (default: all cores).
@@ -103,7 +117,7 @@ struct RunArgs {
     kv_cache: KvCacheArg,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
 enum KvCacheArg {
     F32,
     F16,
@@ -188,7 +202,7 @@ fn run(cli: Cli) -> Result<bool, Fatal> {
             }))
         }
         Command::Loglikelihood(r) => {
-            let mut engine = load_engine(&r).map_err(fatal)?;
+            let mut engine = load_engine(&r.model.model, &r.engine).map_err(fatal)?;
             Ok(json_lines(|line| {
                 let req: LogLikelihoodRequest =
                     serde_json::from_str(line).context("expected {\"context\": ..., \"continuation\": ...}")?;
@@ -198,7 +212,7 @@ fn run(cli: Cli) -> Result<bool, Fatal> {
             }))
         }
         Command::Generate(g) => {
-            let mut engine = load_engine(&g.run).map_err(fatal)?;
+            let mut engine = load_engine(&g.run.model.model, &g.run.engine).map_err(fatal)?;
             if g.chat_template && engine.tokenizer().chat_template().is_none() {
                 return Err(fatal(anyhow::anyhow!(
                     "--chat-template: the model has no tokenizer.chat_template in its metadata"
@@ -253,6 +267,8 @@ fn run(cli: Cli) -> Result<bool, Fatal> {
         }
         Command::Score(s) => score(s),
         Command::Compare(c) => eval::compare_runs(&c).map_err(fatal),
+        Command::Merge(m) => eval::merge(&m).map_err(fatal),
+        Command::Plan(p) => plan::plan(&p).map_err(fatal),
     }
 }
 
@@ -313,21 +329,21 @@ struct GpuFacts {
     bandwidth_gb_s: f64,
 }
 
-fn load_engine(r: &RunArgs) -> Result<LocalEngine<Box<dyn Backend>>> {
-    Ok(load_engine_measured(r, false)?.0)
+fn load_engine(model: &Path, e: &EngineArgs) -> Result<LocalEngine<Box<dyn Backend>>> {
+    Ok(load_engine_measured(model, e, false)?.0)
 }
 
 /// Loads the model on the backend `--backend` names; with `measure`, a GPU backend also
 /// measures the device's streaming bandwidth.
-fn load_engine_measured(r: &RunArgs, measure: bool) -> Result<(LocalEngine<Box<dyn Backend>>, Option<GpuFacts>)> {
+fn load_engine_measured(model: &Path, r: &EngineArgs, measure: bool) -> Result<(LocalEngine<Box<dyn Backend>>, Option<GpuFacts>)> {
     if let Some(t) = r.threads {
         rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global().ok();
     }
-    let gguf = open_gguf(&r.model.model)?;
+    let gguf = open_gguf(model)?;
     let tok = Tokenizer::from_gguf(&gguf).context("cannot build the tokenizer")?;
-    let config = ModelConfig::from_gguf(&gguf).with_context(|| format!("cannot run {}", r.model.model.display()))?;
+    let config = ModelConfig::from_gguf(&gguf).with_context(|| format!("cannot run {}", model.display()))?;
     let n_ctx = r.ctx_size.unwrap_or_else(|| default_ctx(&config));
-    let cannot_load = || format!("cannot load {}", r.model.model.display());
+    let cannot_load = || format!("cannot load {}", model.display());
     let kv_cache = match r.kv_cache {
         KvCacheArg::F32 => KvCache::F32,
         KvCacheArg::F16 => KvCache::F16,
@@ -469,7 +485,7 @@ fn inspect(path: &Path, as_json: bool) -> Result<()> {
 }
 
 fn bench(b: &BenchArgs) -> Result<()> {
-    let (mut engine, gpu) = load_engine_measured(&b.run, true)?;
+    let (mut engine, gpu) = load_engine_measured(&b.run.model.model, &b.run.engine, true)?;
     let r = wait(engine.bench(b.prompt_tokens, b.gen_tokens)).context("--prompt-tokens/--gen-tokens (raise --ctx-size)")?;
     let decode_tok_s = r.decode_tokens_per_second();
     let mut report = json!({
@@ -494,7 +510,7 @@ fn bench(b: &BenchArgs) -> Result<()> {
 }
 
 fn demo(r: &RunArgs) -> Result<()> {
-    let mut engine = load_engine(r)?;
+    let mut engine = load_engine(&r.model.model, &r.engine)?;
     eprintln!("model: {} on {}", r.model.model.display(), engine.backend().describe());
     let mut out = std::io::stdout();
     let questions = [

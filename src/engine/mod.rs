@@ -612,8 +612,9 @@ fn floor_char_boundary(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Seconds on a clock: monotonic natively, JavaScript's `Date.now()` in the browser.
-fn now() -> f64 {
+/// Seconds on a clock: monotonic natively, JavaScript's `Date.now()` in the browser (only
+/// differences mean anything).
+pub fn now() -> f64 {
     #[cfg(not(target_arch = "wasm32"))]
     {
         use std::sync::OnceLock;

@@ -380,7 +380,7 @@ impl Default for Bootstrap {
 }
 
 /// A metric's value over a run with its uncertainty: what results.json and `score` report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
     /// The metric.
     pub metric: Metric,

@@ -16,7 +16,7 @@ pub mod spec;
 
 pub use importers::{BadRow, Doc, Imported};
 pub use prompt::Prompter;
-pub use run::{aggregate, compare_runs, run_task, Event, RunOptions, Sample, SampleScorer, TaskComparison, TaskRun, TaskRunner};
+pub use run::{compare_runs, run_task, Event, RunOptions, Sample, SampleScorer, Shard, TaskComparison, TaskRun, TaskRunner};
 pub use spec::{Extract, FewshotSource, Output, TaskSpec};
 
 use crate::engine::EngineError;

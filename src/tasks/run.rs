@@ -8,7 +8,7 @@ use super::{TaskData, TaskError};
 use crate::engine::{Engine, GenerateRequest, LogLikelihoodRequest, Sampling};
 use crate::metrics::classification::Labels;
 use crate::metrics::multiple_choice::{choose, ChoiceNormalization};
-use crate::metrics::{Metric, ScoreOptions, Scored, Scorer};
+use crate::metrics::{Metric, Score, ScoreOptions, Scored, Scorer};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -29,6 +29,52 @@ pub struct RunOptions {
     pub chat_template: bool,
     /// Overrides the spec's `max_new_tokens` for generation tasks.
     pub max_new_tokens: Option<usize>,
+    /// Only this part of the (limited) documents: a run split over machines.
+    pub shard: Option<Shard>,
+}
+
+/// Part `index` of `count` of a task's documents (`--shard i/n`, `index` zero-based): a
+/// contiguous block, the same on every machine, so that shards merged in order are the
+/// documents of the unsharded run in its order. Blocks differ in size by at most one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// A shard, checked: `count` at least 1 and `index` below it.
+    pub fn new(index: usize, count: usize) -> Result<Shard, String> {
+        if count == 0 {
+            return Err("a run has at least one shard (i/n with n >= 1)".into());
+        }
+        if index >= count {
+            return Err(format!("shard {index}/{count}: the index is zero-based and must be below {count}"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The documents (positions in the task) of this shard among the first `n`.
+    pub fn range(self, n: usize) -> std::ops::Range<usize> {
+        let at = |i: usize| i * (n / self.count) + i.min(n % self.count);
+        at(self.index)..at(self.index + 1)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    /// `i/n`, as `--shard` takes it.
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("{s:?} is not a shard: write i/n (e.g. 0/4, zero-based)"))?;
+        let num = |x: &str| x.trim().parse::<usize>().map_err(|_| format!("{s:?} is not a shard: write i/n (e.g. 0/4, zero-based)"));
+        Shard::new(num(i)?, num(n)?)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// One scored document, as `samples.jsonl` holds it.
@@ -82,12 +128,15 @@ pub enum Event<'a> {
     Sample(&'a Sample),
 }
 
-/// A task's outcome: its samples, and the documents that could not be scored.
+/// A task's outcome: its samples, the documents that could not be scored, and the scores.
 #[derive(Debug)]
 pub struct TaskRun {
     pub samples: Vec<Sample>,
     /// Documents skipped, with the reason (a gold label outside the choices, ...).
     pub skipped: Vec<String>,
+    /// Each metric over the samples, from the scorer that scored them as they finished (one
+    /// scoring pass); a metric with no sample is left out.
+    pub scores: Vec<Score>,
 }
 
 /// Few-shot examples for document `doc_id`: the first rows of the dev split, or a seeded
@@ -165,46 +214,50 @@ pub struct TaskRunner {
     opts: RunOptions,
     scorer: SampleScorer,
     previous: BTreeMap<usize, Sample>,
+    /// The next document, and the end of this run's documents (a shard's block).
     next: usize,
-    n: usize,
-    run: TaskRun,
+    range: std::ops::Range<usize>,
+    samples: Vec<Sample>,
+    skipped: Vec<String>,
 }
 
 impl TaskRunner {
     pub fn new(spec: TaskSpec, data: TaskData, mut opts: RunOptions) -> Result<Self, TaskError> {
         Prompter::new(&spec)?; // templates that do not parse fail here, not at the first document
         let n = opts.limit.map_or(data.docs.len(), |l| l.min(data.docs.len()));
+        let range = opts.shard.map_or(0..n, |s| s.range(n));
         let previous = std::mem::take(&mut opts.previous)
             .into_iter()
             .filter(|s| s.task == spec.name)
             .map(|s| (s.doc_id, s))
             .collect();
         let scorer = SampleScorer::new(&spec)?;
-        Ok(TaskRunner { spec, data, opts, scorer, previous, next: 0, n, run: TaskRun { samples: Vec::with_capacity(n), skipped: Vec::new() } })
+        let samples = Vec::with_capacity(range.len());
+        Ok(TaskRunner { spec, data, opts, scorer, previous, next: range.start, range, samples, skipped: Vec::new() })
     }
 
     pub fn spec(&self) -> &TaskSpec {
         &self.spec
     }
 
-    /// Documents this run covers.
+    /// Documents this run covers (a shard's block when sharded).
     pub fn total(&self) -> usize {
-        self.n
+        self.range.len()
     }
 
     /// Documents handled so far (scored, kept from an earlier run, or skipped).
     pub fn done(&self) -> usize {
-        self.next
+        self.next - self.range.start
     }
 
     /// The samples so far.
     pub fn samples(&self) -> &[Sample] {
-        &self.run.samples
+        &self.samples
     }
 
     /// Handles the next document; `false` once every document is done.
     pub async fn step(&mut self, engine: &mut dyn Engine, on_event: &mut dyn FnMut(Event)) -> Result<bool, TaskError> {
-        if self.next >= self.n {
+        if self.next >= self.range.end {
             return Ok(false);
         }
         let doc_id = self.next;
@@ -215,14 +268,14 @@ impl TaskRunner {
             if done.native_id == doc.native_id {
                 let mut kept = done;
                 self.scorer.push(&mut kept)?;
-                self.run.samples.push(kept);
+                self.samples.push(kept);
                 return Ok(true);
             }
         }
         let target = match target(spec, doc) {
             Ok(t) => t,
             Err(problem) => {
-                self.run.skipped.push(format!("document {doc_id} ({}): {problem}", doc.native_id));
+                self.skipped.push(format!("document {doc_id} ({}): {problem}", doc.native_id));
                 return Ok(true);
             }
         };
@@ -298,13 +351,15 @@ impl TaskRunner {
         }
         self.scorer.push(&mut sample)?;
         on_event(Event::Sample(&sample));
-        self.run.samples.push(sample);
+        self.samples.push(sample);
         Ok(true)
     }
 
-    /// The run: its samples and skipped documents.
-    pub fn finish(self) -> TaskRun {
-        self.run
+    /// The run: its samples, skipped documents and scores (an error when a metric cannot be
+    /// computed over the samples, such as an F1 with no label at all).
+    pub fn finish(self) -> Result<TaskRun, TaskError> {
+        let scores = self.scorer.finish()?;
+        Ok(TaskRun { samples: self.samples, skipped: self.skipped, scores })
     }
 }
 
@@ -318,7 +373,7 @@ pub async fn run_task(
 ) -> Result<TaskRun, TaskError> {
     let mut runner = TaskRunner::new(spec.clone(), data.clone(), opts.clone())?;
     while runner.step(engine, on_event).await? {}
-    Ok(runner.finish())
+    runner.finish()
 }
 
 /// Fills `answer`, `pred` and `unparsed` from a generated text.
@@ -432,31 +487,10 @@ impl SampleScorer {
             .collect()
     }
 
-    /// The results entry: each metric's value, stderr and 95% interval.
-    pub fn finish(self) -> Result<serde_json::Map<String, Value>, TaskError> {
-        let mut out = serde_json::Map::new();
-        for scored in self.finish_scored()? {
-            let name = scored.metric().name();
-            let score = scored.score();
-            out.insert(name.into(), score.value.into());
-            out.insert(format!("{name}_stderr"), score.stderr.into());
-            out.insert(format!("{name}_ci95"), score.ci95.map(|[lo, hi]| vec![lo, hi]).into());
-        }
-        Ok(out)
+    /// Each metric's value, n, standard error and interval over the samples pushed.
+    pub fn finish(self) -> Result<Vec<Score>, TaskError> {
+        Ok(self.finish_scored()?.iter().map(Scored::score).collect())
     }
-}
-
-/// The task's metrics over its samples, as the `results` entry of results.json.
-pub fn aggregate(spec: &TaskSpec, run: &TaskRun) -> Result<serde_json::Map<String, Value>, TaskError> {
-    let mut scorer = SampleScorer::new(spec)?;
-    for s in &run.samples {
-        scorer.push(&mut s.clone())?;
-    }
-    let mut out = scorer.finish()?;
-    out.insert("n".into(), run.samples.len().into());
-    out.insert("skipped".into(), run.skipped.len().into());
-    out.insert("unparsed".into(), run.samples.iter().filter(|s| s.unparsed).count().into());
-    Ok(out)
 }
 
 /// One task's metric in two runs over the same documents.

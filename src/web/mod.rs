@@ -11,6 +11,7 @@ use crate::engine::LocalEngine;
 use crate::gguf::{ByteSource, Gguf};
 use crate::model::card::{default_context, ModelCard};
 use crate::model::ModelConfig;
+use crate::report::{DataFile, DatasetProvenance, TaskProvenance, TaskResult};
 use crate::tasks::{self, Event, RunOptions, Sample, TaskRunner, TaskSpec};
 use crate::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
@@ -160,8 +161,8 @@ pub enum FromWorker {
     Token { task: String, doc_id: usize, text: String },
     /// A finished document, with the run's progress and speed so far.
     Sample { sample: Sample, done: usize, total: usize, prefill_tokens_per_second: Option<f64>, decode_tokens_per_second: Option<f64> },
-    /// The task's scores (the `results` entry of results.json).
-    Finished { task: String, results: serde_json::Map<String, serde_json::Value>, skipped: Vec<String> },
+    /// The task's results and how they were obtained (the page's report gathers them).
+    Finished { task: String, result: crate::report::TaskResult, provenance: crate::report::TaskProvenance, skipped: Vec<String> },
     Paused { task: String },
     Cancelled { task: String, done: usize },
     /// The engine's speed on the loaded model, and the prompt it prefilled as text (the
@@ -270,6 +271,9 @@ impl GpuReport {
 pub struct Session {
     engine: Option<LocalEngine<Box<dyn Backend>>>,
     runner: Option<TaskRunner>,
+    /// The running task's provenance, its data's bad rows, and when it started (seconds on the
+    /// engine's clock).
+    running_task: Option<(crate::report::TaskProvenance, usize, f64)>,
     paused: bool,
 }
 
@@ -303,6 +307,55 @@ pub fn kept_model_name(sha256: &str) -> String {
     // The SHA-256 comes back from the page's storage: take characters, not bytes, and only hex.
     let prefix: String = sha256.chars().filter(char::is_ascii_hexdigit).take(24).collect();
     format!("model-{prefix}.gguf")
+}
+
+/// What the page knows of its loaded model, for the report's provenance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedModel {
+    pub file_name: String,
+    pub sha256: String,
+    pub card: ModelCard,
+    /// The backend, as `ModelLoaded` described it.
+    pub backend: String,
+}
+
+/// The page's run as the one report type the CLI writes: the tasks' results and provenance as
+/// the worker finished them (a later run of a task replaces an earlier one), the loaded model,
+/// the browser as host, and the samples of those tasks.
+pub fn page_report(
+    model: Option<&LoadedModel>,
+    results: &[(TaskResult, TaskProvenance)],
+    samples: &[Sample],
+    host: crate::report::Host,
+    unix_seconds: u64,
+) -> crate::report::RunReport {
+    use crate::report::{ModelProvenance, Provenance, RunReport, Timings};
+    let mut report = RunReport::default();
+    for (result, provenance) in results {
+        report.set_task(result.clone(), Some(provenance.clone()));
+    }
+    report.provenance = Provenance {
+        model: model.map_or_else(ModelProvenance::default, |m| ModelProvenance {
+            file: m.file_name.clone(),
+            sha256: m.sha256.clone(),
+            name: m.card.name.clone(),
+            architecture: Some(m.card.architecture.clone()),
+            parameters: Some(m.card.parameters),
+            quantization: m.card.quantization.clone(),
+        }),
+        tasks: std::mem::take(&mut report.provenance.tasks),
+        backend: model.map(|m| m.backend.clone()).unwrap_or_default(),
+        engine_version: env!("CARGO_PKG_VERSION").into(),
+        timings: Timings { seconds: report.results.iter().filter_map(|r| r.seconds).sum(), ..Timings::default() },
+        host,
+        created: Some(crate::report::utc_timestamp(unix_seconds)),
+    };
+    let tasks: Vec<&str> = report.results.iter().map(|r| r.task.as_str()).collect();
+    let mut kept: Vec<Sample> = samples.iter().filter(|s| tasks.contains(&s.task.as_str())).cloned().collect();
+    // Task by task in the order they ran, each in document order (as the CLI writes them).
+    kept.sort_by_key(|s| (tasks.iter().position(|t| *t == s.task), s.doc_id));
+    report.samples = kept;
+    report
 }
 
 /// SHA-256 of bytes, in hex (how a resumed run checks it has the same model).
@@ -352,6 +405,7 @@ impl Session {
     ) -> FromWorker {
         self.engine = None;
         self.runner = None;
+        self.running_task = None;
         let fail = |e: &dyn std::fmt::Display| FromWorker::Error { message: format!("{file_name}: {e}") };
         let g = match Gguf::open(source) {
             Ok(g) => g,
@@ -405,6 +459,7 @@ impl Session {
     /// Starts a task: a built-in task by name, its data from `data` (a file's name and bytes)
     /// or, for the demo sets, the crate's own.
     pub fn start(&mut self, req: &RunRequest, data: Option<(&str, &[u8])>) -> FromWorker {
+        let data_arg = data;
         if self.engine.is_none() {
             return FromWorker::Error { message: "load a model first".into() };
         }
@@ -420,6 +475,17 @@ impl Session {
             Ok(d) => d,
             Err(e) => return FromWorker::Error { message: e.to_string() },
         };
+        // The data as provenance: a picked file by its name and its bytes' SHA-256, a demo set
+        // by its built-in path.
+        let files = match data_arg {
+            Some((name, bytes)) => vec![DataFile { path: name.into(), sha256: sha256_hex(bytes) }],
+            None => match data.files.iter().map(|f| Ok(DataFile { path: f.display().to_string(), sha256: sha256_hex(&tasks::read_data_file(f)?) })).collect() {
+                Ok(f) => f,
+                Err(e) => return FromWorker::Error { message: tasks::TaskError::to_string(&e) },
+            },
+        };
+        let dataset = DatasetProvenance { importer: spec.importer.clone(), format: data.format.clone(), files, records: data.docs.len() };
+        let bad_rows = data.bad_rows.len();
         let started = FromWorker::Started {
             task: spec.name.clone(),
             total: req.limit.map_or(data.docs.len(), |l| l.min(data.docs.len())),
@@ -434,13 +500,16 @@ impl Session {
             previous: req.previous.clone(),
             chat_template: req.chat_template,
             max_new_tokens: req.max_new_tokens,
+            shard: None,
         };
+        let provenance = TaskProvenance::new(&spec, dataset, &opts);
         if req.chat_template && self.engine.as_ref().is_some_and(|e| e.tokenizer().chat_template().is_none()) {
             return FromWorker::Error { message: "this model has no chat template".into() };
         }
         match TaskRunner::new(spec, data, opts) {
             Ok(r) => {
                 self.runner = Some(r);
+                self.running_task = Some((provenance, bad_rows, crate::engine::now()));
                 self.paused = false;
                 started
             }
@@ -482,15 +551,19 @@ impl Session {
             Ok(false) => {
                 let runner = self.runner.take().expect("checked above");
                 let spec = runner.spec().clone();
-                let run = runner.finish();
-                match tasks::aggregate(&spec, &run) {
-                    Ok(results) => out(FromWorker::Finished { task, results, skipped: run.skipped }),
+                let (provenance, bad_rows, t0) = self.running_task.take().unwrap_or_default();
+                match runner.finish() {
+                    Ok(run) => {
+                        let result = TaskResult::from_run(&spec, &run, bad_rows, Some(crate::engine::now() - t0));
+                        out(FromWorker::Finished { task, result, provenance, skipped: run.skipped })
+                    }
                     Err(e) => out(FromWorker::Error { message: e.to_string() }),
                 }
                 false
             }
             Err(e) => {
                 self.runner = None;
+                self.running_task = None;
                 out(FromWorker::Error { message: e.to_string() });
                 false
             }
@@ -548,6 +621,7 @@ impl Session {
 
     pub fn cancel(&mut self) -> Option<FromWorker> {
         let runner = self.runner.take()?;
+        self.running_task = None;
         self.paused = false;
         Some(FromWorker::Cancelled { task: runner.spec().name.clone(), done: runner.done() })
     }

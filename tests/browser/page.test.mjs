@@ -165,7 +165,17 @@ try {
   // finds no difference.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
   const exported = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
-  check(exported.results.results.demo_exam.n === 2 && exported.samples.filter((x) => x.task === 'demo_exam').length === 2, 'the JSON export holds results.json and the samples');
+  check(exported.version === 1 && exported.results.demo_exam.n === 2 && exported.results.demo_exam.scores[0].metric === 'acc'
+    && exported.provenance.tasks.demo_exam.dataset.files[0].sha256.length === 64 && exported.provenance.model.sha256.length === 64
+    && exported.samples.filter((x) => x.task === 'demo_exam').length === 2, 'the JSON export is the run report (results.json with its provenance) and the samples');
+  if (cli) {
+    // The CLI reads the page's export as a run: compared with itself, no difference.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cb-export-')), 'export.json');
+    fs.writeFileSync(file, JSON.stringify(exported));
+    const lines = execFileSync(cli, ['compare', file, file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').map((l) => JSON.parse(l));
+    const acc = lines.find((l) => l.task === 'demo_exam' && l.comparison.metric === 'acc');
+    check(acc && acc.comparison.n === 2 && acc.comparison.delta === 0, `the CLI reads the page's export (${JSON.stringify(acc)})`);
+  }
   await page.setInputFiles('#import-run', { name: 'run.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(exported)) });
   await page.waitForSelector('#compare-table', { timeout: 30000 });
   const cmp = (await page.textContent('#compare-table')).replace(/\s+/g, ' ');

@@ -5,16 +5,29 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use clinicbench::backend::Backend;
 use clinicbench::engine::wait;
-use clinicbench::tasks::{self, Event, RunOptions, Sample, TaskSpec};
-use serde_json::{json, Value};
+use clinicbench::model::card::ModelCard;
+use clinicbench::report::{self, DataFile, DatasetProvenance, Host, ModelProvenance, Provenance, RunReport, TaskProvenance, TaskResult, Timings};
+use clinicbench::tasks::{self, Event, RunOptions, Sample, Shard, TaskSpec};
+use serde_json::json;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct EvalArgs {
+    /// Path to a GGUF model file.
+    #[arg(long, short, required_unless_present = "plan")]
+    pub model: Option<PathBuf>,
     #[command(flatten)]
-    pub run: super::RunArgs,
+    pub engine: super::EngineArgs,
+    /// Run one job of a plan (`clinicbench plan`): its model, task and shard, into its folder
+    /// under the plan's results. The plan sets the tasks, data and prompt settings.
+    #[arg(long, conflicts_with_all = ["model", "task", "tasks", "suite", "data", "shard", "out"])]
+    pub plan: Option<PathBuf>,
+    /// The plan's job to run; default: $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), else
+    /// $SLURM_ARRAY_TASK_ID (a Slurm job array).
+    #[arg(long, requires = "plan")]
+    pub index: Option<usize>,
     /// One task.
     #[arg(long, conflicts_with_all = ["tasks", "suite"])]
     pub task: Option<String>,
@@ -51,9 +64,13 @@ pub struct EvalArgs {
     /// Fail on the first bad dataset row instead of skipping and counting it.
     #[arg(long)]
     pub strict: bool,
-    /// Folder for results.json and samples.jsonl.
+    /// Run part i of n of each task's documents (zero-based: 0/4 .. 3/4), after --limit;
+    /// `clinicbench merge` puts the parts back together.
     #[arg(long)]
-    pub out: PathBuf,
+    pub shard: Option<Shard>,
+    /// Folder for results.json and samples.jsonl.
+    #[arg(long, required_unless_present = "plan")]
+    pub out: Option<PathBuf>,
     /// Continue an interrupted run: keep the samples already in OUT/samples.jsonl and score only
     /// the documents missing from it. Give the same task, model and prompt settings as before.
     #[arg(long)]
@@ -62,37 +79,49 @@ pub struct EvalArgs {
 
 #[derive(Args)]
 pub struct CompareArgs {
-    /// The baseline run's folder (its samples.jsonl).
+    /// The baseline run: an `eval --out` folder, a results.json or a page export.
     pub a: PathBuf,
-    /// The other run's folder.
+    /// The other run.
     pub b: PathBuf,
     /// Folder of your own task spec files the runs used, if any (comma-separated files).
     #[arg(long, value_delimiter = ',')]
     pub spec: Vec<PathBuf>,
 }
 
-/// The samples an earlier run left in `path`. A last line cut short by an interruption is
-/// dropped; any other unreadable line is an error (the file is not one of ours).
-fn read_samples(path: &Path, missing_ok: bool) -> Result<Vec<Sample>> {
+/// The samples an interrupted run left in `path` (a last line cut short is dropped).
+fn read_samples(path: &Path) -> Result<Vec<Sample>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if missing_ok && e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut out = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        match serde_json::from_str(line) {
-            Ok(s) => out.push(s),
-            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => {}
-            Err(e) => bail!("{} line {}: not a sample of this version of clinicbench: {e}", path.display(), i + 1),
-        }
-    }
-    Ok(out)
+    Ok(report::parse_samples_jsonl(&path.display().to_string(), &text, true)?)
+}
+
+/// Writes a file whole or not at all: into a temporary file beside it, then renamed over it, so
+/// a job killed mid-write (and retried) never leaves half a file.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    let tmp = partial_path(path);
+    std::fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `file.partial` beside `file`.
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+/// `CLINICBENCH_ABORT_AFTER_SAMPLES=N`: the process aborts (as a job killed by its scheduler)
+/// once N samples of a task are written. Fault injection for the tests of retried shards; no
+/// other use.
+fn abort_after() -> Option<usize> {
+    std::env::var("CLINICBENCH_ABORT_AFTER_SAMPLES").ok()?.parse().ok()
 }
 
 /// The user's spec files, parsed.
-fn user_specs(files: &[PathBuf]) -> Result<Vec<TaskSpec>> {
+pub fn user_specs(files: &[PathBuf]) -> Result<Vec<TaskSpec>> {
     let mut out = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
@@ -105,7 +134,7 @@ fn user_specs(files: &[PathBuf]) -> Result<Vec<TaskSpec>> {
 }
 
 /// A task by name among the user's specs, then the built-in ones.
-fn find_spec(name: &str, user: &[TaskSpec]) -> Result<TaskSpec> {
+pub fn find_spec(name: &str, user: &[TaskSpec]) -> Result<TaskSpec> {
     user.iter()
         .find(|t| t.name == name)
         .cloned()
@@ -115,19 +144,30 @@ fn find_spec(name: &str, user: &[TaskSpec]) -> Result<TaskSpec> {
 
 /// Which tasks a command line names.
 fn selected(args: &EvalArgs) -> Result<Vec<TaskSpec>> {
-    let user = user_specs(&args.spec)?;
-    let names: Vec<String> = match (&args.task, &args.suite) {
+    selected_tasks(args.task.as_ref(), &args.tasks, args.suite.as_ref(), &args.spec, &args.data_root)
+}
+
+/// The tasks that --task, --tasks, --suite and --spec name.
+pub fn selected_tasks(
+    task: Option<&String>,
+    task_list: &[String],
+    suite: Option<&String>,
+    spec: &[PathBuf],
+    data_root: &Path,
+) -> Result<Vec<TaskSpec>> {
+    let user = user_specs(spec)?;
+    let names: Vec<String> = match (task, suite) {
         (Some(t), _) => vec![t.clone()],
         (None, Some(s)) if s == "clinicbench" => {
             let present: Vec<TaskSpec> =
-                tasks::spec::builtin().into_iter().filter(|t| args.data_root.join(&t.path).exists()).collect();
+                tasks::spec::builtin().into_iter().filter(|t| data_root.join(&t.path).exists()).collect();
             if present.is_empty() {
-                bail!("--suite clinicbench: no dataset of the suite under {} (see `clinicbench tasks`)", args.data_root.display());
+                bail!("--suite clinicbench: no dataset of the suite under {} (see `clinicbench tasks`)", data_root.display());
             }
             return Ok(present);
         }
         (None, Some(s)) => bail!("unknown suite {s:?} (the suite is `clinicbench`)"),
-        (None, None) if !args.tasks.is_empty() => args.tasks.clone(),
+        (None, None) if !task_list.is_empty() => task_list.to_vec(),
         // Only spec files: run every task they define.
         (None, None) if !user.is_empty() => return Ok(user),
         (None, None) => bail!("name a task: --task NAME, --tasks a,b, --suite clinicbench or --spec FILE"),
@@ -145,24 +185,49 @@ fn sha256_file(path: &Path) -> Result<String> {
 }
 
 pub fn eval(args: &EvalArgs) -> Result<bool> {
+    if let Some(plan_path) = &args.plan {
+        let job = super::plan::job_args(plan_path, args)?;
+        return eval(&job);
+    }
+    let (Some(model_path), Some(out)) = (&args.model, &args.out) else {
+        bail!("give --model and --out (or --plan)");
+    };
     let specs = selected(args)?;
     if args.data.is_some() && specs.len() != 1 {
         bail!("--data names one task's file; use it with --task");
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let mut engine = super::load_engine(&args.run)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut engine = super::load_engine(model_path, &args.engine)?;
     if args.chat_template && engine.tokenizer().chat_template().is_none() {
         bail!("--chat-template: the model has no tokenizer.chat_template in its metadata");
     }
-    let model_sha = sha256_file(&args.run.model.model)?;
-    let samples_path = args.out.join("samples.jsonl");
-    let previous = if args.resume { read_samples(&samples_path, true).context("--resume")? } else { vec![] };
+    let card = ModelCard::from_gguf(&super::open_gguf(model_path)?);
+    let model = ModelProvenance {
+        file: model_path.display().to_string(),
+        sha256: sha256_file(model_path)?,
+        name: card.name,
+        architecture: Some(card.architecture),
+        parameters: Some(card.parameters),
+        quantization: card.quantization,
+    };
+    // Samples are written as they are scored into samples.jsonl.partial, which becomes
+    // samples.jsonl when the run ends: an interrupted run leaves only the partial file, which
+    // --resume continues, and never a samples.jsonl that does not match results.json.
+    let samples_path = out.join("samples.jsonl");
+    let partial = partial_path(&samples_path);
+    let previous = if !args.resume {
+        vec![]
+    } else if partial.exists() {
+        read_samples(&partial).context("--resume")?
+    } else {
+        read_samples(&samples_path).context("--resume")?
+    };
     if args.resume {
         eprintln!("clinicbench: resuming with {} finished samples", previous.len());
     }
     // Rewrite the kept samples first, so the file never holds a half line or a sample twice.
     let mut samples_file = std::io::BufWriter::new(
-        std::fs::File::create(&samples_path).with_context(|| format!("cannot write {}", samples_path.display()))?,
+        std::fs::File::create(&partial).with_context(|| format!("cannot write {}", partial.display()))?,
     );
     for s in &previous {
         serde_json::to_writer(&mut samples_file, s)?;
@@ -176,9 +241,10 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
         previous,
         chat_template: args.chat_template,
         max_new_tokens: args.max_new_tokens,
+        shard: args.shard,
     };
-    let mut results = serde_json::Map::new();
-    let mut datasets = serde_json::Map::new();
+    let abort_after = abort_after();
+    let mut report = RunReport::default();
     let mut all_ok = true;
     let started = Instant::now();
     for spec in &specs {
@@ -190,6 +256,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
             }
         }
         let n = args.limit.map_or(data.docs.len(), |l| l.min(data.docs.len()));
+        let n = args.shard.map_or(n, |s| s.range(n).len());
         let progress = std::io::stderr().is_terminal().then(|| {
             let p = indicatif::ProgressBar::new(n as u64);
             p.set_style(
@@ -201,6 +268,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
         });
         let t0 = Instant::now();
         let mut write_error = None;
+        let mut written = 0usize;
         let run = wait(tasks::run_task(&mut engine, spec, &data, &opts, &mut |event| {
             let Event::Sample(s) = event else { return };
             // Each sample is on disk as soon as it is scored: an interrupted run keeps them.
@@ -210,12 +278,17 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
             }) {
                 write_error.get_or_insert(e);
             }
+            written += 1;
+            if abort_after.is_some_and(|n| written >= n) {
+                // A job killed mid-way, for the tests of retries and merging (see abort_after).
+                std::process::abort();
+            }
             if let Some(p) = &progress {
                 p.inc(1);
             }
         }))?;
         if let Some(e) = write_error {
-            return Err(e).with_context(|| format!("cannot write {}", samples_path.display()));
+            return Err(e).with_context(|| format!("cannot write {}", partial.display()));
         }
         if let Some(p) = progress {
             p.finish_and_clear();
@@ -224,90 +297,35 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
             eprintln!("clinicbench: {}: skipped {s}", spec.name);
         }
         all_ok &= run.skipped.is_empty() && data.bad_rows.is_empty();
-        let mut entry = tasks::aggregate(spec, &run)?;
-        entry.insert("bad_rows".into(), data.bad_rows.len().into());
-        entry.insert("seconds".into(), t0.elapsed().as_secs_f64().into());
-        results.insert(spec.name.clone(), Value::Object(entry));
-        let files: Vec<Value> = data
+        let result = TaskResult::from_run(spec, &run, data.bad_rows.len(), Some(t0.elapsed().as_secs_f64()));
+        let files = data
             .files
             .iter()
-            .map(|f| {
-                let bytes = tasks::read_data_file(f)?;
-                Ok(json!({"path": f.display().to_string(), "sha256": clinicbench::web::sha256_hex(&bytes)}))
-            })
+            .map(|f| Ok(DataFile { path: f.display().to_string(), sha256: clinicbench::web::sha256_hex(&tasks::read_data_file(f)?) }))
             .collect::<Result<_>>()?;
-        datasets.insert(
-            spec.name.clone(),
-            json!({
-                "importer": spec.importer,
-                "format": data.format,
-                "files": files,
-                "records": data.docs.len(),
-                "spec_version": spec.version,
-                "spec_hash": spec.fingerprint(),
-            }),
-        );
+        let dataset = DatasetProvenance { importer: spec.importer.clone(), format: data.format.clone(), files, records: data.docs.len() };
+        report.set_task(result, Some(TaskProvenance::new(spec, dataset, &opts)));
+        report.samples.extend(run.samples);
     }
-    let stats = &engine.stats;
-    let provenance = json!({
-        "model": args.run.model.model.display().to_string(),
-        "model_sha256": model_sha,
-        "datasets": datasets,
-        "shots": args.shots,
-        "limit": args.limit,
-        "seed": args.seed,
-        "chat_template": args.chat_template,
-        "max_new_tokens": args.max_new_tokens,
-        "engine_version": env!("CARGO_PKG_VERSION"),
-        "backend": engine.backend().describe(),
-        "seconds": started.elapsed().as_secs_f64(),
-        "prefill_tokens": stats.prefill_tokens,
-        "prefill_tokens_per_second": rate(stats.prefill_tokens, stats.prefill_seconds),
-        "decode_tokens": stats.decode_tokens,
-        "decode_tokens_per_second": rate(stats.decode_tokens, stats.decode_seconds),
-        "reused_tokens": stats.reused_tokens,
-    });
-    let doc = json!({"results": results, "provenance": provenance});
-    let results_path = args.out.join("results.json");
-    std::fs::write(&results_path, serde_json::to_string_pretty(&doc)? + "\n")
-        .with_context(|| format!("cannot write {}", results_path.display()))?;
-    print_table(&specs, &results);
+    drop(samples_file);
+    report.provenance = Provenance {
+        model,
+        tasks: std::mem::take(&mut report.provenance.tasks),
+        backend: engine.backend().describe(),
+        engine_version: env!("CARGO_PKG_VERSION").into(),
+        timings: Timings::from_stats(&engine.stats, started.elapsed().as_secs_f64()),
+        host: Host::this_machine(),
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| report::utc_timestamp(d.as_secs())),
+    };
+    // The samples file first, then results.json: a folder with results.json is a finished run.
+    std::fs::rename(&partial, &samples_path).with_context(|| format!("cannot write {}", samples_path.display()))?;
+    write_atomically(&out.join("results.json"), report.results_json().as_bytes())?;
+    let user = user_specs(&args.spec)?;
+    print!("{}", report::table::run_table(&report, &|name| find_spec(name, &user).ok()));
     Ok(all_ok)
-}
-
-fn rate(tokens: u64, seconds: f64) -> Value {
-    if seconds > 0.0 {
-        json!(tokens as f64 / seconds)
-    } else {
-        Value::Null
-    }
-}
-
-/// One table: a row per task and metric, grouped by scenario.
-fn print_table(specs: &[TaskSpec], results: &serde_json::Map<String, Value>) {
-    println!("{:<14} {:<34} {:<10} {:>8} {:>19} {:>6} {:>8}", "scenario", "task", "metric", "value", "95% interval", "n", "unparsed");
-    let mut order: Vec<&TaskSpec> = specs.iter().collect();
-    let scenario_rank = |s: &str| ["reasoning", "generation", "understanding"].iter().position(|x| *x == s).unwrap_or(3);
-    order.sort_by_key(|s| scenario_rank(&s.scenario));
-    for spec in order {
-        let Some(r) = results.get(&spec.name) else { continue };
-        let n = r.get("n").and_then(Value::as_u64).unwrap_or(0);
-        let unparsed = r.get("unparsed").and_then(Value::as_u64).unwrap_or(0);
-        let mut printed = false;
-        for metric in &spec.metrics {
-            let Some(v) = r.get(metric).and_then(Value::as_f64) else { continue };
-            let ci = r
-                .get(format!("{metric}_ci95"))
-                .and_then(Value::as_array)
-                .and_then(|a| Some(format!("[{:.3}, {:.3}]", a.first()?.as_f64()?, a.get(1)?.as_f64()?)))
-                .unwrap_or_else(|| "-".into());
-            println!("{:<14} {:<34} {metric:<10} {v:>8.4} {ci:>19} {n:>6} {unparsed:>8}", spec.scenario, spec.name);
-            printed = true;
-        }
-        if !printed {
-            println!("{:<14} {:<34} {:<10} {:>8} {:>19} {n:>6} {:>8}", spec.scenario, spec.name, "-", "-", "no samples", "-");
-        }
-    }
 }
 
 pub fn list_tasks() {
@@ -335,15 +353,31 @@ pub fn list_tasks() {
 
 /// Pairs the samples of two runs by task and document, and compares each metric: exact
 /// McNemar for 0/1 metrics, paired bootstrap otherwise. Prints one JSON line per task and
-/// metric and a table on stderr.
+/// metric and a table on stderr. Tasks run on different data files are not paired.
 pub fn compare_runs(args: &CompareArgs) -> Result<bool> {
     let user = user_specs(&args.spec)?;
-    let a = read_samples(&args.a.join("samples.jsonl"), false)?;
-    let b = read_samples(&args.b.join("samples.jsonl"), false)?;
+    let read = |p: &Path| -> Result<RunReport> {
+        let imported = report::read_run(p)?;
+        for note in &imported.notes {
+            eprintln!("clinicbench: note: {note}");
+        }
+        Ok(imported.report)
+    };
+    let (a, b) = (read(&args.a)?, read(&args.b)?);
+    let mut refused = std::collections::BTreeSet::new();
+    for r in &a.results {
+        if let Some(why) = report::unpairable(a.provenance.tasks.get(&r.task), b.provenance.tasks.get(&r.task)) {
+            eprintln!("clinicbench: {}: not paired: {why}", r.task);
+            refused.insert(r.task.clone());
+        }
+    }
+    let keep = |s: &&Sample| !refused.contains(&s.task);
+    let sa: Vec<Sample> = a.samples.iter().filter(keep).cloned().collect();
+    let sb: Vec<Sample> = b.samples.iter().filter(keep).cloned().collect();
     let spec_of = |name: &str| find_spec(name, &user).ok();
-    let (comparisons, unpaired) = tasks::compare_runs(&a, &b, &spec_of)?;
+    let (comparisons, unpaired) = tasks::compare_runs(&sa, &sb, &spec_of)?;
     if comparisons.is_empty() {
-        bail!("the two runs share no document (same task and doc_id)");
+        bail!("the two runs share no document (same task and doc_id, on the same data)");
     }
     eprintln!("{:<34} {:<10} {:>6} {:>9} {:>9} {:>9} {:>19} {:>9}", "task", "metric", "n", "a", "b", "b - a", "95% interval", "p");
     for tc in &comparisons {
@@ -364,5 +398,87 @@ pub fn compare_runs(args: &CompareArgs) -> Result<bool> {
     if unpaired > 0 {
         eprintln!("clinicbench: {unpaired} samples are in one run only and were left out");
     }
+    Ok(true)
+}
+
+#[derive(Args)]
+pub struct MergeArgs {
+    /// Shard folders (each an `eval --shard i/n --out` folder), or folders holding them, which
+    /// are searched for results.json (a plan's `RESULTS/<model>` holds every task's shards).
+    #[arg(required_unless_present = "plan")]
+    pub shards: Vec<PathBuf>,
+    /// Merge every model of a plan: each into OUT/<model label>.
+    #[arg(long, conflicts_with = "shards")]
+    pub plan: Option<PathBuf>,
+    /// Task spec files of your own that the shards ran, if any.
+    #[arg(long, value_delimiter = ',')]
+    pub spec: Vec<PathBuf>,
+    /// Folder that receives results.json and samples.jsonl (in document order).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// The run folders (holding results.json) under `path`, sorted; an unfinished one (with only
+/// samples.jsonl.partial) is named, since merging without it would lose its documents.
+fn run_folders(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if path.join("results.json").is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    if path.join("samples.jsonl.partial").is_file() {
+        bail!("{}: this shard did not finish (no results.json, only samples.jsonl.partial): run it again, then merge", path.display());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    entries.sort();
+    for e in entries {
+        run_folders(&e, out)?;
+    }
+    Ok(())
+}
+
+pub fn merge(args: &MergeArgs) -> Result<bool> {
+    if let Some(plan_path) = &args.plan {
+        let plan = super::plan::Plan::read(plan_path)?;
+        for model in &plan.models {
+            let one = MergeArgs {
+                shards: vec![plan.model_results(model)],
+                plan: None,
+                spec: if args.spec.is_empty() { plan.spec.clone() } else { args.spec.clone() },
+                out: args.out.join(&model.label),
+            };
+            merge(&one)?;
+        }
+        return Ok(true);
+    }
+    let user = user_specs(&args.spec)?;
+    let mut folders = Vec::new();
+    for p in &args.shards {
+        if !p.is_dir() {
+            bail!("{}: not a folder (give the shards' `eval --out` folders)", p.display());
+        }
+        let before = folders.len();
+        run_folders(p, &mut folders)?;
+        if folders.len() == before {
+            bail!("{}: no results.json in it or below it: not a shard of `clinicbench eval`", p.display());
+        }
+    }
+    let mut shards = Vec::with_capacity(folders.len());
+    for f in &folders {
+        let imported = report::read_run(f)?;
+        for note in &imported.notes {
+            eprintln!("clinicbench: note: {note}");
+        }
+        shards.push(report::ShardRun { label: f.display().to_string(), report: imported.report });
+    }
+    let merged = report::merge(&shards, &|name| find_spec(name, &user).ok())?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    write_atomically(&args.out.join("samples.jsonl"), merged.samples_jsonl().as_bytes())?;
+    write_atomically(&args.out.join("results.json"), merged.results_json().as_bytes())?;
+    eprintln!("clinicbench: merged {} shard folders into {}", folders.len(), args.out.display());
+    print!("{}", report::table::run_table(&merged, &|name| find_spec(name, &user).ok()));
     Ok(true)
 }
