@@ -15,6 +15,10 @@ if [ -z "${CLINICBENCH_MODEL:-}" ]; then
 fi
 cargo build --lib --target wasm32-unknown-unknown
 cargo test --release --all-targets
+# The Kubernetes manifest against the Job schema, offline (kubectl --dry-run needs a live API
+# server); the Slurm script and the manifest's command run in tests/shards.rs.
+python3 -c 'import kubernetes_validate' 2>/dev/null || python3 -m pip install --quiet kubernetes-validate==1.37.0
+python3 -m kubernetes_validate --strict -k 1.33.0 deploy/kubernetes/indexed-job.yaml
 dist="$(bash scripts/build-page.sh "$CLINICBENCH_MODEL")"
 cargo build --release --bin clinicbench
 node tests/browser/page.test.mjs "$dist" "$CLINICBENCH_MODEL" tests/fixtures/families/llama_q4_k_m.gguf \

@@ -160,3 +160,50 @@ fn plans_and_shards_refuse_what_they_cannot_run() {
     fails_with(&cli(&["eval", "--plan", s(&plan)], &[]), &["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The scheduler files in deploy/ call the CLI as it is: the Slurm script's body with
+/// SLURM_ARRAY_TASK_ID set, and the Kubernetes Job's container command with JOB_COMPLETION_INDEX
+/// set, each run one job of a plan. (The manifest's schema is checked by scripts/test.sh with
+/// PyPI kubernetes-validate.)
+#[test]
+fn the_deploy_files_run_a_plans_jobs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("clinicbench-deploy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (plan, results) = (dir.join("plan.json"), dir.join("results"));
+    let model = common::fixture("families/llama_q4_k_m.gguf");
+    let args = ["plan", "--models", s(&model), "--tasks", "demo_exam", "--shards", "2", "--results", s(&results), "--data-root", "/x", "--out", s(&plan)];
+    ok(&cli(&args, &[]), "plan");
+    let bin = env!("CARGO_BIN_EXE_clinicbench");
+
+    let script = root.join("deploy/slurm/clinicbench-array.sh");
+    let syntax = Command::new("bash").arg("-n").arg(&script).output().unwrap();
+    assert!(syntax.status.success(), "bash -n: {}", stderr(&syntax));
+    let slurm = Command::new("bash")
+        .arg(&script)
+        .arg(&plan)
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .env("SLURM_CPUS_PER_TASK", "1")
+        .env("CLINICBENCH", bin)
+        .env_remove("JOB_COMPLETION_INDEX")
+        .output()
+        .unwrap();
+    ok(&slurm, "the Slurm script");
+    assert!(results.join("llama_q4_k_m/demo_exam/shard-1/results.json").is_file());
+    let unset = Command::new("bash").arg(&script).arg(&plan).env_remove("SLURM_ARRAY_TASK_ID").output().unwrap();
+    assert_eq!(unset.status.code(), Some(2), "without an array index it says so: {}", stderr(&unset));
+
+    let manifest = std::fs::read_to_string(root.join("deploy/kubernetes/indexed-job.yaml")).unwrap();
+    assert!(manifest.contains("completionMode: Indexed") && manifest.contains("restartPolicy: Never"));
+    let line = manifest.lines().find_map(|l| l.trim().strip_prefix("command: ")).expect("the container's command");
+    let command: Vec<String> = serde_json::from_str(line).expect("a flow sequence of quoted strings");
+    assert_eq!(command[0], "clinicbench");
+    let args: Vec<String> = command[1..].iter().map(|a| if a == "/plan/plan.json" { s(&plan).to_string() } else { a.clone() }).collect();
+    let k8s = Command::new(bin).args(&args).env("JOB_COMPLETION_INDEX", "0").env_remove("SLURM_ARRAY_TASK_ID").output().unwrap();
+    ok(&k8s, "the Kubernetes Job's command");
+    assert!(results.join("llama_q4_k_m/demo_exam/shard-0/results.json").is_file());
+    ok(&cli(&["merge", "--plan", s(&plan), "--out", s(&dir.join("merged"))], &[]), "merge");
+    assert_eq!(read(&dir.join("merged/llama_q4_k_m")).result("demo_exam").unwrap().n, 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}
