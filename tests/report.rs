@@ -170,3 +170,96 @@ fn bad_report_files_are_refused_with_the_file_and_the_problem() {
     assert!(e.contains("did not finish") && e.contains("--resume"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Three runs side by side against the first: the paired cells and the Holm-adjusted p-values
+/// equal statsmodels' (exact McNemar, `multipletests(method="holm")`;
+/// `scripts/make_report_fixtures.py`), runs on other data or another version of a task are not
+/// paired and say why, and every format is written.
+#[test]
+fn runs_side_by_side_match_statsmodels() {
+    use clinicbench::report::render::{render, Format};
+    use clinicbench::report::side_by_side::{side_by_side, NamedRun, Versus};
+    let fixture = |name: &str| common::fixture(&format!("report/{name}"));
+    let runs: Vec<NamedRun> = ["run_a.json", "run_b.json", "run_c.json"]
+        .iter()
+        .map(|f| NamedRun { source: f.to_string(), report: report::read_run(&fixture(f)).unwrap().report })
+        .collect();
+    let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap();
+    let t = side_by_side(&runs, Some(0), &|name| clinicbench::tasks::spec::find(name));
+    assert_eq!(t.tests as u64, expected["tests"].as_u64().unwrap());
+    assert_eq!(t.scenarios, ["reasoning", "generation", "understanding"], "the paper's order");
+    let names: Vec<&str> = t.tasks.iter().map(|c| c.task.as_str()).collect();
+    assert_eq!(names, ["medqa_4options", "pubmedqa", "mmlu_anatomy", "iu_xray_summarization", "pharmacology_qa"]);
+    let row = |name: &str| t.runs.iter().position(|r| r.model == name).unwrap();
+    let col = |task: &str| t.tasks.iter().position(|c| c.task == task).unwrap();
+    for cell in expected["cells"].as_array().unwrap() {
+        let (run, task) = (cell["run"].as_str().unwrap(), cell["task"].as_str().unwrap());
+        let Some(Versus::Paired { comparison: c, p_holm }) = &t.cells[row(run)][col(task)].versus else {
+            panic!("{run} {task}: {:?}", t.cells[row(run)][col(task)].versus)
+        };
+        let what = format!("{run} {task}");
+        assert_eq!(c.n as u64, cell["n"].as_u64().unwrap(), "{what}");
+        let discordant: Vec<u64> = serde_json::from_value(cell["discordant"].clone()).unwrap();
+        assert_eq!(c.discordant.map(|d| d.to_vec()), Some(discordant), "{what}");
+        for (ours, key) in [(c.a, "a"), (c.b, "b"), (c.delta, "delta"), (c.p_value, "p_value"), (*p_holm, "p_holm")] {
+            let want = cell[key].as_f64().unwrap();
+            assert!((ours - want).abs() <= 1e-12 * want.abs().max(1e-300) + 1e-15, "{what} {key}: {ours} vs statsmodels {want}");
+        }
+    }
+    for pair in expected["not_paired"].as_array().unwrap() {
+        let (run, task, why) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap(), pair[2].as_str().unwrap());
+        match &t.cells[row(run)][col(task)].versus {
+            Some(Versus::NotPaired { reason }) => assert!(reason.contains(why), "{run} {task}: {reason}"),
+            other => panic!("{run} {task}: {other:?}"),
+        }
+    }
+    assert!(t.cells[row("gamma")][col("pharmacology_qa")].score.is_none(), "a task the run lacks is empty");
+    assert!(t.cells[0].iter().all(|c| c.versus.is_none()), "the baseline is not tested against itself");
+    let mean = t.means[row("gamma")][0].unwrap();
+    assert_eq!((mean.tasks, mean.of), (3, 3));
+
+    // Every format, headed by the task names.
+    let md = render(&t, Format::Markdown);
+    assert!(md.contains("| run | medqa_4options | pubmedqa | mmlu_anatomy | reasoning mean |"), "{md}");
+    assert!(md.contains("alpha (baseline)") && md.contains("Holm p = "));
+    let csv = render(&t, Format::Csv);
+    let header = csv.lines().next().unwrap();
+    assert!(header.starts_with("run,model,model_sha256,source,baseline,medqa_4options,medqa_4options metric"), "{header}");
+    assert_eq!(csv.lines().count(), 4, "a header and a row per run");
+    let json: serde_json::Value = serde_json::from_str(&render(&t, Format::Json)).unwrap();
+    assert_eq!(json["tasks"][0]["task"], "medqa_4options");
+    let html = render(&t, Format::Html);
+    assert!(html.contains("<svg") && html.contains("medqa_4options") && !html.contains("<script"));
+    assert!(!html.contains("src=") && !html.contains("href="), "the HTML loads nothing and links nowhere");
+}
+
+#[test]
+fn the_report_command_writes_each_format_and_escapes_what_files_say() {
+    let dir = tmp("cmd");
+    // A model named like markup: the HTML shows it as text.
+    let mut hostile = report::read_run(&common::fixture("report/run_c.json")).unwrap().report;
+    hostile.provenance.model.name = Some("<img src=x onerror=alert(1)> | evil".into());
+    let hostile_file = dir.join("hostile.json");
+    std::fs::write(&hostile_file, hostile.export_json()).unwrap();
+    let (a, b) = (common::fixture("report/run_a.json"), common::fixture("report/run_b.json"));
+    for ext in ["md", "csv", "json", "html"] {
+        let out = dir.join(format!("report.{ext}"));
+        let o = common::run_cli(
+            &["report", a.to_str().unwrap(), b.to_str().unwrap(), hostile_file.to_str().unwrap(), "--baseline", a.to_str().unwrap(), "--out", out.to_str().unwrap()],
+            "",
+        );
+        assert_eq!(o.status.code(), Some(0), "{ext}: {}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains("medqa_4options"), "{ext}");
+        if ext == "html" {
+            assert!(!text.contains("<img") && text.contains("&lt;img src=x onerror=alert(1)&gt;"), "escaped in the HTML");
+        }
+        if ext == "md" {
+            assert!(text.contains("\\| evil"), "a pipe in a name does not break the table");
+        }
+    }
+    let o = common::run_cli(&["report", a.to_str().unwrap(), "--format", "pdf", "--out", dir.join("x").to_str().unwrap()], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("md, csv, json, html"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

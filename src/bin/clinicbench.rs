@@ -10,6 +10,8 @@
 mod eval;
 #[path = "clinicbench/plan.rs"]
 mod plan;
+#[path = "clinicbench/report.rs"]
+mod report;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -64,6 +66,9 @@ enum Command {
     /// Write a plan of models × tasks × shards for a scheduler (a Kubernetes Indexed Job, a
     /// Slurm job array); each job is `eval --plan FILE`.
     Plan(plan::PlanArgs),
+    /// Many runs side by side, as the paper's tables: tasks by scenario, intervals, and paired
+    /// tests against a baseline with Holm's correction (md, csv, json or self-contained html).
+    Report(report::ReportArgs),
     /// Merge the shards of a run (`eval --shard i/n`) into one run, equal to the unsharded one.
     Merge(eval::MergeArgs),
     /// Score {"prediction", "reference"} JSON lines on stdin; prints one JSON object
@@ -269,6 +274,7 @@ fn run(cli: Cli) -> Result<bool, Fatal> {
         Command::Compare(c) => eval::compare_runs(&c).map_err(fatal),
         Command::Merge(m) => eval::merge(&m).map_err(fatal),
         Command::Plan(p) => plan::plan(&p).map_err(fatal),
+        Command::Report(r) => report::report(&r).map_err(fatal),
     }
 }
 

@@ -573,6 +573,12 @@ pub struct Comparison {
     pub discordant: Option<[u64; 2]>,
 }
 
+/// Holm's step-down adjustment of p-values for multiple tests (statsmodels'
+/// `multipletests(method="holm")`), in the order given.
+pub fn holm(p_values: &[f64]) -> Vec<f64> {
+    stats::holm(p_values)
+}
+
 /// Compares two runs of one metric over the same samples, in the same order: McNemar's exact
 /// test for 0/1 metrics, a paired bootstrap otherwise.
 pub fn compare(a: &Scored, b: &Scored) -> Result<Comparison, MetricError> {

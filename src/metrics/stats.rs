@@ -91,9 +91,36 @@ pub(crate) fn mcnemar_exact(b: u64, c: u64) -> f64 {
     (2.0 * tail).min(1.0)
 }
 
+/// Holm's step-down adjustment of p-values for multiple tests (as statsmodels'
+/// `multipletests(method="holm")`): the i-th smallest of m is multiplied by m - i (i from 0),
+/// kept at least as large as the adjusted ones before it, and capped at 1. Returned in the
+/// order given.
+pub(crate) fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut out = vec![0.0; m];
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p[i]).min(1.0));
+        out[i] = running;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holm_steps_down_and_keeps_the_order() {
+        // statsmodels: multipletests([0.01, 0.04, 0.03, 0.005], method="holm")[1]
+        let adj = holm(&[0.01, 0.04, 0.03, 0.005]);
+        let want = [0.03, 0.06, 0.06, 0.02];
+        assert!(adj.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-15), "{adj:?}");
+        assert_eq!(holm(&[]), Vec::<f64>::new());
+        assert_eq!(holm(&[0.7, 0.9]), vec![1.0, 1.0]);
+    }
 
     #[test]
     fn percentiles_match_numpy_linear() {

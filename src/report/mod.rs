@@ -21,6 +21,8 @@
 
 mod merge;
 mod read;
+pub mod render;
+pub mod side_by_side;
 pub mod table;
 
 pub use merge::{merge, MergeError, ShardRun};
