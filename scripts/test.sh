@@ -21,6 +21,8 @@ python3 -c 'import kubernetes_validate' 2>/dev/null || python3 -m pip install --
 python3 -m kubernetes_validate --strict -k 1.33.0 deploy/kubernetes/indexed-job.yaml
 dist="$(bash scripts/build-page.sh "$CLINICBENCH_MODEL")"
 cargo build --release --bin clinicbench
+# The HTML report of `clinicbench report`, opened from disk: no request, no console error.
+node tests/browser/report_html.test.mjs target/release/clinicbench tests/fixtures/report target/screenshots
 node tests/browser/page.test.mjs "$dist" "$CLINICBENCH_MODEL" tests/fixtures/families/llama_q4_k_m.gguf \
   target/screenshots ../shared/datasets target/release/clinicbench
 # A model the size of a 4B-parameter Q4 model loads onto WebGPU in the browser (random weights,

@@ -45,11 +45,20 @@ fn test_name(test: PairedTest) -> &'static str {
     }
 }
 
+/// A p-value for people: four decimals, or two significant digits below 0.0001.
+fn p_text(p: f64) -> String {
+    if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
 /// The versus-baseline part of a cell, as text.
 fn versus_text(v: &Versus) -> String {
     match v {
         Versus::Paired { comparison: c, p_holm } => {
-            format!("{:+.3} vs baseline, p = {:.4}, Holm p = {:.4} ({}, n = {})", c.delta, c.p_value, p_holm, test_name(c.test), c.n)
+            format!("{:+.3} vs baseline, p = {}, Holm p = {} ({}, n = {})", c.delta, p_text(c.p_value), p_text(*p_holm), test_name(c.test), c.n)
         }
         Versus::NotPaired { reason } => format!("not paired: {reason}"),
     }
@@ -251,11 +260,11 @@ fn html(t: &SideBySide) -> String {
                     Some(Versus::Paired { comparison: cmp, p_holm }) => {
                         let sig = if *p_holm < 0.05 { " sig" } else { "" };
                         out += &format!(
-                            "<span class=\"vs{sig}\">{:+.3} vs baseline (n = {}), p = {:.4}, Holm p = {:.4}, {}</span>",
+                            "<span class=\"vs{sig}\">{:+.3} vs baseline (n = {}), p = {}, Holm p = {}, {}</span>",
                             cmp.delta,
                             cmp.n,
-                            cmp.p_value,
-                            p_holm,
+                            p_text(cmp.p_value),
+                            p_text(*p_holm),
                             test_name(cmp.test)
                         );
                     }
