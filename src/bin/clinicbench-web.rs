@@ -2,6 +2,10 @@
 //! the device. The UI thread only renders; a worker ([`clinicbench::web::Session`]) runs the
 //! model. Model and dataset text is only ever rendered as text, never as HTML.
 
+#[cfg(target_arch = "wasm32")]
+#[path = "clinicbench-web/side_by_side.rs"]
+mod side_by_side;
+
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
     eprintln!("clinicbench-web is the page's WebAssembly UI: build the page with `trunk build`");
@@ -18,6 +22,7 @@ mod app {
     use clinicbench::model::card::ModelCard;
     use clinicbench::report::{Host, RunReport, TaskProvenance, TaskResult};
     use clinicbench::tasks::{Sample, TaskSpec};
+    use crate::side_by_side::RunsSideBySide;
     use clinicbench::web::{FromWorker, RunRequest, Session, ToWorker};
     use leptos::prelude::*;
     use serde_json::Value;
@@ -153,7 +158,7 @@ mod app {
         }
     }
 
-    fn download(name: &str, text: &str, mime: &str) {
+    pub(crate) fn download(name: &str, text: &str, mime: &str) {
         let parts = js_sys::Array::of1(&JsValue::from_str(text));
         let opts = web_sys::BlobPropertyBag::new();
         opts.set_type(mime);
@@ -669,6 +674,14 @@ mod app {
                 (js_sys::Date::now() / 1000.0) as u64,
             )
         };
+        // The same, kept current for the side-by-side section.
+        let page_run = Signal::derive(move || {
+            results.track();
+            samples.track();
+            card.track();
+            model_sha.track();
+            page_report()
+        });
         let export_json = move |_| {
             download("clinicbench-results.json", &page_report().export_json(), "application/json");
         };
@@ -972,6 +985,8 @@ mod app {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 })}
             </section>
+
+            <RunsSideBySide current=page_run set_error=set_error/>
 
             <section id="bench">
                 <h2>"Speed"</h2>

@@ -20,7 +20,7 @@ pub struct NamedRun {
 }
 
 /// The table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SideBySide {
     pub runs: Vec<RunRow>,
     /// Task columns, by scenario in the paper's order.
@@ -39,7 +39,7 @@ pub struct SideBySide {
 }
 
 /// A run's row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunRow {
     /// The model, and what sets this run apart from others of the same model.
     pub label: String,
@@ -49,7 +49,7 @@ pub struct RunRow {
 }
 
 /// A task's column.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskColumn {
     pub task: String,
     pub scenario: String,
@@ -58,7 +58,7 @@ pub struct TaskColumn {
 }
 
 /// One run on one task.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Cell {
     /// `None`: the run has no result for the task.
     pub score: Option<Score>,
@@ -67,7 +67,7 @@ pub struct Cell {
 }
 
 /// A cell against the baseline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Versus {
     /// The paired test on the documents both runs scored, `a` the baseline and `b` this run.
@@ -82,7 +82,7 @@ pub enum Versus {
 }
 
 /// A scenario's mean for a run.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ScenarioMean {
     pub value: f64,
     /// Tasks of the scenario the run has, of those in the table.

@@ -181,6 +181,23 @@ try {
   const cmp = (await page.textContent('#compare-table')).replace(/\s+/g, ' ');
   check(/demo_exam\s*acc\s*2/.test(cmp) && cmp.includes('+0.0000') && cmp.includes('exact McNemar'), `two runs side by side with the paired test (${cmp.slice(0, 120)})`);
 
+  // Several runs side by side: this page's run (the baseline), its own export imported back,
+  // and two runs of other models from the fixtures; a table per scenario and a chart per task.
+  await page.setInputFiles('#import-runs', [
+    { name: 'run.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(exported)) },
+    'tests/fixtures/report/run_a.json', 'tests/fixtures/report/run_b.json',
+  ]);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=side-by-side] tbody tr').length > 0
+    && [...document.querySelectorAll('[data-testid=side-by-side] tbody tr')].length % 4 === 0, null, { timeout: 30000 });
+  const sbs = (await page.textContent('#side-by-side')).replace(/\s+/g, ' ');
+  const sbsRows = await page.$$eval('[data-testid=side-by-side]', (ts) => ts.map((t) => t.querySelectorAll('tbody tr').length));
+  const charts = await page.$$eval('[data-testid=task-chart]', (cs) => cs.length);
+  const heads = await page.$$eval('[data-testid=side-by-side] thead th', (ths) => ths.map((t) => t.textContent));
+  check(sbsRows.every((n) => n === 4) && charts >= 5 && heads.some((h) => h.startsWith('demo_exam')) && heads.some((h) => h.startsWith('medqa_4options')),
+    `four runs side by side, a table per scenario and a chart per task (${sbsRows}, ${charts} charts)`);
+  check(/\(baseline\)/.test(sbs) && /\+0\.000 \(n = 2\)/.test(sbs), `the export against this page's run: paired, no difference (${sbs.slice(0, 160)})`);
+  if (shots) await (await page.$('#side-by-side')).screenshot({ path: path.join(shots, '7-side-by-side.png') });
+
   // A reload during a run: the finished samples are in IndexedDB and the run goes on from them
   // once the same model (checked by SHA-256) is loaded again.
   await page.selectOption('#task', 'demo_exam');
