@@ -19,6 +19,7 @@
 //! Files written before the report was versioned (no `version`; the page's export with its
 //! results under `results.results`) still import, with a note ([`Imported::notes`]).
 
+pub mod lm_eval;
 mod merge;
 mod read;
 pub mod render;

@@ -181,7 +181,7 @@ pub fn parse_samples_jsonl(name: &str, text: &str, cut_ok: bool) -> Result<Vec<S
 }
 
 /// A file's bytes, refused before reading when larger than [`MAX_REPORT_BYTES`].
-fn read_bounded(path: &Path) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, ReadError> {
     let p = path.display().to_string();
     let io = |source| ReadError::Io { path: p.clone(), source };
     let len = std::fs::metadata(path).map_err(io)?.len();
@@ -192,8 +192,12 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, ReadError> {
 }
 
 /// A run from a path: an `eval --out` folder (its `results.json` and `samples.jsonl`), a
-/// `results.json` (with the `samples.jsonl` beside it, if any), or a page export.
+/// `results.json` (with the `samples.jsonl` beside it, if any), a page export, or an
+/// lm-evaluation-harness output folder ([`super::lm_eval`]).
 pub fn read_run(path: &Path) -> Result<Imported, ReadError> {
+    if path.is_dir() && !path.join("results.json").exists() && !super::lm_eval::results_files(path).is_empty() {
+        return super::lm_eval::read_folder(path);
+    }
     let (results_path, folder) = if path.is_dir() { (path.join("results.json"), Some(path.to_path_buf())) } else { (path.to_path_buf(), None) };
     if folder.is_some() && !results_path.exists() {
         let partial = path.join("samples.jsonl.partial");

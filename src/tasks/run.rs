@@ -94,6 +94,9 @@ pub struct Sample {
     /// Each choice's loglikelihood (multiple choice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loglikelihoods: Option<Vec<f64>>,
+    /// Whether each choice is what greedy decoding would produce (lm-eval's `is_greedy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_greedy: Option<Vec<bool>>,
     /// The chosen index: highest loglikelihood, or the choice extracted from the generation
     /// (absent when none could be).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -301,6 +304,7 @@ impl TaskRunner {
             choices: if gold_is_choice(spec) { spec.choices.clone() } else { vec![] },
             target,
             loglikelihoods: None,
+            is_greedy: None,
             pred: None,
             pred_norm: None,
             generation: None,
@@ -329,6 +333,7 @@ impl TaskRunner {
                 sample.pred_norm =
                     Some(choose(&loglikelihoods, Some(&spec.choices[..]), ChoiceNormalization::Characters).map_err(metric_err)?);
                 sample.truncated = lls.iter().any(|l| l.truncated);
+                sample.is_greedy = Some(lls.iter().map(|l| l.is_greedy).collect());
                 sample.loglikelihoods = Some(loglikelihoods);
             }
             Output::Generation => {
@@ -493,6 +498,17 @@ impl SampleScorer {
     }
 }
 
+/// Whether two samples of one task and `doc_id` are of the same document: their native ids
+/// agree or, where one has none (a run imported from lm-evaluation-harness, whose samples carry
+/// its dataset row, not our id), the prompts are identical (lm-eval's `prompt_hash`).
+fn same_document(a: &Sample, b: &Sample) -> bool {
+    if !a.native_id.is_empty() && !b.native_id.is_empty() {
+        a.native_id == b.native_id
+    } else {
+        !a.prompt.is_empty() && a.prompt == b.prompt
+    }
+}
+
 /// One task's metric in two runs over the same documents.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskComparison {
@@ -501,7 +517,8 @@ pub struct TaskComparison {
     pub comparison: crate::metrics::Comparison,
 }
 
-/// Two runs compared document by document: samples pair by task, `doc_id` and `native_id`;
+/// Two runs compared document by document: samples pair by task and `doc_id` when they are of
+/// the same document (`native_id`, or the prompt where a sample has no native id);
 /// each task's metrics (from its spec, found by `spec_of`) are compared with the paired test
 /// (exact McNemar for 0/1 metrics, paired bootstrap otherwise). Returns the comparisons and
 /// the number of samples in one run only.
@@ -517,7 +534,7 @@ pub fn compare_runs(
     let mut unpaired = 0;
     for (k, sa) in &ia {
         match ib.get(k) {
-            Some(sb) if sb.native_id == sa.native_id => {
+            Some(sb) if same_document(sa, sb) => {
                 let e = by_task.entry(k.0.clone()).or_default();
                 e.0.push((*sa).clone());
                 e.1.push((*sb).clone());

@@ -185,7 +185,7 @@ try {
   // and two runs of other models from the fixtures; a table per scenario and a chart per task.
   await page.setInputFiles('#import-runs', [
     { name: 'run.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(exported)) },
-    'tests/fixtures/report/run_a.json', 'tests/fixtures/report/run_b.json',
+    ...['run_a.json', 'run_b.json'].map((f) => ({ name: f, mimeType: 'application/json', buffer: fs.readFileSync(path.join('tests/fixtures/report', f)) })),
   ]);
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=side-by-side] tbody tr').length > 0
     && [...document.querySelectorAll('[data-testid=side-by-side] tbody tr')].length % 4 === 0, null, { timeout: 30000 });

@@ -13,6 +13,13 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// A second layout for a run's files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// lm-evaluation-harness 0.4's results and samples files.
+    LmEval,
+}
+
 #[derive(Args, Clone)]
 pub struct EvalArgs {
     /// Path to a GGUF model file.
@@ -71,6 +78,10 @@ pub struct EvalArgs {
     /// Folder for results.json and samples.jsonl.
     #[arg(long, required_unless_present = "plan")]
     pub out: Option<PathBuf>,
+    /// Also write the run in lm-evaluation-harness 0.4's layout under --out
+    /// (results_<time>.json, samples_<task>_<time>.jsonl), keyed by our task names.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
     /// Continue an interrupted run: keep the samples already in OUT/samples.jsonl and score only
     /// the documents missing from it. Give the same task, model and prompt settings as before.
     #[arg(long)]
@@ -324,6 +335,13 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
     std::fs::rename(&partial, &samples_path).with_context(|| format!("cannot write {}", samples_path.display()))?;
     write_atomically(&out.join("results.json"), report.results_json().as_bytes())?;
     let user = user_specs(&args.spec)?;
+    if args.log_format == Some(LogFormat::LmEval) {
+        // lm-eval names its files by local time without colons; ours by the report's UTC time.
+        let time = report.provenance.created.clone().unwrap_or_default().trim_end_matches('Z').replace(':', "-");
+        for (name, contents) in report::lm_eval::write(&report, &|n| find_spec(n, &user).ok(), &time) {
+            write_atomically(&out.join(name), contents.as_bytes())?;
+        }
+    }
     print!("{}", report::table::run_table(&report, &|name| find_spec(name, &user).ok()));
     Ok(all_ok)
 }

@@ -243,6 +243,7 @@ pub fn job_args(plan_path: &Path, args: &EvalArgs) -> Result<EvalArgs> {
         strict: args.strict,
         shard: Some(job.shard),
         out: Some(job.out.clone()),
+        log_format: args.log_format,
         resume,
     })
 }
