@@ -516,8 +516,8 @@ fn importers_survive_hostile_bytes() {
             importers::ner("f", v, Some("Chemical"));
             importers::ddi_tsv("f", v);
             importers::hoc_tsv("f", v, &classes);
-            importers::records("f.csv", v, &columns, &classes);
-            importers::records("f.tsv", v, &columns, &classes);
+            importers::records("f.csv", v, &columns, &classes, None);
+            importers::records("f.tsv", v, &columns, &classes, None);
             importers::ddi_xml(&[("f".into(), v.clone())]);
         }
     }

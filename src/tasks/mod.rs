@@ -59,6 +59,16 @@ pub fn read_data_file(path: &Path) -> Result<Vec<u8>, TaskError> {
     read(path)
 }
 
+/// How many documents a run must read: all of them, unless `--limit` bounds the run and it is
+/// zero-shot (few-shot examples may be drawn from the other documents, a choice that depends on
+/// how many there are).
+pub fn documents_needed(opts: &RunOptions) -> Option<usize> {
+    if opts.shots > 0 {
+        return None;
+    }
+    opts.limit
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, TaskError> {
     if let Some(name) = path.to_str().and_then(|p| p.strip_prefix("builtin:")) {
         return spec::builtin_data(name).map(<[u8]>::to_vec).ok_or_else(|| TaskError::Read {
@@ -73,6 +83,12 @@ fn read(path: &Path) -> Result<Vec<u8>, TaskError> {
 /// is read in its published layout (MMLU's `test/` and `dev/`, PubMedQA's two JSON files, the DDI
 /// XML corpus); a file as [`load_bytes`] reads it.
 pub fn load_data(spec: &TaskSpec, data_root: &Path, data: Option<&Path>) -> Result<TaskData, TaskError> {
+    load_data_up_to(spec, data_root, data, None)
+}
+
+/// [`load_data`], reading at most `max_docs` documents where the format allows (see
+/// [`load_bytes_up_to`]).
+pub fn load_data_up_to(spec: &TaskSpec, data_root: &Path, data: Option<&Path>, max_docs: Option<usize>) -> Result<TaskData, TaskError> {
     let base = match data {
         Some(p) => p.to_path_buf(),
         None if spec.is_builtin_data() => PathBuf::from(&spec.path),
@@ -114,7 +130,7 @@ pub fn load_data(spec: &TaskSpec, data_root: &Path, data: Option<&Path>) -> Resu
             })
         }
         _ => {
-            let mut data = load_bytes(spec, &name(&base), &read(&base)?)?;
+            let mut data = load_bytes_up_to(spec, &name(&base), &read(&base)?, max_docs)?;
             data.files = vec![base];
             Ok(data)
         }
@@ -139,6 +155,13 @@ fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TaskError> {
 /// importer, MMLU's test CSV (its test CSV), and PubMedQA
 /// in `ori_pqal.json`'s layout. Few-shot examples then come from the file's other documents.
 pub fn load_bytes(spec: &TaskSpec, file_name: &str, bytes: &[u8]) -> Result<TaskData, TaskError> {
+    load_bytes_up_to(spec, file_name, bytes, None)
+}
+
+/// [`load_bytes`], reading at most `max_docs` documents where the format streams (Excel
+/// sheets): give it only when the run needs no more (`--limit` without few-shot examples drawn
+/// from the same file, whose choice depends on every document).
+pub fn load_bytes_up_to(spec: &TaskSpec, file_name: &str, bytes: &[u8], max_docs: Option<usize>) -> Result<TaskData, TaskError> {
     let imp = match spec.importer.as_str() {
         "medqa_jsonl" => importers::medqa_jsonl(file_name, bytes),
         "medmcqa_jsonl" => importers::medmcqa_jsonl(file_name, bytes),
@@ -151,7 +174,7 @@ pub fn load_bytes(spec: &TaskSpec, file_name: &str, bytes: &[u8]) -> Result<Task
                 file: spec.name.clone(),
                 problem: "the records importer needs a [columns] table".into(),
             })?;
-            importers::records(file_name, bytes, columns, &spec.choices)
+            importers::records(file_name, bytes, columns, &spec.choices, max_docs)
         }
         "pubmedqa_json" => {
             let truth = pubmedqa_truth_from_records(file_name, bytes)?;

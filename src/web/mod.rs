@@ -466,8 +466,9 @@ impl Session {
         let Some(spec) = tasks::spec::find(&req.task) else {
             return FromWorker::Error { message: tasks::TaskError::UnknownTask(req.task.clone()).to_string() };
         };
+        let needed = tasks::documents_needed(&RunOptions { shots: req.shots, limit: req.limit, ..RunOptions::default() });
         let loaded = match data {
-            Some((name, bytes)) => tasks::load_bytes(&spec, name, bytes),
+            Some((name, bytes)) => tasks::load_bytes_up_to(&spec, name, bytes, needed),
             None if spec.is_builtin_data() => tasks::load_data(&spec, std::path::Path::new(""), None),
             None => return FromWorker::Error { message: format!("{}: choose its dataset file ({})", spec.name, spec.path) },
         };

@@ -259,7 +259,8 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
     let mut all_ok = true;
     let started = Instant::now();
     for spec in &specs {
-        let data = tasks::load_data(spec, &args.data_root, args.data.as_deref())?;
+        // With --limit and no few-shot examples, a format that streams stops reading there.
+        let data = tasks::load_data_up_to(spec, &args.data_root, args.data.as_deref(), tasks::documents_needed(&opts))?;
         for bad in &data.bad_rows {
             eprintln!("clinicbench: {}: bad row {bad}", spec.name);
             if args.strict {

@@ -14,7 +14,7 @@ mod records;
 pub use classification::{ddi_tsv, ddi_xml, hoc_tsv};
 pub use ner::{ner, tokenize_words};
 pub use qa::{medmcqa_jsonl, medqa_jsonl, mmlu_csv, pubmedqa_json};
-pub use records::{parse_list_literal, records};
+pub use records::{parse_list_literal, records, MAX_RECORD_BYTES, MAX_XLSX_INFLATED_BYTES};
 
 use serde_json::{Map, Value};
 

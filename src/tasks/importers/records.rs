@@ -8,10 +8,38 @@ use super::{BadRow, Doc, Imported};
 use crate::tasks::spec::Columns;
 use serde_json::{json, Map, Value};
 
+/// The most bytes an Excel workbook may inflate to (all its parts together): a 3.8 MB file can
+/// hold a gigabyte of sheet XML, and a dataset sheet is far below this.
+pub const MAX_XLSX_INFLATED_BYTES: u64 = 256 << 20;
+
+/// The most text one record (a row of a sheet) may hold.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
+
 /// Reads `bytes` as records and maps them with `columns`. `choices` key the `options` field.
-pub fn records(file: &str, bytes: &[u8], columns: &Columns, choices: &[String]) -> Imported {
-    let (format, rows, mut bad_rows) = read_rows(file, bytes, columns.records_key.as_deref());
-    let mut out = Imported { format, ..Default::default() };
+/// With `max_docs`, reading stops once that many documents are read where the format streams
+/// (Excel sheets); elsewhere every record is read.
+pub fn records(file: &str, bytes: &[u8], columns: &Columns, choices: &[String], max_docs: Option<usize>) -> Imported {
+    let mut out = Imported::default();
+    let mut bad_rows = Vec::new();
+    let take = |line: usize, row: Map<String, Value>, out: &mut Imported, bad_rows: &mut Vec<BadRow>| {
+        match to_doc(&row, line, columns, choices) {
+            Ok(doc) => out.docs.push(doc),
+            Err(problem) => bad_rows.push(BadRow { file: file.into(), line, problem }),
+        }
+        max_docs.is_none_or(|m| out.docs.len() < m)
+    };
+    if bytes.starts_with(b"PK\x03\x04") {
+        out.format = "xlsx".into();
+        let mut rows_bad = Vec::new();
+        xlsx_rows(file, bytes, &mut rows_bad, &mut |line, row| take(line, row, &mut out, &mut bad_rows));
+        rows_bad.extend(bad_rows);
+        rows_bad.sort_by_key(|b| b.line);
+        out.bad_rows = rows_bad;
+        return out;
+    }
+    let (format, rows, read_bad) = read_rows(file, bytes, columns.records_key.as_deref());
+    out.format = format;
+    bad_rows = read_bad;
     for (line, row) in rows {
         match to_doc(&row, line, columns, choices) {
             Ok(doc) => out.docs.push(doc),
@@ -27,9 +55,6 @@ type Rows = Vec<(usize, Map<String, Value>)>;
 /// The records of a file, each with its 1-based line (JSONL, CSV) or record number (JSON).
 fn read_rows(file: &str, bytes: &[u8], records_key: Option<&str>) -> (String, Rows, Vec<BadRow>) {
     let bad = |line: usize, problem: String| BadRow { file: file.into(), line, problem };
-    if bytes.starts_with(b"PK\x03\x04") {
-        return xlsx_rows(file, bytes);
-    }
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.strip_prefix('\u{feff}').unwrap_or(t),
         Err(e) => return ("unknown".into(), vec![], vec![bad(1, format!("not UTF-8 text: {e}"))]),
@@ -120,34 +145,110 @@ fn read_rows(file: &str, bytes: &[u8], records_key: Option<&str>) -> (String, Ro
     }
 }
 
-/// The first sheet of an Excel workbook, its first row the header. Cells become text as a CSV
-/// export writes them (numbers without a trailing `.0`).
-fn xlsx_rows(file: &str, bytes: &[u8]) -> (String, Rows, Vec<BadRow>) {
+/// Whether a workbook inflates to at most [`MAX_XLSX_INFLATED_BYTES`], counted by inflating
+/// every part (the sizes a zip file declares can lie): memory stays bounded whatever it holds.
+fn check_inflated_size(bytes: &[u8]) -> Result<(), String> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| format!("not a readable .xlsx workbook: {e}"))?;
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).map_err(|e| format!("not a readable .xlsx workbook: {e}"))?;
+        let budget = MAX_XLSX_INFLATED_BYTES - total;
+        let n = std::io::copy(&mut std::io::Read::take(&mut part, budget + 1), &mut std::io::sink())
+            .map_err(|e| format!("not a readable .xlsx workbook: {e}"))?;
+        total += n;
+        if total > MAX_XLSX_INFLATED_BYTES {
+            return Err(format!(
+                "the workbook inflates past {} MiB (at {}), more than a dataset sheet holds: refused, as a compressed file that could exhaust memory",
+                MAX_XLSX_INFLATED_BYTES >> 20,
+                part.name().unwrap_or_default()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The first sheet of an Excel workbook, its first row the header, streamed cell by cell: each
+/// record goes to `on_row` (its 1-based sheet row and fields) as soon as it is complete, and
+/// reading stops when `on_row` says so. Cells become text as a CSV export writes them (numbers
+/// without a trailing `.0`). Problems of the whole file go to `bad_rows`.
+fn xlsx_rows(file: &str, bytes: &[u8], bad_rows: &mut Vec<BadRow>, on_row: &mut dyn FnMut(usize, Map<String, Value>) -> bool) {
     use calamine::Reader;
-    let bad = |line: usize, problem: String| BadRow { file: file.into(), line, problem };
-    let format = "xlsx".to_string();
+    let mut bad = |line: usize, problem: String| bad_rows.push(BadRow { file: file.into(), line, problem });
+    if let Err(problem) = check_inflated_size(bytes) {
+        return bad(1, problem);
+    }
     let mut book: calamine::Xlsx<_> = match calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)) {
         Ok(b) => b,
-        Err(e) => return (format, vec![], vec![bad(1, format!("not a readable .xlsx workbook: {e}"))]),
+        Err(e) => return bad(1, format!("not a readable .xlsx workbook: {e}")),
     };
-    let range = match book.worksheet_range_at(0) {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => return (format, vec![], vec![bad(1, format!("cannot read the first sheet: {e}"))]),
-        None => return (format, vec![], vec![bad(1, "the workbook has no sheet".into())]),
+    let Some(sheet) = book.sheet_names().first().cloned() else { return bad(1, "the workbook has no sheet".into()) };
+    let mut cells = match book.worksheet_cells_reader(&sheet) {
+        Ok(r) => r,
+        Err(e) => return bad(1, format!("cannot read the first sheet: {e}")),
     };
-    let mut rows = range.rows();
-    let Some(header) = rows.next() else { return (format, vec![], vec![]) };
-    let header: Vec<String> = header.iter().map(|c| c.to_string()).collect();
-    let out = rows
-        .filter(|r| r.iter().any(|c| !matches!(c, calamine::Data::Empty)))
-        .enumerate()
-        .map(|(i, r)| {
-            let mut row: Map<String, Value> = header.iter().zip(r).map(|(h, c)| (h.clone(), json!(c.to_string()))).collect();
-            row.insert("_key".into(), json!((i + 1).to_string()));
-            (i + 2, row)
-        })
-        .collect();
-    (format, out, vec![])
+    let mut header: Option<Vec<String>> = None;
+    let mut header_row = 0u32;
+    // The record being read: its sheet row, its cells by column, and their size.
+    let mut current: Option<(u32, Vec<(u32, String)>, usize)> = None;
+    let mut records = 0usize;
+    // Hands a finished sheet row on; false to stop reading.
+    let mut finish = |row: Option<(u32, Vec<(u32, String)>, usize)>, header: &mut Option<Vec<String>>, header_row: &mut u32, bad: &mut dyn FnMut(usize, String)| -> bool {
+        let Some((r, cols, size)) = row else { return true };
+        if cols.iter().all(|(_, v)| v.is_empty()) {
+            return true;
+        }
+        let Some(h) = header.as_ref() else {
+            let width = cols.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
+            let mut names = vec![String::new(); width];
+            for (c, v) in cols {
+                names[c as usize] = v;
+            }
+            *header = Some(names);
+            *header_row = r;
+            return true;
+        };
+        records += 1;
+        let line = r as usize + 1;
+        if size > MAX_RECORD_BYTES {
+            bad(line, format!("a record of {size} bytes, past the {} MiB a record may hold", MAX_RECORD_BYTES >> 20));
+            return true;
+        }
+        let mut row: Map<String, Value> = h.iter().map(|name| (name.clone(), json!(""))).collect();
+        for (c, v) in cols {
+            if let Some(name) = h.get(c as usize) {
+                row.insert(name.clone(), json!(v));
+            }
+        }
+        row.insert("_key".into(), json!(records.to_string()));
+        on_row(line, row)
+    };
+    loop {
+        let cell = match cells.next_cell() {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                bad(current.as_ref().map_or(1, |c| c.0 as usize + 1), format!("cannot read the first sheet: {e}"));
+                return;
+            }
+        };
+        let (r, c) = cell.get_position();
+        let text = calamine::Data::from(cell.get_value().clone()).to_string();
+        if current.as_ref().is_some_and(|cur| cur.0 != r) {
+            if !finish(current.take(), &mut header, &mut header_row, &mut bad) {
+                return;
+            }
+        }
+        let cur = current.get_or_insert_with(|| (r, Vec::new(), 0));
+        cur.2 += text.len();
+        // A record past the limit keeps only its size, not its cells.
+        if cur.2 <= MAX_RECORD_BYTES {
+            cur.1.push((c, text));
+        } else {
+            cur.1.clear();
+            cur.1.push((c, String::from("-")));
+        }
+    }
+    finish(current.take(), &mut header, &mut header_row, &mut bad);
 }
 
 fn to_doc(row: &Map<String, Value>, line: usize, columns: &Columns, choices: &[String]) -> Result<Doc, String> {
@@ -259,21 +360,21 @@ mod tests {
     fn formats_are_detected() {
         let c = Columns { id: Some("uid".into()), ..cols("impression") };
         let list = br#"[{"uid": "8", "findings": "F", "impression": "I"}, {"uid": "9", "findings": "G"}]"#;
-        let imp = records("a.json", list, &c, &[]);
+        let imp = records("a.json", list, &c, &[], None);
         assert_eq!((imp.format.as_str(), imp.docs.len(), imp.bad_rows.len()), ("json", 1, 1));
         assert_eq!((imp.docs[0].native_id.as_str(), imp.docs[0].fields["findings"].as_str()), ("8", Some("F")));
 
         let keyed = Columns { records_key: Some("test".into()), ..cols("impression") };
-        let imp = records("m.json", br#"{"test": [{"findings": "F", "impression": "I"}]}"#, &keyed, &[]);
+        let imp = records("m.json", br#"{"test": [{"findings": "F", "impression": "I"}]}"#, &keyed, &[], None);
         assert_eq!(imp.docs[0].gold, "I");
         // A JSON-lines file of one line is one record, not an object of records.
-        let imp = records("one.jsonl", b"{\"question\": \"q\", \"answer\": \"a\"}\n", &cols("answer"), &[]);
+        let imp = records("one.jsonl", b"{\"question\": \"q\", \"answer\": \"a\"}\n", &cols("answer"), &[], None);
         assert_eq!((imp.format.as_str(), imp.docs.len(), imp.docs[0].native_id.as_str()), ("jsonl", 1, "1"));
-        let keyed_by_id = records("k.json", br#"{"p1": {"answer": "a"}, "p2": {"answer": "b"}}"#, &cols("answer"), &[]);
+        let keyed_by_id = records("k.json", br#"{"p1": {"answer": "a"}, "p2": {"answer": "b"}}"#, &cols("answer"), &[], None);
         assert_eq!(keyed_by_id.docs[1].native_id, "p2");
 
         let jsonl = b"{\"question\": \"q\", \"answer\": \"a\"}\n\n{broken\n{\"question\": \"r\", \"answer\": 3}\n";
-        let imp = records("r.jsonl", jsonl, &cols("answer"), &[]);
+        let imp = records("r.jsonl", jsonl, &cols("answer"), &[], None);
         assert_eq!((imp.format.as_str(), imp.docs.len()), ("jsonl", 2));
         assert_eq!(imp.bad_rows[0].line, 3);
         assert_eq!(imp.docs[1].gold, "3", "numbers become text");
@@ -281,12 +382,12 @@ mod tests {
 
         let csv = "question,answer\n\"Does it, really?\",Yes \nshort\n";
         let c = Columns { normalize_gold: true, ..cols("answer") };
-        let imp = records("d.csv", csv.as_bytes(), &c, &[]);
+        let imp = records("d.csv", csv.as_bytes(), &c, &[], None);
         assert_eq!((imp.docs[0].gold.as_str(), imp.docs[0].fields["question"].as_str()), (Some("yes"), Some("Does it, really?")));
         assert_eq!(imp.bad_rows[0].line, 3);
 
         let tsv = "index\tsentence\tlabel\n0\t\"quoted\" @GENE$\t1\n";
-        let imp = records("t.tsv", tsv.as_bytes(), &Columns { id: Some("index".into()), ..cols("label") }, &[]);
+        let imp = records("t.tsv", tsv.as_bytes(), &Columns { id: Some("index".into()), ..cols("label") }, &[], None);
         assert_eq!(imp.docs[0].fields["sentence"], "\"quoted\" @GENE$");
         assert_eq!(imp.format, "tsv");
     }
@@ -299,7 +400,7 @@ mod tests {
             options: vec!["option_A".into(), "option_B".into()],
             ..cols("answer")
         };
-        let imp = records("t.csv", csv.as_bytes(), &c, &["A".into(), "B".into()]);
+        let imp = records("t.csv", csv.as_bytes(), &c, &["A".into(), "B".into()], None);
         assert_eq!(imp.docs[0].fields["meds"], json!(["a", "b's"]));
         assert_eq!(imp.docs[0].fields["options"], json!([{"key": "A", "text": "x"}, {"key": "B", "text": "y"}]));
         assert!(imp.bad_rows[0].problem.contains("not a list"), "{:?}", imp.bad_rows);
