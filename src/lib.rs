@@ -17,6 +17,7 @@
 //!   files, the page's export and import, `compare` and `merge` read and write.
 
 pub mod backend;
+pub mod calendar;
 pub mod engine;
 pub mod gguf;
 pub mod metrics;

@@ -153,7 +153,7 @@ fn plans_and_shards_refuse_what_they_cannot_run() {
     let dir = std::env::temp_dir().join(format!("clinicbench-plan-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let plan = dir.join("plan.json");
-    std::fs::write(&plan, r#"{"version": 1, "models": [], "tasks": ["demo_exam"], "shards": 1, "results": "r", "data_root": "d", "shots": 0, "limit": null, "seed": 1, "chat_template": false, "max_new_tokens": null, "jobs": 1}"#).unwrap();
+    std::fs::write(&plan, r#"{"version": 1, "models": [], "tasks": ["demo_exam"], "shards": 1, "results": "r", "data_root": "d", "prompts": {"shots": 0, "limit": null, "seed": 1, "chat_template": false, "max_new_tokens": null}, "jobs": 1}"#).unwrap();
     fails_with(&cli(&["eval", "--plan", s(&plan), "--index", "0"], &[]), &["plan.json", "0 models"]);
     std::fs::write(&plan, "{\"version\": 1, \"models\"").unwrap();
     fails_with(&cli(&["eval", "--plan", s(&plan), "--index", "0"], &[]), &["plan.json", "not a clinicbench plan"]);

@@ -8,7 +8,7 @@
 //! `prompt_hash`, the SHA-256 of the prompt). Its intervals are not in its files: for mean metrics
 //! they are rebuilt from its standard error as ours are (value ± 1.96 stderr, clamped).
 
-use super::read::{read_bounded, ReadError};
+use super::read::{parse_json, read_bounded, ReadError};
 use super::{DatasetProvenance, Imported, ModelProvenance, Provenance, RunReport, TaskProvenance, TaskResult};
 use crate::metrics::{Metric, Score};
 use crate::tasks::{Output, Sample, TaskSpec};
@@ -91,13 +91,7 @@ pub fn parse_results(name: &str, bytes: &[u8]) -> Result<Imported, ReadError> {
 
 /// The run, and each task's `target_delimiter` (to read its samples' choices).
 fn parse_results_file(name: &str, bytes: &[u8]) -> Result<(Imported, Vec<(String, String)>), ReadError> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
-        if e.is_eof() {
-            bad(name, format!("the file ends before the JSON does (cut short?): {e}"))
-        } else {
-            bad(name, format!("not JSON: {e}"))
-        }
-    })?;
+    let doc = parse_json(name, bytes)?;
     let top = doc.as_object().ok_or_else(|| bad(name, "not an lm-evaluation-harness results file: the JSON is not an object"))?;
     let version = top.get("lm_eval_version").and_then(Value::as_str);
     match version {
@@ -250,23 +244,8 @@ pub fn parse_samples(name: &str, task: &str, text: &str, delimiter: &str) -> Res
             .map(|o| o.iter().filter(|(k, _)| Metric::from_name(k).is_ok()).filter_map(|(k, x)| Some((k.clone(), x.as_f64()?))).collect())
             .unwrap_or_default();
         let target = v.get("target").cloned().unwrap_or(Value::Null);
-        let mut sample = Sample {
-            task: task.into(),
-            doc_id,
-            native_id: String::new(),
-            prompt,
-            choices: vec![],
-            target: target.clone(),
-            loglikelihoods: None,
-            is_greedy: None,
-            pred: None,
-            pred_norm: None,
-            generation: None,
-            answer: None,
-            unparsed: false,
-            metrics,
-            truncated: false,
-        };
+        let mut sample = Sample::new(task, doc_id, "", prompt, target.clone());
+        sample.metrics = metrics;
         let multiple_choice = requests.iter().all(|r| r.1.is_string()) && filtered.iter().all(|f| f.is_array());
         if multiple_choice {
             let choices: Vec<String> = requests

@@ -32,16 +32,21 @@ fn bad(path: &str, problem: impl Into<String>) -> ReadError {
     ReadError::Bad { path: path.into(), problem: problem.into() }
 }
 
-/// A run from the JSON of `results.json` or of the page's export (named `name` in messages).
-/// The samples are those the export holds (none for `results.json`).
-pub fn parse_report(name: &str, bytes: &[u8]) -> Result<Imported, ReadError> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
+/// A file's JSON, or an error that names it and says whether it was cut short.
+pub(crate) fn parse_json(name: &str, bytes: &[u8]) -> Result<Value, ReadError> {
+    serde_json::from_slice(bytes).map_err(|e| {
         if e.is_eof() {
             bad(name, format!("the file ends before the JSON does (cut short while it was written or copied?): {e}"))
         } else {
             bad(name, format!("not JSON: {e}"))
         }
-    })?;
+    })
+}
+
+/// A run from the JSON of `results.json` or of the page's export (named `name` in messages).
+/// The samples are those the export holds (none for `results.json`).
+pub fn parse_report(name: &str, bytes: &[u8]) -> Result<Imported, ReadError> {
+    let doc = parse_json(name, bytes)?;
     let Value::Object(mut top) = doc else {
         return Err(bad(name, "not a ClinicBench run: the JSON is not an object"));
     };

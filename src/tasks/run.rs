@@ -120,6 +120,29 @@ pub struct Sample {
     pub truncated: bool,
 }
 
+impl Sample {
+    /// A sample of a document before the model has answered: no choices, scores or answer yet.
+    pub fn new(task: &str, doc_id: usize, native_id: &str, prompt: String, target: Value) -> Sample {
+        Sample {
+            task: task.into(),
+            doc_id,
+            native_id: native_id.into(),
+            prompt,
+            choices: vec![],
+            target,
+            loglikelihoods: None,
+            is_greedy: None,
+            pred: None,
+            pred_norm: None,
+            generation: None,
+            answer: None,
+            unparsed: false,
+            metrics: BTreeMap::new(),
+            truncated: false,
+        }
+    }
+}
+
 /// What the runner reports as it goes.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -296,23 +319,10 @@ impl TaskRunner {
         };
         on_event(Event::Prompt { doc_id, prompt: &context });
         let engine_err = |source| TaskError::Engine { task: spec.name.clone(), doc_id, source };
-        let mut sample = Sample {
-            task: spec.name.clone(),
-            doc_id,
-            native_id: doc.native_id.clone(),
-            prompt: context.clone(),
-            choices: if gold_is_choice(spec) { spec.choices.clone() } else { vec![] },
-            target,
-            loglikelihoods: None,
-            is_greedy: None,
-            pred: None,
-            pred_norm: None,
-            generation: None,
-            answer: None,
-            unparsed: false,
-            metrics: BTreeMap::new(),
-            truncated: false,
-        };
+        let mut sample = Sample::new(&spec.name, doc_id, &doc.native_id, context.clone(), target);
+        if gold_is_choice(spec) {
+            sample.choices = spec.choices.clone();
+        }
         match spec.output {
             Output::MultipleChoice => {
                 // lm-eval drops the delimiter when the context is a chat template's rendering.

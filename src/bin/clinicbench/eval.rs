@@ -13,6 +13,42 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// How documents become prompts and how long answers may be: what every task of a run (and
+/// every job of a plan) shares.
+#[derive(Args, Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptSettings {
+    /// Few-shot examples per prompt.
+    #[arg(long, default_value_t = 0)]
+    pub shots: usize,
+    /// Only the first N documents of each task.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Seed of the few-shot selection.
+    #[arg(long, default_value_t = 1234)]
+    pub seed: u64,
+    /// Wrap prompts in the model's chat template (as lm-eval's --apply_chat_template).
+    #[arg(long)]
+    pub chat_template: bool,
+    /// Most tokens generated per document in generation tasks (default: each task's own).
+    #[arg(long)]
+    pub max_new_tokens: Option<usize>,
+}
+
+impl PromptSettings {
+    /// The runner's options for these settings (no earlier samples, no shard).
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            shots: self.shots,
+            limit: self.limit,
+            seed: self.seed,
+            chat_template: self.chat_template,
+            max_new_tokens: self.max_new_tokens,
+            ..RunOptions::default()
+        }
+    }
+}
+
 /// A second layout for a run's files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -53,21 +89,8 @@ pub struct EvalArgs {
     /// This task's file or folder, instead of its default path under the data root.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Few-shot examples per prompt.
-    #[arg(long, default_value_t = 0)]
-    pub shots: usize,
-    /// Only the first N documents of each task.
-    #[arg(long)]
-    pub limit: Option<usize>,
-    /// Seed of the few-shot selection.
-    #[arg(long, default_value_t = 1234)]
-    pub seed: u64,
-    /// Wrap prompts in the model's chat template (as lm-eval's --apply_chat_template).
-    #[arg(long)]
-    pub chat_template: bool,
-    /// Most tokens generated per document in generation tasks (default: each task's own).
-    #[arg(long)]
-    pub max_new_tokens: Option<usize>,
+    #[command(flatten)]
+    pub prompts: PromptSettings,
     /// Fail on the first bad dataset row instead of skipping and counting it.
     #[arg(long)]
     pub strict: bool,
@@ -209,7 +232,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut engine = super::load_engine(model_path, &args.engine)?;
-    if args.chat_template && engine.tokenizer().chat_template().is_none() {
+    if args.prompts.chat_template && engine.tokenizer().chat_template().is_none() {
         bail!("--chat-template: the model has no tokenizer.chat_template in its metadata");
     }
     let card = ModelCard::from_gguf(&super::open_gguf(model_path)?);
@@ -245,15 +268,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
         samples_file.write_all(b"\n")?;
     }
     samples_file.flush()?;
-    let opts = RunOptions {
-        shots: args.shots,
-        limit: args.limit,
-        seed: args.seed,
-        previous,
-        chat_template: args.chat_template,
-        max_new_tokens: args.max_new_tokens,
-        shard: args.shard,
-    };
+    let opts = RunOptions { previous, shard: args.shard, ..args.prompts.run_options() };
     let abort_after = abort_after();
     let mut report = RunReport::default();
     let mut all_ok = true;
@@ -267,7 +282,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
                 bail!("--strict: {bad}");
             }
         }
-        let n = args.limit.map_or(data.docs.len(), |l| l.min(data.docs.len()));
+        let n = opts.limit.map_or(data.docs.len(), |l| l.min(data.docs.len()));
         let n = args.shard.map_or(n, |s| s.range(n).len());
         let progress = std::io::stderr().is_terminal().then(|| {
             let p = indicatif::ProgressBar::new(n as u64);

@@ -4,7 +4,7 @@
 //! land in `RESULTS/<model>/<task>/shard-<i>`, and `clinicbench merge` puts them together. We
 //! write no scheduler.
 
-use super::eval::{self, EvalArgs};
+use super::eval::{self, EvalArgs, PromptSettings};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use clinicbench::tasks::Shard;
@@ -41,16 +41,8 @@ pub struct PlanArgs {
     /// Folder the jobs write into, as they will see it (a shared volume).
     #[arg(long)]
     pub results: PathBuf,
-    #[arg(long, default_value_t = 0)]
-    pub shots: usize,
-    #[arg(long)]
-    pub limit: Option<usize>,
-    #[arg(long, default_value_t = 1234)]
-    pub seed: u64,
-    #[arg(long)]
-    pub chat_template: bool,
-    #[arg(long)]
-    pub max_new_tokens: Option<usize>,
+    #[command(flatten)]
+    pub prompts: PromptSettings,
     /// The plan file to write.
     #[arg(long)]
     pub out: PathBuf,
@@ -69,11 +61,7 @@ pub struct Plan {
     pub data_root: PathBuf,
     #[serde(default)]
     pub spec: Vec<PathBuf>,
-    pub shots: usize,
-    pub limit: Option<usize>,
-    pub seed: u64,
-    pub chat_template: bool,
-    pub max_new_tokens: Option<usize>,
+    pub prompts: PromptSettings,
     /// models × tasks × shards: indexes run from 0 to jobs - 1.
     pub jobs: usize,
 }
@@ -178,11 +166,7 @@ pub fn plan(args: &PlanArgs) -> Result<bool> {
         results: args.results.clone(),
         data_root: args.data_root.clone(),
         spec: args.spec.clone(),
-        shots: args.shots,
-        limit: args.limit,
-        seed: args.seed,
-        chat_template: args.chat_template,
-        max_new_tokens: args.max_new_tokens,
+        prompts: args.prompts.clone(),
         jobs,
     };
     let text = serde_json::to_string_pretty(&plan)? + "\n";
@@ -235,11 +219,7 @@ pub fn job_args(plan_path: &Path, args: &EvalArgs) -> Result<EvalArgs> {
         spec: plan.spec.clone(),
         data_root: plan.data_root.clone(),
         data: None,
-        shots: plan.shots,
-        limit: plan.limit,
-        seed: plan.seed,
-        chat_template: plan.chat_template,
-        max_new_tokens: plan.max_new_tokens,
+        prompts: plan.prompts.clone(),
         strict: args.strict,
         shard: Some(job.shard),
         out: Some(job.out.clone()),
@@ -265,11 +245,7 @@ mod tests {
             results: "R".into(),
             data_root: "D".into(),
             spec: vec![],
-            shots: 0,
-            limit: None,
-            seed: 1,
-            chat_template: false,
-            max_new_tokens: None,
+            prompts: PromptSettings { shots: 0, limit: None, seed: 1, chat_template: false, max_new_tokens: None },
             jobs: 12,
         };
         assert_eq!(plan.models[1].label, "m-2", "labels are unique");
