@@ -13,6 +13,24 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// Which tasks, and where their data is (for a plan: as its jobs will see them).
+#[derive(Args, Clone, Debug)]
+pub struct TaskSelection {
+    /// Several tasks, comma-separated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "suite")]
+    pub tasks: Vec<String>,
+    /// A whole suite: `clinicbench` runs every task (and `_gen` variant) whose data is present
+    /// under --data-root.
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Task spec files of your own (TOML, as in the crate's tasks/ folder), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub spec: Vec<PathBuf>,
+    /// Folder laid out like the shared datasets folder.
+    #[arg(long, default_value = "../shared/datasets")]
+    pub data_root: PathBuf,
+}
+
 /// How documents become prompts and how long answers may be: what every task of a run (and
 /// every job of a plan) shares.
 #[derive(Args, Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -74,18 +92,8 @@ pub struct EvalArgs {
     /// One task.
     #[arg(long, conflicts_with_all = ["tasks", "suite"])]
     pub task: Option<String>,
-    /// Several tasks, comma-separated.
-    #[arg(long, value_delimiter = ',', conflicts_with = "suite")]
-    pub tasks: Vec<String>,
-    /// A whole suite: `clinicbench` runs every task (and `_gen` variant) whose data is present.
-    #[arg(long)]
-    pub suite: Option<String>,
-    /// Task spec files of your own (TOML, as in the crate's tasks/ folder), comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub spec: Vec<PathBuf>,
-    /// Folder laid out like the shared datasets folder.
-    #[arg(long, default_value = "../shared/datasets")]
-    pub data_root: PathBuf,
+    #[command(flatten)]
+    pub selection: TaskSelection,
     /// This task's file or folder, instead of its default path under the data root.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -178,7 +186,8 @@ pub fn find_spec(name: &str, user: &[TaskSpec]) -> Result<TaskSpec> {
 
 /// Which tasks a command line names.
 fn selected(args: &EvalArgs) -> Result<Vec<TaskSpec>> {
-    selected_tasks(args.task.as_ref(), &args.tasks, args.suite.as_ref(), &args.spec, &args.data_root)
+    let t = &args.selection;
+    selected_tasks(args.task.as_ref(), &t.tasks, t.suite.as_ref(), &t.spec, &t.data_root)
 }
 
 /// The tasks that --task, --tasks, --suite and --spec name.
@@ -275,7 +284,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
     let started = Instant::now();
     for spec in &specs {
         // With --limit and no few-shot examples, a format that streams stops reading there.
-        let data = tasks::load_data_up_to(spec, &args.data_root, args.data.as_deref(), tasks::documents_needed(&opts))?;
+        let data = tasks::load_data_up_to(spec, &args.selection.data_root, args.data.as_deref(), tasks::documents_needed(&opts))?;
         for bad in &data.bad_rows {
             eprintln!("clinicbench: {}: bad row {bad}", spec.name);
             if args.strict {
@@ -350,7 +359,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
     // The samples file first, then results.json: a folder with results.json is a finished run.
     std::fs::rename(&partial, &samples_path).with_context(|| format!("cannot write {}", samples_path.display()))?;
     write_atomically(&out.join("results.json"), report.results_json().as_bytes())?;
-    let user = user_specs(&args.spec)?;
+    let user = user_specs(&args.selection.spec)?;
     if args.log_format == Some(LogFormat::LmEval) {
         // lm-eval names its files by local time without colons; ours by the report's UTC time.
         let time = report.provenance.created.clone().unwrap_or_default().trim_end_matches('Z').replace(':', "-");

@@ -4,7 +4,7 @@
 //! land in `RESULTS/<model>/<task>/shard-<i>`, and `clinicbench merge` puts them together. We
 //! write no scheduler.
 
-use super::eval::{self, EvalArgs, PromptSettings};
+use super::eval::{self, EvalArgs, PromptSettings, TaskSelection};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use clinicbench::tasks::Shard;
@@ -20,21 +20,12 @@ const MAX_PLAN_BYTES: u64 = 16 << 20;
 #[derive(Args)]
 pub struct PlanArgs {
     /// The models, comma-separated, by the paths the jobs will see (absolute paths, or paths in
-    /// the job's container; relative ones are taken from each job's working directory).
+    /// the job's container; relative ones are taken from each job's working directory). Task
+    /// spec files and the data root are also given as the jobs will see them.
     #[arg(long, value_delimiter = ',', required = true)]
     pub models: Vec<PathBuf>,
-    /// Tasks, comma-separated.
-    #[arg(long, value_delimiter = ',', conflicts_with = "suite")]
-    pub tasks: Vec<String>,
-    /// A whole suite: `clinicbench`, every task whose data is present under --data-root now.
-    #[arg(long)]
-    pub suite: Option<String>,
-    /// Task spec files of your own, as the jobs will see them.
-    #[arg(long, value_delimiter = ',')]
-    pub spec: Vec<PathBuf>,
-    /// The datasets folder, as the jobs will see it.
-    #[arg(long, default_value = "../shared/datasets")]
-    pub data_root: PathBuf,
+    #[command(flatten)]
+    pub selection: TaskSelection,
     /// Shards per task.
     #[arg(long, default_value_t = 1)]
     pub shards: usize,
@@ -154,7 +145,8 @@ pub fn plan(args: &PlanArgs) -> Result<bool> {
     if args.shards == 0 {
         bail!("--shards: at least 1");
     }
-    let specs = eval::selected_tasks(None, &args.tasks, args.suite.as_ref(), &args.spec, &args.data_root)?;
+    let t = &args.selection;
+    let specs = eval::selected_tasks(None, &t.tasks, t.suite.as_ref(), &t.spec, &t.data_root)?;
     let tasks: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let models = args.models.iter().zip(labels(&args.models)).map(|(path, label)| PlanModel { path: path.clone(), label }).collect::<Vec<_>>();
     let jobs = models.len() * tasks.len() * args.shards;
@@ -164,8 +156,8 @@ pub fn plan(args: &PlanArgs) -> Result<bool> {
         tasks,
         shards: args.shards,
         results: args.results.clone(),
-        data_root: args.data_root.clone(),
-        spec: args.spec.clone(),
+        data_root: t.data_root.clone(),
+        spec: t.spec.clone(),
         prompts: args.prompts.clone(),
         jobs,
     };
@@ -214,10 +206,7 @@ pub fn job_args(plan_path: &Path, args: &EvalArgs) -> Result<EvalArgs> {
         plan: None,
         index: None,
         task: Some(job.task.to_string()),
-        tasks: vec![],
-        suite: None,
-        spec: plan.spec.clone(),
-        data_root: plan.data_root.clone(),
+        selection: TaskSelection { tasks: vec![], suite: None, spec: plan.spec.clone(), data_root: plan.data_root.clone() },
         data: None,
         prompts: plan.prompts.clone(),
         strict: args.strict,
