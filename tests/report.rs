@@ -36,8 +36,8 @@ fn page_run() -> RunReport {
     let sha = sha256_hex(&bytes);
     let mut s = Session::new();
     let card = match wait(s.load_model("llama_q4_k_m.gguf", &sha, SliceSource(bytes), None, "test")) {
-        FromWorker::ModelLoaded { card, backend, .. } => {
-            web::LoadedModel { file_name: "llama_q4_k_m.gguf".into(), sha256: sha.clone(), card, backend }
+        FromWorker::ModelLoaded { card, backend, chat_template_sha256, .. } => {
+            web::LoadedModel { file_name: "llama_q4_k_m.gguf".into(), sha256: sha.clone(), card, backend, chat_template_sha256 }
         }
         other => panic!("{other:?}"),
     };

@@ -360,6 +360,7 @@ mod app {
         let (card, set_card) = signal(None::<(String, ModelCard, String, String)>);
         let (worker_memory, set_worker_memory) = signal(None::<u64>);
         let (model_sha, set_model_sha) = signal(String::new());
+        let (template_sha, set_template_sha) = signal(None::<String>);
         let (current_run, set_current_run) = signal(None::<RunMeta>);
         let (interrupted, set_interrupted) = signal(None::<(RunMeta, Option<web_sys::Blob>, Vec<Sample>)>);
         let (busy, set_busy) = signal(false);
@@ -418,8 +419,9 @@ mod app {
                     set_status.set("Ready. Load a model to begin.".into());
                 }
                 FromWorker::GpuReport(report) => set_gpu.set(Some(report)),
-                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source, memory_bytes } => {
+                FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source, memory_bytes, chat_template_sha256 } => {
                     set_busy.set(false);
+                    set_template_sha.set(chat_template_sha256);
                     set_worker_memory.set(memory_bytes);
                     // A picked file is the File itself; anything else the worker kept in OPFS.
                     let peer_source = js_sys::Object::new();
@@ -665,6 +667,7 @@ mod app {
                 sha256: model_sha.get_untracked(),
                 card,
                 backend,
+                chat_template_sha256: template_sha.get_untracked(),
             });
             clinicbench::web::page_report(
                 loaded.as_ref(),

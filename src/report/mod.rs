@@ -205,6 +205,9 @@ pub struct ModelProvenance {
     /// Block formats by bytes, largest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quantization: Vec<QuantShare>,
+    /// SHA-256 of the model's chat template (`tokenizer.chat_template`), when a task used it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_template_sha256: Option<String>,
 }
 
 impl ModelProvenance {

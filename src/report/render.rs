@@ -46,7 +46,7 @@ fn test_name(test: PairedTest) -> &'static str {
 }
 
 /// A p-value for people: four decimals, or two significant digits below 0.0001.
-fn p_text(p: f64) -> String {
+pub fn p_text(p: f64) -> String {
     if p < 1e-4 {
         format!("{p:.1e}")
     } else {

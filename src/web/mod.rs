@@ -154,6 +154,9 @@ pub enum FromWorker {
         /// weights); `None` natively.
         #[serde(default)]
         memory_bytes: Option<u64>,
+        /// SHA-256 of the model's chat template, if it has one (for the report's provenance).
+        #[serde(default)]
+        chat_template_sha256: Option<String>,
     },
     /// A task started: how many documents, from which data.
     Started { task: String, total: usize, records: usize, format: String, bad_rows: Vec<String> },
@@ -317,6 +320,8 @@ pub struct LoadedModel {
     pub card: ModelCard,
     /// The backend, as `ModelLoaded` described it.
     pub backend: String,
+    /// SHA-256 of its chat template, if it has one.
+    pub chat_template_sha256: Option<String>,
 }
 
 /// The page's run as the one report type the CLI writes: the tasks' results and provenance as
@@ -342,6 +347,8 @@ pub fn page_report(
             architecture: Some(m.card.architecture.clone()),
             parameters: Some(m.card.parameters),
             quantization: m.card.quantization.clone(),
+            // Recorded when a task used it.
+            chat_template_sha256: m.chat_template_sha256.clone().filter(|_| results.iter().any(|(_, p)| p.chat_template)),
         }),
         tasks: std::mem::take(&mut report.provenance.tasks),
         backend: model.map(|m| m.backend.clone()).unwrap_or_default(),
@@ -439,6 +446,7 @@ impl Session {
             },
         };
         let described = backend.describe();
+        let chat_template_sha256 = tokenizer.chat_template().map(|t| sha256_hex(t.as_bytes()));
         self.engine = Some(LocalEngine::new(tokenizer, backend));
         FromWorker::ModelLoaded {
             file_name: file_name.into(),
@@ -448,6 +456,7 @@ impl Session {
             backend_reason: backend_reason.into(),
             source: String::new(),
             memory_bytes: None,
+            chat_template_sha256,
         }
     }
 

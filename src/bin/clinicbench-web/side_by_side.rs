@@ -3,7 +3,7 @@
 //! by scenario, intervals, paired tests against a chosen baseline with Holm's correction — and a
 //! chart per task. Nothing leaves the browser; every text from a file is rendered as text.
 
-use clinicbench::report::render::{render, Format};
+use clinicbench::report::render::{p_text, render, Format};
 use clinicbench::report::side_by_side::{score_text, side_by_side, NamedRun, SideBySide, Versus};
 use clinicbench::report::{import_files, RunReport};
 use leptos::prelude::*;
@@ -51,7 +51,7 @@ fn task_chart(t: &SideBySide, column: usize) -> impl IntoView {
                 view! {
                     <rect x=label_w y=y + 2.0 width=x(s.value) - label_w height=12 class="fill"/>
                     {whisker}
-                    <text x=x(s.value.max(0.0)) + 6.0 y=y + 12.0 class="value">{score_text(s)}</text>
+                    <text x=label_w + bar_w + 8.0 y=y + 12.0 class="value">{score_text(s)}</text>
                 }
             });
             view! {
@@ -88,7 +88,7 @@ fn scenario_table(t: &SideBySide, si: usize) -> impl IntoView {
                     let vs = cell.versus.as_ref().map(|v| match v {
                         Versus::Paired { comparison: c, p_holm } => view! {
                             <span class=if *p_holm < 0.05 { "vs sig" } else { "vs" }>
-                                {format!("{:+.3} (n = {}), p = {:.2e}, Holm p = {:.2e}", c.delta, c.n, c.p_value, p_holm)}
+                                {format!("{:+.3} (n = {}), p = {}, Holm p = {}", c.delta, c.n, p_text(c.p_value), p_text(*p_holm))}
                             </span>
                         }
                         .into_any(),

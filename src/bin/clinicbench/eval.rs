@@ -252,6 +252,11 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
         architecture: Some(card.architecture),
         parameters: Some(card.parameters),
         quantization: card.quantization,
+        chat_template_sha256: engine
+            .tokenizer()
+            .chat_template()
+            .filter(|_| args.prompts.chat_template)
+            .map(|t| clinicbench::web::sha256_hex(t.as_bytes())),
     };
     // Samples are written as they are scored into samples.jsonl.partial, which becomes
     // samples.jsonl when the run ends: an interrupted run leaves only the partial file, which
