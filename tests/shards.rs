@@ -64,7 +64,7 @@ fn a_plan_run_shard_by_shard_merges_into_the_unsharded_run() {
     let job = |index: usize, extra: &[(&str, &str)]| {
         let i = index.to_string();
         // Half the jobs as a Kubernetes Indexed Job sets them, half as a Slurm job array.
-        let var = if index % 2 == 0 { "JOB_COMPLETION_INDEX" } else { "SLURM_ARRAY_TASK_ID" };
+        let var = if index.is_multiple_of(2) { "JOB_COMPLETION_INDEX" } else { "SLURM_ARRAY_TASK_ID" };
         let mut env = vec![(var, i.as_str())];
         env.extend_from_slice(extra);
         let mut args = vec!["eval", "--plan", s(&plan)];

@@ -186,69 +186,94 @@ fn xlsx_rows(file: &str, bytes: &[u8], bad_rows: &mut Vec<BadRow>, on_row: &mut 
         Ok(r) => r,
         Err(e) => return bad(1, format!("cannot read the first sheet: {e}")),
     };
-    let mut header: Option<Vec<String>> = None;
-    let mut header_row = 0u32;
-    // The record being read: its sheet row, its cells by column, and their size.
-    let mut current: Option<(u32, Vec<(u32, String)>, usize)> = None;
-    let mut records = 0usize;
-    // Hands a finished sheet row on; false to stop reading.
-    let mut finish = |row: Option<(u32, Vec<(u32, String)>, usize)>, header: &mut Option<Vec<String>>, header_row: &mut u32, bad: &mut dyn FnMut(usize, String)| -> bool {
-        let Some((r, cols, size)) = row else { return true };
-        if cols.iter().all(|(_, v)| v.is_empty()) {
-            return true;
-        }
-        let Some(h) = header.as_ref() else {
-            let width = cols.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
-            let mut names = vec![String::new(); width];
-            for (c, v) in cols {
-                names[c as usize] = v;
-            }
-            *header = Some(names);
-            *header_row = r;
-            return true;
-        };
-        records += 1;
-        let line = r as usize + 1;
-        if size > MAX_RECORD_BYTES {
-            bad(line, format!("a record of {size} bytes, past the {} MiB a record may hold", MAX_RECORD_BYTES >> 20));
-            return true;
-        }
-        let mut row: Map<String, Value> = h.iter().map(|name| (name.clone(), json!(""))).collect();
-        for (c, v) in cols {
-            if let Some(name) = h.get(c as usize) {
-                row.insert(name.clone(), json!(v));
-            }
-        }
-        row.insert("_key".into(), json!(records.to_string()));
-        on_row(line, row)
-    };
+    let mut records = SheetRecords { header: None, records: 0, on_row, problems: Vec::new() };
+    let mut current: Option<SheetRow> = None;
     loop {
         let cell = match cells.next_cell() {
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
-                bad(current.as_ref().map_or(1, |c| c.0 as usize + 1), format!("cannot read the first sheet: {e}"));
-                return;
+                records.problems.push((current.as_ref().map_or(1, |c| c.row as usize + 1), format!("cannot read the first sheet: {e}")));
+                break;
             }
         };
         let (r, c) = cell.get_position();
         let text = calamine::Data::from(cell.get_value().clone()).to_string();
-        if current.as_ref().is_some_and(|cur| cur.0 != r) {
-            if !finish(current.take(), &mut header, &mut header_row, &mut bad) {
-                return;
-            }
+        if current.as_ref().is_some_and(|cur| cur.row != r) && current.take().is_some_and(|done| !records.finish(done)) {
+            current = None;
+            break;
         }
-        let cur = current.get_or_insert_with(|| (r, Vec::new(), 0));
-        cur.2 += text.len();
+        current.get_or_insert_with(|| SheetRow { row: r, cells: Vec::new(), bytes: 0 }).add(c, text);
+    }
+    if let Some(last) = current {
+        records.finish(last);
+    }
+    for (line, problem) in records.problems {
+        bad(line, problem);
+    }
+}
+
+/// A sheet row being read: its 0-based row, its cells by column, and the size of their text.
+struct SheetRow {
+    row: u32,
+    cells: Vec<(u32, String)>,
+    bytes: usize,
+}
+
+impl SheetRow {
+    fn add(&mut self, column: u32, text: String) {
+        self.bytes += text.len();
         // A record past the limit keeps only its size, not its cells.
-        if cur.2 <= MAX_RECORD_BYTES {
-            cur.1.push((c, text));
+        if self.bytes <= MAX_RECORD_BYTES {
+            self.cells.push((column, text));
         } else {
-            cur.1.clear();
-            cur.1.push((c, String::from("-")));
+            self.cells.clear();
         }
     }
-    finish(current.take(), &mut header, &mut header_row, &mut bad);
+}
+
+/// Sheet rows becoming records: the first non-empty row is the header, each later one a record
+/// handed to `on_row` (which says whether to go on).
+struct SheetRecords<'a> {
+    header: Option<Vec<String>>,
+    /// Records so far (a record's `_key` is its number).
+    records: usize,
+    on_row: &'a mut dyn FnMut(usize, Map<String, Value>) -> bool,
+    /// Rows that could not be records: (1-based sheet row, why).
+    problems: Vec<(usize, String)>,
+}
+
+impl SheetRecords<'_> {
+    /// Takes a finished row; false to stop reading.
+    fn finish(&mut self, row: SheetRow) -> bool {
+        let line = row.row as usize + 1;
+        if row.bytes > MAX_RECORD_BYTES {
+            self.records += 1;
+            self.problems.push((line, format!("a record of {} bytes, past the {} MiB a record may hold", row.bytes, MAX_RECORD_BYTES >> 20)));
+            return true;
+        }
+        if row.cells.iter().all(|(_, v)| v.is_empty()) {
+            return true;
+        }
+        let Some(header) = &self.header else {
+            let width = row.cells.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
+            let mut names = vec![String::new(); width];
+            for (c, v) in row.cells {
+                names[c as usize] = v;
+            }
+            self.header = Some(names);
+            return true;
+        };
+        self.records += 1;
+        let mut fields: Map<String, Value> = header.iter().map(|name| (name.clone(), json!(""))).collect();
+        for (c, v) in row.cells {
+            if let Some(name) = header.get(c as usize) {
+                fields.insert(name.clone(), json!(v));
+            }
+        }
+        fields.insert("_key".into(), json!(self.records.to_string()));
+        (self.on_row)(line, fields)
+    }
 }
 
 fn to_doc(row: &Map<String, Value>, line: usize, columns: &Columns, choices: &[String]) -> Result<Doc, String> {
