@@ -516,3 +516,41 @@ fn score_command_reports_bad_lines_and_scores_the_rest() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no samples"));
 }
+
+/// Agreement between raters and Bradley–Terry strengths equal scikit-learn's quadratic-weighted
+/// kappa and PyPI krippendorff's ordinal alpha to 1e-9 (missing ratings, ties, 2 to 5 raters, a
+/// constant rater, undefined cases as `None`), and an independent maximum-likelihood fit (scipy)
+/// to 1e-6 (`scripts/make_agreement_fixtures.py`).
+#[test]
+fn agreement_and_rankings_equal_their_references() {
+    use clinicbench::metrics::agreement::{bradley_terry, cohen_kappa_quadratic, krippendorff_alpha_ordinal, Comparison};
+    let fx = load("agreement.json");
+    let ratings = |v: &Value| -> Vec<Option<f64>> { v.as_array().unwrap().iter().map(Value::as_f64).collect() };
+    let same = |got: Option<f64>, want: &Value, tol: f64, what: &str| match (got, want.as_f64()) {
+        (None, None) => {}
+        (Some(g), Some(w)) => assert!((g - w).abs() <= tol, "{what}: {g} vs {w}"),
+        (g, _) => panic!("{what}: {g:?} vs the reference's {want}"),
+    };
+    for case in fx["kappa"].as_array().unwrap() {
+        let got = cohen_kappa_quadratic(&ratings(&case["a"]), &ratings(&case["b"]));
+        same(got, &case["kappa"], 1e-9, &format!("kappa, {}", s(&case["name"])));
+    }
+    for case in fx["alpha"].as_array().unwrap() {
+        // raters × units in the fixture; units of present ratings here.
+        let raters: Vec<Vec<Option<f64>>> = case["raters"].as_array().unwrap().iter().map(ratings).collect();
+        let units: Vec<Vec<f64>> = (0..raters[0].len()).map(|u| raters.iter().filter_map(|r| r[u]).collect()).collect();
+        same(krippendorff_alpha_ordinal(&units), &case["alpha"], 1e-9, &format!("alpha, {}", s(&case["name"])));
+    }
+    for case in fx["bradley_terry"].as_array().unwrap() {
+        let comparisons: Vec<Comparison> = case["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| Comparison { a: c[0].as_u64().unwrap() as usize, b: c[1].as_u64().unwrap() as usize, score: f(&c[2]) })
+            .collect();
+        let got = bradley_terry(case["runs"].as_u64().unwrap() as usize, &comparisons).unwrap();
+        for (g, w) in got.iter().zip(case["strengths"].as_array().unwrap()) {
+            assert!((g - f(w)).abs() < 1e-6, "Bradley–Terry, {}: {got:?} vs {}", s(&case["name"]), case["strengths"]);
+        }
+    }
+}

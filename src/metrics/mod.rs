@@ -41,6 +41,7 @@
 //! A metric that fails on a sample is an error carrying the sample's index
 //! ([`MetricError::Sample`]), never a NaN averaged away.
 
+pub mod agreement;
 pub mod bleu;
 pub mod classification;
 pub mod exact_match;
