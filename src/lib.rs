@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod model;
 pub mod quant;
 pub mod report;
+pub mod rng;
 pub mod tasks;
 pub mod tokenizer;
 pub mod web;

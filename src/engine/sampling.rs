@@ -1,5 +1,6 @@
 //! Choosing the next token: greedy (argmax) or seeded temperature sampling.
 
+use crate::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
 /// How to pick tokens.
@@ -28,7 +29,7 @@ impl Sampler {
             Sampling::Temperature { seed, .. } => *seed,
             Sampling::Greedy => 0,
         };
-        Sampler { sampling: *sampling, rng: SplitMix64(seed), candidates: Vec::new() }
+        Sampler { sampling: *sampling, rng: SplitMix64::new(seed), candidates: Vec::new() }
     }
 
     /// Whether every pick is the argmax (greedy, or a temperature that is not positive).
@@ -155,24 +156,6 @@ pub fn argmax(v: &[f32]) -> usize {
         }
     }
     best
-}
-
-/// SplitMix64: a small, well-mixed generator whose stream is the same on every platform.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 #[cfg(test)]

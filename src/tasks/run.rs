@@ -177,14 +177,10 @@ fn fewshot_examples<'d>(spec: &TaskSpec, data: &'d TaskData, doc_id: usize, opts
         // A dev split the data did not come with (one file given to the page): other documents.
         FewshotSource::DevSplit | FewshotSource::SameSplit => {
             let n = data.docs.len();
-            let mut rng = opts.seed ^ (doc_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut rng = crate::rng::SplitMix64::new(opts.seed ^ (doc_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let mut picked: Vec<usize> = Vec::with_capacity(opts.shots);
             while picked.len() < opts.shots.min(n.saturating_sub(1)) {
-                rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = rng;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                let i = ((z ^ (z >> 31)) % n as u64) as usize;
+                let i = (rng.next_u64() % n as u64) as usize;
                 if i != doc_id && !picked.contains(&i) {
                     picked.push(i);
                 }
