@@ -14,7 +14,9 @@
 //! - [`tasks`] reads ClinicBench's datasets, builds lm-eval-style prompts and scores documents
 //!   through the engine;
 //! - [`report`] holds a run's results, provenance and samples: the one typed report the CLI's
-//!   files, the page's export and import, `compare` and `merge` read and write.
+//!   files, the page's export and import, `compare` and `merge` read and write;
+//! - [`review`] puts finished runs' outputs before clinicians, blinded, and computes their
+//!   ratings' results and agreement.
 
 pub mod backend;
 pub mod calendar;
@@ -24,6 +26,7 @@ pub mod metrics;
 pub mod model;
 pub mod quant;
 pub mod report;
+pub mod review;
 pub mod rng;
 pub mod tasks;
 pub mod tokenizer;

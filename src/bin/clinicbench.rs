@@ -12,6 +12,8 @@ mod eval;
 mod plan;
 #[path = "clinicbench/report.rs"]
 mod report;
+#[path = "clinicbench/review.rs"]
+mod review;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -69,6 +71,9 @@ enum Command {
     /// Many runs side by side, as the paper's tables: tasks by scenario, intervals, and paired
     /// tests against a baseline with Holm's correction (md, csv, json or self-contained html).
     Report(report::ReportArgs),
+    /// Clinician review: build a blinded review set from runs, and the results of the ratings.
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
     /// Merge the shards of a run (`eval --shard i/n`) into one run, equal to the unsharded one.
     Merge(eval::MergeArgs),
     /// Score {"prediction", "reference"} JSON lines on stdin; prints one JSON object
@@ -275,6 +280,7 @@ fn run(cli: Cli) -> Result<bool, Fatal> {
         Command::Merge(m) => eval::merge(&m).map_err(fatal),
         Command::Plan(p) => plan::plan(&p).map_err(fatal),
         Command::Report(r) => report::report(&r).map_err(fatal),
+        Command::Review(r) => review::run(&r).map_err(fatal),
     }
 }
 

@@ -193,6 +193,12 @@ fn versus(base: &NamedRun, run: &NamedRun, column: &TaskColumn, spec_of: &dyn Fn
     }
 }
 
+/// How tables name runs: the model, then what differs among runs of the same model, then the
+/// source where nothing does.
+pub fn run_labels(runs: &[NamedRun]) -> Vec<String> {
+    rows(runs).into_iter().map(|r| r.label).collect()
+}
+
 /// Labels: the model, then what differs among runs of the same model.
 fn rows(runs: &[NamedRun]) -> Vec<RunRow> {
     let base: Vec<String> = runs.iter().map(|r| r.report.provenance.model.label()).collect();

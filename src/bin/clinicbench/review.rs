@@ -1,0 +1,160 @@
+//! `clinicbench review`: review sets built from finished runs for clinicians to rate, and the
+//! results of their ratings (the same library code as the page).
+
+use super::eval::{find_spec, user_specs};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use clinicbench::report::side_by_side::{run_labels, NamedRun};
+use clinicbench::review::{self, stats};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum ReviewCommand {
+    /// Build a review set from finished runs: the set for reviewers, and the unblinding key for
+    /// whoever built it.
+    Build(BuildArgs),
+    /// The results of reviews: each run's mean rating per dimension, and agreement between raters.
+    Stats(StatsArgs),
+}
+
+#[derive(Args)]
+pub struct BuildArgs {
+    /// The runs: `eval --out` folders, results.json files or page exports.
+    #[arg(long, num_args = 1.., required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Tasks to draw from (default: every task all runs generated text for).
+    #[arg(long, value_delimiter = ',')]
+    pub tasks: Vec<String>,
+    /// Items per task.
+    #[arg(long, default_value_t = 20)]
+    pub per_task: usize,
+    /// Seeds the draw of items and the order of outputs.
+    #[arg(long, default_value_t = 1234)]
+    pub seed: u64,
+    /// Task spec files of your own that the runs used, if any.
+    #[arg(long, value_delimiter = ',')]
+    pub spec: Vec<PathBuf>,
+    /// The set for reviewers (it holds the runs' prompts and outputs: treat it like the data).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The unblinding key: which output is which run. Keep it from the reviewers.
+    #[arg(long)]
+    pub key: PathBuf,
+}
+
+#[derive(Args)]
+pub struct StatsArgs {
+    /// Reviewers' files (JSON), or ratings in the long CSV form (item, run, dimension, rater, value).
+    #[arg(required = true)]
+    pub reviews: Vec<PathBuf>,
+    /// The set the reviews rate (checks them: instrument, items, outputs).
+    #[arg(long)]
+    pub set: Option<PathBuf>,
+    /// The unblinding key: name the runs instead of their opaque output ids.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Print one JSON document on stdout (tables and notes go to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn read(p: &PathBuf) -> Result<Vec<u8>> {
+    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+}
+
+pub fn run(command: &ReviewCommand) -> Result<bool> {
+    match command {
+        ReviewCommand::Build(a) => build(a),
+        ReviewCommand::Stats(a) => review_stats(a),
+    }
+}
+
+fn build(a: &BuildArgs) -> Result<bool> {
+    let user = user_specs(&a.spec)?;
+    let mut named = Vec::new();
+    for p in &a.runs {
+        let imported = clinicbench::report::read_run(p)?;
+        for note in &imported.notes {
+            eprintln!("clinicbench: note: {note}");
+        }
+        named.push(NamedRun { source: p.display().to_string(), report: imported.report });
+    }
+    let labels = run_labels(&named);
+    let runs: Vec<review::SourceRun> =
+        named.into_iter().zip(labels).map(|(n, label)| review::SourceRun { label, source: n.source, report: n.report }).collect();
+    let tasks = (!a.tasks.is_empty()).then_some(&a.tasks[..]);
+    let (set, key) = review::build(&runs, tasks, a.per_task, a.seed, &|name| find_spec(name, &user).ok())?;
+    super::eval::write_atomically(&a.out, (serde_json::to_string_pretty(&set)? + "\n").as_bytes())?;
+    super::eval::write_atomically(&a.key, (serde_json::to_string_pretty(&key)? + "\n").as_bytes())?;
+    let tasks: std::collections::BTreeSet<&str> = set.items.iter().map(|i| i.task.as_str()).collect();
+    eprintln!(
+        "clinicbench: {} items ({} per task at most, tasks: {}), {} runs; set {} (for reviewers), key {} (keep it)",
+        set.items.len(),
+        a.per_task,
+        tasks.into_iter().collect::<Vec<_>>().join(", "),
+        runs.len(),
+        a.out.display(),
+        a.key.display()
+    );
+    Ok(true)
+}
+
+fn review_stats(a: &StatsArgs) -> Result<bool> {
+    let set = match &a.set {
+        Some(p) => Some(review::read_set(&p.display().to_string(), &read(p)?)?),
+        None => None,
+    };
+    let key = match &a.key {
+        Some(p) => Some(review::read_key(&p.display().to_string(), &read(p)?)?),
+        None => None,
+    };
+    if let (Some(set), Some(key)) = (&set, &key) {
+        if key.set_hash != set.hash() {
+            bail!("{}: the key is of another set (set hash differs)", a.key.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+        }
+    }
+    // A reviewer once: a later export of the same review replaces an earlier one.
+    let mut reviews: Vec<(String, review::Review)> = Vec::new();
+    let mut ratings = Vec::new();
+    for p in &a.reviews {
+        let name = p.display().to_string();
+        let bytes = read(p)?;
+        if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+            ratings.extend(stats::read_long_csv(&name, &bytes)?);
+            continue;
+        }
+        let r = review::read_review(&name, &bytes, set.as_ref())?;
+        match reviews.iter_mut().find(|(_, x)| x.rater == r.rater) {
+            Some((earlier, x)) if x.set_hash == r.set_hash && x.started == r.started => {
+                eprintln!("clinicbench: {name} is a later export of {earlier}'s review by {}: it replaces it", r.rater);
+                if r.updated >= x.updated {
+                    *x = r;
+                    *earlier = name;
+                }
+            }
+            Some((earlier, _)) => bail!("{name}: the pseudonym {:?} is already {earlier}'s; each reviewer needs their own", r.rater),
+            None => reviews.push((name, r)),
+        }
+    }
+    for (_, r) in &reviews {
+        ratings.extend(stats::long_form(r, key.as_ref()));
+    }
+    if ratings.is_empty() {
+        bail!("no ratings in the files given");
+    }
+    let results = stats::review_stats(&ratings);
+    if a.json {
+        eprint!("{}", results.table());
+        for n in &results.notes {
+            eprintln!("clinicbench: note: {n}");
+        }
+        let doc = serde_json::json!({"dimensions": results.dimensions, "raters": results.raters, "notes": results.notes});
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", results.table());
+        for n in &results.notes {
+            eprintln!("clinicbench: note: {n}");
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,187 @@
+//! Clinician review from the command line: a blinded set built from two runs, two reviewers'
+//! files, and their results, with agreement equal to the statistics' own functions (which equal
+//! scikit-learn and krippendorff, tests/metrics.rs); bad review files refused by name.
+
+mod common;
+
+use clinicbench::metrics::agreement::{cohen_kappa_quadratic, krippendorff_alpha_ordinal};
+use clinicbench::review::{self, Rating, Review, ReviewSet};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(o: &std::process::Output, what: &str) -> String {
+    assert_eq!(o.status.code(), Some(0), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Two models' runs on the demo generation tasks, and a set of 2 items a task from them.
+fn setup(dir: &Path) -> (ReviewSet, PathBuf, PathBuf) {
+    let mut runs = Vec::new();
+    for m in ["llama_q4_k_m", "qwen2_q5_k_m"] {
+        let out = dir.join(m);
+        let model = common::fixture(&format!("families/{m}.gguf"));
+        ok(
+            &common::run_cli(&["eval", "--model", s(&model), "--tasks", "demo_summary,demo_medications", "--backend", "cpu", "--data-root", "/x", "--out", s(&out)], ""),
+            "eval",
+        );
+        runs.push(out);
+    }
+    let (set, key) = (dir.join("set.json"), dir.join("key.json"));
+    ok(
+        &common::run_cli(&["review", "build", "--runs", s(&runs[0]), s(&runs[1]), "--per-task", "2", "--seed", "7", "--out", s(&set), "--key", s(&key)], ""),
+        "review build",
+    );
+    let parsed = review::read_set("set.json", &std::fs::read(&set).unwrap()).unwrap();
+    (parsed, set, key)
+}
+
+/// A reviewer who rates every output on every dimension with `rate(item index, output index, dimension index)`.
+fn reviewer(set: &ReviewSet, rater: &str, rate: impl Fn(usize, usize, usize) -> u8) -> Review {
+    let mut ratings = Vec::new();
+    for (i, item) in set.items.iter().enumerate() {
+        for (o, out) in item.outputs.iter().enumerate() {
+            for (d, dim) in set.instrument.dimensions.iter().enumerate() {
+                ratings.push(Rating { item: item.id.clone(), output: out.id.clone(), dimension: dim.id.clone(), value: rate(i, o, d), tags: vec![], comment: String::new(), seconds: 3.0 });
+            }
+        }
+    }
+    Review {
+        version: 1,
+        set_hash: set.hash(),
+        instrument_hash: set.instrument_hash.clone(),
+        rater: rater.into(),
+        app_version: "test".into(),
+        started: "2026-12-04T10:00:00Z".into(),
+        updated: "2026-12-04T10:30:00Z".into(),
+        ratings,
+    }
+}
+
+#[test]
+fn a_blinded_set_two_reviewers_and_their_agreement() {
+    let dir = std::env::temp_dir().join(format!("clinicbench-review-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (set, set_path, key_path) = setup(&dir);
+    assert_eq!(set.items.len(), 4, "2 items from each of the 2 generation tasks");
+    assert!(set.items.iter().all(|i| i.outputs.len() == 2 && !i.source.is_empty()));
+    // Blinding: nothing in the set names a model, a file or a run folder.
+    let text = std::fs::read_to_string(&set_path).unwrap();
+    for secret in ["llama", "qwen", ".gguf", "q4_k_m", s(&dir)] {
+        assert!(!text.contains(secret), "the set names {secret:?}");
+    }
+    let key = review::read_key("key.json", &std::fs::read(&key_path).unwrap()).unwrap();
+    assert_eq!((key.set_hash.clone(), key.outputs.len()), (set.hash(), 8));
+    // Outputs are not in the runs' order in every item.
+    let firsts: Vec<usize> = set.items.iter().map(|i| key.outputs[&i.outputs[0].id]).collect();
+    assert!(firsts.contains(&0) || firsts.contains(&1));
+
+    // Two reviewers who mostly agree, one point apart now and then.
+    let a = reviewer(&set, "dr-a", |i, o, d| (1 + (i + 2 * o + d) % 4) as u8);
+    let b = reviewer(&set, "dr-b", |i, o, d| {
+        let v = 1 + (i + 2 * o + d) % 4;
+        (if (i + o + d) % 3 == 0 { (v % 4) + 1 } else { v }) as u8
+    });
+    let (fa, fb) = (dir.join("a.json"), dir.join("b.json"));
+    std::fs::write(&fa, serde_json::to_string(&a).unwrap()).unwrap();
+    std::fs::write(&fb, serde_json::to_string(&b).unwrap()).unwrap();
+    let out = ok(&common::run_cli(&["review", "stats", "--set", s(&set_path), "--key", s(&key_path), s(&fa), s(&fb), "--json"], ""), "review stats");
+    let stats: Value = serde_json::from_str(&out).expect("stdout is one JSON document");
+    for dim in &set.instrument.dimensions {
+        let (mut ra, mut rb) = (Vec::new(), Vec::new());
+        for item in &set.items {
+            for output in &item.outputs {
+                let pick = |r: &Review| r.ratings.iter().find(|x| x.item == item.id && x.output == output.id && x.dimension == dim.id).map(|x| f64::from(x.value));
+                ra.push(pick(&a));
+                rb.push(pick(&b));
+            }
+        }
+        let kappa = cohen_kappa_quadratic(&ra, &rb);
+        let units: Vec<Vec<f64>> = ra.iter().zip(&rb).map(|(x, y)| [*x, *y].into_iter().flatten().collect()).collect();
+        let alpha = krippendorff_alpha_ordinal(&units);
+        let got = &stats["dimensions"][&dim.id];
+        assert_eq!(got["kappa"].as_f64(), kappa, "{}", dim.id);
+        assert_eq!(got["alpha"].as_f64(), alpha, "{}", dim.id);
+        assert!(got["alpha_ci95"].is_array() || alpha.is_none());
+        // Runs named through the key.
+        let runs = got["runs"].as_object().unwrap();
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert!(runs.keys().all(|k| k.contains("llama") || k.contains("qwen2")), "{runs:?}");
+        assert!(runs.values().all(|r| r["mean"].as_f64().is_some_and(|m| (1.0..=4.0).contains(&m)) && r["ci95"].is_array()));
+    }
+
+    // The long CSV form gives the same results.
+    let mut csv = String::from("item,run,dimension,rater,value\n");
+    for r in [&a, &b] {
+        for x in &r.ratings {
+            let run = &key.runs[key.outputs[&x.output]].label;
+            csv += &format!("{},\"{}\",{},{},{}\n", x.item, run, x.dimension, r.rater, x.value);
+        }
+    }
+    let fc = dir.join("long.csv");
+    std::fs::write(&fc, csv).unwrap();
+    let from_csv: Value = serde_json::from_str(&ok(&common::run_cli(&["review", "stats", s(&fc), "--json"], ""), "stats from CSV")).unwrap();
+    assert_eq!(from_csv["dimensions"], stats["dimensions"]);
+
+    // Bad files, each refused by name; nothing else is lost.
+    let write = |name: &str, r: &Review| {
+        let p = dir.join(name);
+        std::fs::write(&p, serde_json::to_string(r).unwrap()).unwrap();
+        p
+    };
+    let refused = |files: &[&Path], needle: &str| {
+        let mut args = vec!["review", "stats", "--set", s(&set_path)];
+        args.extend(files.iter().map(|p| s(p)));
+        let o = common::run_cli(&args, "");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{needle}: {err}");
+        assert!(err.contains(needle), "{needle}: {err}");
+    };
+    let mut other = a.clone();
+    other.instrument_hash = "0".repeat(64);
+    refused(&[&write("other.json", &other)], "other.json: rated on another instrument");
+    let mut unknown = a.clone();
+    unknown.ratings[0].item = "i9999".into();
+    refused(&[&write("unknown.json", &unknown)], "unknown item \"i9999\"");
+    let mut five = a.clone();
+    five.ratings[3].value = 5;
+    refused(&[&write("five.json", &five)], "5 is outside the scale 1-4");
+    let mut impostor = b.clone();
+    impostor.rater = "dr-a".into();
+    impostor.started = "2026-12-05T09:00:00Z".into();
+    refused(&[&fa, &write("impostor.json", &impostor)], "the pseudonym \"dr-a\" is already");
+    let text = std::fs::read_to_string(&fa).unwrap();
+    let cut = dir.join("cut.json");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    refused(&[&cut], "cut.json: the file ends before the JSON does");
+    // A later export of the same review replaces the earlier one.
+    let mut later = a.clone();
+    later.updated = "2026-12-04T11:00:00Z".into();
+    later.ratings.truncate(4);
+    let o = common::run_cli(&["review", "stats", "--set", s(&set_path), s(&fa), s(&write("later.json", &later)), s(&fb)], "");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("later export"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_set_whose_instrument_was_edited_is_refused() {
+    let mut set = ReviewSet {
+        version: 1,
+        instrument: review::Instrument::clinical(),
+        instrument_hash: String::new(),
+        seed: 1,
+        items: vec![],
+    };
+    set.instrument_hash = set.instrument.hash();
+    let good = serde_json::to_string(&set).unwrap();
+    assert!(review::read_set("set.json", good.as_bytes()).is_ok());
+    set.instrument.dimensions[0].scale[3] = "Perfect".into();
+    let e = review::read_set("set.json", serde_json::to_string(&set).unwrap().as_bytes()).unwrap_err().to_string();
+    assert!(e.starts_with("set.json: ") && e.contains("hash"), "{e}");
+    assert_eq!(set.instrument.dimensions.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["factuality", "completeness", "safety", "usefulness"]);
+}
