@@ -246,12 +246,14 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         }
         a.swap(col, pivot);
         b.swap(col, pivot);
-        for row in col + 1..n {
-            let f = a[row][col] / a[col][col];
-            for k in col..n {
-                a[row][k] -= f * a[col][k];
+        let (above, below) = a.split_at_mut(col + 1);
+        let pivot_row = &above[col];
+        for (offset, row) in below.iter_mut().enumerate() {
+            let f = row[col] / pivot_row[col];
+            for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= f * p;
             }
-            b[row] -= f * b[col];
+            b[col + 1 + offset] -= f * b[col];
         }
     }
     let mut x = vec![0.0; n];
@@ -276,9 +278,9 @@ fn components(n: usize, linked: &dyn Fn(usize, usize) -> bool) -> Vec<Vec<usize>
         let mut k = 0;
         while k < members.len() {
             let i = members[k];
-            for j in 0..n {
-                if group[j] == usize::MAX && linked(i, j) {
-                    group[j] = g;
+            for (j, slot) in group.iter_mut().enumerate() {
+                if *slot == usize::MAX && linked(i, j) {
+                    *slot = g;
                     members.push(j);
                 }
             }

@@ -109,7 +109,7 @@ pub fn review_stats(ratings: &[LongRating]) -> ReviewStats {
         }
         let values: Vec<Vec<f64>> = units.values().map(|m| m.values().copied().collect()).collect();
         let alpha = krippendorff_alpha_ordinal(&values);
-        let alpha_ci95 = bootstrap_over_units(&values, boot.resamples, boot.seed, |u| krippendorff_alpha_ordinal(u));
+        let alpha_ci95 = bootstrap_over_units(&values, boot.resamples, boot.seed, krippendorff_alpha_ordinal);
         if alpha.is_none() {
             notes.push(format!("{dim}: alpha undefined (no output rated twice, or every rating the same value)"));
         }
