@@ -185,3 +185,49 @@ fn a_set_whose_instrument_was_edited_is_refused() {
     assert!(e.starts_with("set.json: ") && e.contains("hash"), "{e}");
     assert_eq!(set.instrument.dimensions.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["factuality", "completeness", "safety", "usefulness"]);
 }
+
+/// The real model as judge over a set of more than ten items: it completes, its file is a valid
+/// review of the set, and it enters the results as one more rater beside a clinician; error
+/// tags are counted per run.
+#[test]
+fn a_model_judges_a_set_as_one_more_rater() {
+    let Some(model) = common::real_model() else { return };
+    let dir = std::env::temp_dir().join(format!("clinicbench-judge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tasks = "demo_summary,demo_medications,demo_entities,demo_yesno_gen";
+    let mut runs = Vec::new();
+    for m in ["llama_q4_k_m", "qwen2_q5_k_m"] {
+        let out = dir.join(m);
+        let fixture = common::fixture(&format!("families/{m}.gguf"));
+        ok(&common::run_cli(&["eval", "--model", s(&fixture), "--tasks", tasks, "--backend", "cpu", "--data-root", "/x", "--out", s(&out)], ""), "eval");
+        runs.push(out);
+    }
+    let (set_path, key_path, judged) = (dir.join("set.json"), dir.join("key.json"), dir.join("judge.json"));
+    ok(&common::run_cli(&["review", "build", "--runs", s(&runs[0]), s(&runs[1]), "--per-task", "3", "--out", s(&set_path), "--key", s(&key_path)], ""), "build");
+    let set = review::read_set("set.json", &std::fs::read(&set_path).unwrap()).unwrap();
+    assert!(set.items.len() >= 10, "{} items", set.items.len());
+    ok(&common::run_cli(&["review", "judge", "--model", s(&model), "--backend", "cpu", s(&set_path), "--out", s(&judged)], ""), "judge");
+    let judge = review::read_review("judge.json", &std::fs::read(&judged).unwrap(), Some(&set)).unwrap();
+    assert_eq!(judge.ratings.len(), set.items.len() * 2 * 4, "every output on every dimension");
+    assert!(judge.rater.starts_with("judge:") && judge.rater.contains(".gguf"));
+    // A clinician who tags every other output as an omission.
+    let mut human = reviewer(&set, "dr-a", |i, o, d| (1 + (i + o + d) % 4) as u8);
+    for r in human.ratings.iter_mut().filter(|r| r.dimension == "completeness") {
+        if r.item.ends_with(['1', '3', '5', '7', '9']) {
+            r.tags.push("omission".into());
+        }
+    }
+    let fh = dir.join("dr-a.json");
+    std::fs::write(&fh, serde_json::to_string(&human).unwrap()).unwrap();
+    let out = ok(&common::run_cli(&["review", "stats", "--set", s(&set_path), "--key", s(&key_path), s(&fh), s(&judged), "--json"], ""), "stats");
+    let stats: Value = serde_json::from_str(&out).unwrap();
+    let raters: Vec<&str> = stats["raters"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(raters.len(), 2);
+    assert!(raters.iter().any(|r| r.starts_with("judge:")), "{raters:?}");
+    assert!(stats["dimensions"]["safety"]["exact_agreement"].is_f64());
+    let tags = stats["tags"].as_object().unwrap();
+    assert_eq!(tags.len(), 2, "{tags:?}");
+    assert!(tags.values().all(|t| t["omission"].as_f64().is_some_and(|r| r > 0.0 && r < 1.0)), "{tags:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -38,6 +38,28 @@ pub fn long_form(review: &Review, key: Option<&Key>) -> Vec<LongRating> {
         .collect()
 }
 
+/// Each run's error-tag rates: the share of its rated outputs (a rater's ratings of one output)
+/// that carry each tag, over the reviews given (the long CSV form has no tags).
+pub fn tag_rates(reviews: &[&Review], key: Option<&Key>) -> BTreeMap<String, BTreeMap<String, f64>> {
+    // (rater, item, run) -> tags
+    let mut outputs: BTreeMap<(String, String, String), BTreeSet<String>> = BTreeMap::new();
+    for review in reviews {
+        for r in long_form(review, key).iter().zip(&review.ratings) {
+            let (long, rating) = r;
+            outputs.entry((review.rater.clone(), long.item.clone(), long.run.clone())).or_default().extend(rating.tags.iter().cloned());
+        }
+    }
+    let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    let runs: BTreeSet<&String> = outputs.keys().map(|(_, _, run)| run).collect();
+    for run in runs {
+        let rated: Vec<&BTreeSet<String>> = outputs.iter().filter(|((_, _, r), _)| r == run).map(|(_, t)| t).collect();
+        let tags: BTreeSet<&String> = rated.iter().flat_map(|t| t.iter()).collect();
+        let rates = tags.into_iter().map(|t| (t.clone(), rated.iter().filter(|x| x.contains(t)).count() as f64 / rated.len() as f64)).collect();
+        out.insert(run.clone(), rates);
+    }
+    out
+}
+
 /// Ratings in the long CSV form (header `item,run,dimension,rater,value`, any column order).
 pub fn read_long_csv(name: &str, bytes: &[u8]) -> Result<Vec<LongRating>, super::ReviewError> {
     let bad = |problem: String| super::ReviewError::BadFile { file: name.into(), problem };

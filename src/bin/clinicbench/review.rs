@@ -15,6 +15,26 @@ pub enum ReviewCommand {
     Build(BuildArgs),
     /// The results of reviews: each run's mean rating per dimension, and agreement between raters.
     Stats(StatsArgs),
+    /// The model as one more rater: it rates the set's outputs on the same instrument (each
+    /// dimension by the likelihood of the scale's digits) and writes a reviewer's file.
+    Judge(JudgeArgs),
+}
+
+#[derive(Args)]
+pub struct JudgeArgs {
+    /// Path to a GGUF model file.
+    #[arg(long, short)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub engine: super::EngineArgs,
+    /// The review set.
+    pub set: PathBuf,
+    /// The judge's pseudonym (default: `judge:` and the model's file name).
+    #[arg(long)]
+    pub rater: Option<String>,
+    /// The judge's reviewer file.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]
@@ -66,7 +86,27 @@ pub fn run(command: &ReviewCommand) -> Result<bool> {
     match command {
         ReviewCommand::Build(a) => build(a),
         ReviewCommand::Stats(a) => review_stats(a),
+        ReviewCommand::Judge(a) => judge(a),
     }
+}
+
+fn judge(a: &JudgeArgs) -> Result<bool> {
+    let set = review::read_set(&a.set.display().to_string(), &read(&a.set)?)?;
+    let mut engine = super::load_engine(&a.model, &a.engine)?;
+    let rater = a.rater.clone().unwrap_or_else(|| format!("judge:{}", a.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| clinicbench::calendar::utc_timestamp(d.as_secs())).unwrap_or_default();
+    let started = std::time::Instant::now();
+    let review = clinicbench::engine::wait(review::judge::judge(&mut engine, &set, &rater, &now, &mut |done, total| {
+        eprintln!("clinicbench: judged {done} of {total} items");
+    }))?;
+    super::eval::write_atomically(&a.out, (serde_json::to_string_pretty(&review)? + "\n").as_bytes())?;
+    eprintln!(
+        "clinicbench: {} ratings by {rater} in {:.1} s, written to {}",
+        review.ratings.len(),
+        started.elapsed().as_secs_f64(),
+        a.out.display()
+    );
+    Ok(true)
 }
 
 fn build(a: &BuildArgs) -> Result<bool> {
@@ -143,15 +183,22 @@ fn review_stats(a: &StatsArgs) -> Result<bool> {
         bail!("no ratings in the files given");
     }
     let results = stats::review_stats(&ratings);
+    let tags = stats::tag_rates(&reviews.iter().map(|(_, r)| r).collect::<Vec<_>>(), key.as_ref());
     if a.json {
         eprint!("{}", results.table());
         for n in &results.notes {
             eprintln!("clinicbench: note: {n}");
         }
-        let doc = serde_json::json!({"dimensions": results.dimensions, "raters": results.raters, "notes": results.notes});
+        let doc = serde_json::json!({"dimensions": results.dimensions, "tags": tags, "raters": results.raters, "notes": results.notes});
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print!("{}", results.table());
+        for (run, rates) in &tags {
+            let list: Vec<String> = rates.iter().map(|(t, r)| format!("{t} {:.0}%", 100.0 * r)).collect();
+            if !list.is_empty() {
+                println!("tags {run}: {}", list.join(", "));
+            }
+        }
         for n in &results.notes {
             eprintln!("clinicbench: note: {n}");
         }
