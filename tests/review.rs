@@ -58,6 +58,7 @@ fn reviewer(set: &ReviewSet, rater: &str, rate: impl Fn(usize, usize, usize) -> 
         started: "2026-12-04T10:00:00Z".into(),
         updated: "2026-12-04T10:30:00Z".into(),
         ratings,
+        preferences: vec![],
     }
 }
 
@@ -229,5 +230,82 @@ fn a_model_judges_a_set_as_one_more_rater() {
     let tags = stats["tags"].as_object().unwrap();
     assert_eq!(tags.len(), 2, "{tags:?}");
     assert!(tags.values().all(|t| t["omission"].as_f64().is_some_and(|r| r > 0.0 && r < 1.0)), "{tags:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Pairwise mode over three runs: every item shows one pair, the pairs dealt evenly and the
+/// sides drawn; preferences give win/tie/loss per pair and Bradley–Terry strengths equal to the
+/// ranking function's on the same judgements (which equals a scipy fit, tests/metrics.rs).
+#[test]
+fn pairwise_preferences_rank_three_runs() {
+    use clinicbench::metrics::agreement::{bradley_terry, Comparison};
+    use clinicbench::review::{Choice, Preference};
+    let dir = std::env::temp_dir().join(format!("clinicbench-pairwise-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let models = ["llama_q4_k_m", "qwen2_q5_k_m", "mistral_q2_k"];
+    let mut runs = Vec::new();
+    for m in models {
+        let out = dir.join(m);
+        let fixture = common::fixture(&format!("families/{m}.gguf"));
+        ok(&common::run_cli(&["eval", "--model", s(&fixture), "--tasks", "demo_summary,demo_medications,demo_entities", "--backend", "cpu", "--data-root", "/x", "--out", s(&out)], ""), "eval");
+        runs.push(out);
+    }
+    let (set_path, key_path) = (dir.join("set.json"), dir.join("key.json"));
+    ok(&common::run_cli(&["review", "build", "--runs", s(&runs[0]), s(&runs[1]), s(&runs[2]), "--per-task", "3", "--out", s(&set_path), "--key", s(&key_path)], ""), "build");
+    let set = review::read_set("set.json", &std::fs::read(&set_path).unwrap()).unwrap();
+    let key = review::read_key("key.json", &std::fs::read(&key_path).unwrap()).unwrap();
+    let run_of = |o: &str| key.outputs[o];
+    let mut shown = std::collections::BTreeMap::new();
+    let mut left_first = 0;
+    for item in &set.items {
+        let [l, r] = item.pair.clone().expect("every item has a pair");
+        let (a, b) = (run_of(&l), run_of(&r));
+        assert_ne!(a, b);
+        *shown.entry((a.min(b), a.max(b))).or_insert(0) += 1;
+        left_first += usize::from(a < b);
+    }
+    assert_eq!(shown.len(), 3, "every pair of three runs is shown: {shown:?}");
+    let (lo, hi) = (shown.values().min().unwrap(), shown.values().max().unwrap());
+    assert!(hi - lo <= 1, "dealt evenly: {shown:?}");
+    assert!(left_first > 0 && left_first < set.items.len(), "sides drawn per item");
+    // A reviewer who prefers the lower-numbered run, with a tie every third item and an upset
+    // every fourth.
+    let mut review = reviewer(&set, "dr-a", |_, _, _| 3);
+    let mut comparisons = Vec::new();
+    for (i, item) in set.items.iter().enumerate() {
+        let [l, r] = item.pair.clone().unwrap();
+        let (a, b) = (run_of(&l), run_of(&r));
+        let choice = if i % 3 == 0 { Choice::Tie } else if (a < b) != (i % 4 == 1) { Choice::Left } else { Choice::Right };
+        let score = match choice { Choice::Left => 1.0, Choice::Tie => 0.5, Choice::Right => 0.0 };
+        comparisons.push(Comparison { a, b, score });
+        review.preferences.push(Preference { item: item.id.clone(), left: l, right: r, choice, seconds: 2.0 });
+    }
+    let fa = dir.join("a.json");
+    std::fs::write(&fa, serde_json::to_string(&review).unwrap()).unwrap();
+    let out = ok(&common::run_cli(&["review", "stats", "--set", s(&set_path), "--key", s(&key_path), s(&fa), "--json"], ""), "stats");
+    let stats: Value = serde_json::from_str(&out).unwrap();
+    let pairwise = &stats["pairwise"];
+    assert_eq!(pairwise["pairs"].as_array().unwrap().len(), 3);
+    let total: u64 = pairwise["pairs"].as_array().unwrap().iter().map(|p| p["a_wins"].as_u64().unwrap() + p["ties"].as_u64().unwrap() + p["b_wins"].as_u64().unwrap()).sum();
+    assert_eq!(total as usize, set.items.len());
+    let want = bradley_terry(3, &comparisons).unwrap();
+    for entry in pairwise["bradley_terry"].as_array().unwrap() {
+        let label = entry[0].as_str().unwrap();
+        let run = key.runs.iter().position(|r| r.label == label).unwrap();
+        assert!((entry[1].as_f64().unwrap() - want[run]).abs() < 1e-12, "{label}: {entry} vs {want:?}");
+    }
+    // A reviewer whose judgements always favour the same run: no finite ranking, said.
+    let mut lopsided = review.clone();
+    lopsided.rater = "dr-b".into();
+    for p in lopsided.preferences.iter_mut() {
+        p.choice = if run_of(&p.left) == 0 { Choice::Left } else if run_of(&p.right) == 0 { Choice::Right } else { Choice::Tie };
+    }
+    let fb = dir.join("b.json");
+    std::fs::write(&fb, serde_json::to_string(&lopsided).unwrap()).unwrap();
+    let out = ok(&common::run_cli(&["review", "stats", "--key", s(&key_path), s(&fb), "--json"], ""), "stats");
+    let stats: Value = serde_json::from_str(&out).unwrap();
+    assert!(stats["pairwise"]["bradley_terry"].is_null());
+    assert!(stats["pairwise"]["ranking_note"].as_str().is_some_and(|n| n.contains("no finite estimate")), "{}", stats["pairwise"]);
     let _ = std::fs::remove_dir_all(&dir);
 }

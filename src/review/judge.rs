@@ -90,5 +90,6 @@ pub async fn judge(
         started: now.into(),
         updated: now.into(),
         ratings,
+        preferences: vec![],
     })
 }

@@ -143,6 +143,11 @@ pub struct Item {
     pub reference: Option<String>,
     /// The outputs, in an order drawn per item (never the runs' order).
     pub outputs: Vec<ItemOutput>,
+    /// The two outputs pairwise mode shows for this item, left then right: pairs of runs are
+    /// dealt over the items so that every pair is shown about equally often, and the sides are
+    /// drawn per item. `None` with fewer than two outputs.
+    #[serde(default)]
+    pub pair: Option<[String; 2]>,
 }
 
 /// One run's output on an item, under an id that does not name the run.
@@ -297,11 +302,21 @@ pub fn build(
                     ItemOutput { id, text: output_text(by_run[run][&d]).unwrap_or_default() }
                 })
                 .collect();
-            items.push(Item { id: String::new(), task: task.clone(), doc_id: d, source: base.prompt.clone(), reference: reference_text(base), outputs });
+            items.push(Item { id: String::new(), task: task.clone(), doc_id: d, source: base.prompt.clone(), reference: reference_text(base), outputs, pair: None });
         }
     }
+    // Pairwise mode: the pairs of runs dealt over the items in a seeded order, sides drawn.
+    let mut pairs: Vec<(usize, usize)> = (0..runs.len()).flat_map(|a| (a + 1..runs.len()).map(move |b| (a, b))).collect();
+    rng.shuffle(&mut pairs);
+    let run_of = |id: &str| outputs_key.get(id).copied();
     for (i, item) in items.iter_mut().enumerate() {
         item.id = format!("i{:04}", i + 1);
+        if let Some(&(a, b)) = pairs.get(i % pairs.len().max(1)) {
+            let find = |run: usize| item.outputs.iter().find(|o| run_of(&o.id) == Some(run)).map(|o| o.id.clone());
+            if let (Some(x), Some(y)) = (find(a), find(b)) {
+                item.pair = Some(if rng.below(2) == 0 { [x, y] } else { [y, x] });
+            }
+        }
     }
     let instrument = Instrument::clinical();
     let set = ReviewSet { version: REVIEW_VERSION, instrument_hash: instrument.hash(), instrument, seed, items };
@@ -347,6 +362,31 @@ pub struct Review {
     pub started: String,
     pub updated: String,
     pub ratings: Vec<Rating>,
+    /// Pairwise mode: which of an item's two shown outputs was better.
+    #[serde(default)]
+    pub preferences: Vec<Preference>,
+}
+
+/// A pairwise judgement of one item's two outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preference {
+    pub item: String,
+    /// The output shown on the left and on the right.
+    pub left: String,
+    pub right: String,
+    pub choice: Choice,
+    #[serde(default)]
+    pub seconds: f64,
+}
+
+/// A ≻ B, a tie, or B ≻ A.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    Left,
+    Tie,
+    Right,
 }
 
 /// One rating of one output on one dimension.
@@ -399,6 +439,17 @@ pub fn read_review(name: &str, bytes: &[u8], set: Option<&ReviewSet>) -> Result<
             }
             if set.instrument.dimension(&r.dimension).is_none() {
                 return Err(bad(format!("unknown dimension {:?}", r.dimension)));
+            }
+        }
+        for p in &review.preferences {
+            let item = set.items.iter().find(|i| i.id == p.item).ok_or_else(|| bad(format!("unknown item {:?}", p.item)))?;
+            for o in [&p.left, &p.right] {
+                if !item.outputs.iter().any(|x| &x.id == o) {
+                    return Err(bad(format!("item {}: unknown output {o:?}", p.item)));
+                }
+            }
+            if p.left == p.right {
+                return Err(bad(format!("item {}: an output compared with itself", p.item)));
             }
         }
     }

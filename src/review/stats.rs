@@ -216,3 +216,89 @@ impl ReviewStats {
         out
     }
 }
+
+/// Pairwise results: for each pair of runs how often each was preferred (a tie counted apart),
+/// the first run's win rate (a tie half a win) with a 95% bootstrap interval over judgements,
+/// and with more than two runs, Bradley–Terry log-strengths (or why they cannot be fitted).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairwiseStats {
+    pub pairs: Vec<PairResult>,
+    /// Runs with their Bradley–Terry log-strength (mean 0), strongest first.
+    pub bradley_terry: Option<Vec<(String, f64)>>,
+    /// Why there is no ranking, where there is none with more than two runs.
+    pub ranking_note: Option<String>,
+}
+
+/// One pair of runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairResult {
+    pub a: String,
+    pub b: String,
+    pub a_wins: usize,
+    pub ties: usize,
+    pub b_wins: usize,
+    /// `a`'s wins plus half the ties, over the judgements.
+    pub a_win_rate: f64,
+    pub a_win_rate_ci95: Option<[f64; 2]>,
+}
+
+/// The pairwise results of reviews (runs named through the key where given).
+pub fn pairwise_stats(reviews: &[&Review], key: Option<&Key>) -> PairwiseStats {
+    use crate::metrics::agreement::{bradley_terry, Comparison};
+    let name = |output: &str| {
+        key.and_then(|k| k.outputs.get(output).and_then(|&i| k.runs.get(i))).map_or_else(|| output.to_string(), |r| r.label.clone())
+    };
+    // (left run, right run, score for left)
+    let judgements: Vec<(String, String, f64)> = reviews
+        .iter()
+        .flat_map(|r| r.preferences.iter())
+        .map(|p| {
+            let score = match p.choice {
+                super::Choice::Left => 1.0,
+                super::Choice::Tie => 0.5,
+                super::Choice::Right => 0.0,
+            };
+            (name(&p.left), name(&p.right), score)
+        })
+        .collect();
+    let runs: Vec<String> = judgements.iter().flat_map(|(a, b, _)| [a.clone(), b.clone()]).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut pairs = Vec::new();
+    for (i, a) in runs.iter().enumerate() {
+        for b in &runs[i + 1..] {
+            // Each judgement of this pair as a score for `a`.
+            let scores: Vec<f64> = judgements
+                .iter()
+                .filter_map(|(l, r, s)| if l == a && r == b { Some(*s) } else if l == b && r == a { Some(1.0 - s) } else { None })
+                .collect();
+            if scores.is_empty() {
+                continue;
+            }
+            let rate = |x: &[f64]| Some(x.iter().sum::<f64>() / x.len() as f64);
+            let boot = Bootstrap::DEFAULT;
+            pairs.push(PairResult {
+                a: a.clone(),
+                b: b.clone(),
+                a_wins: scores.iter().filter(|s| **s == 1.0).count(),
+                ties: scores.iter().filter(|s| **s == 0.5).count(),
+                b_wins: scores.iter().filter(|s| **s == 0.0).count(),
+                a_win_rate: rate(&scores).unwrap_or(0.0),
+                a_win_rate_ci95: bootstrap_over_units(&scores, boot.resamples, boot.seed, rate),
+            });
+        }
+    }
+    let (bradley_terry, ranking_note) = if runs.len() > 2 {
+        let index = |r: &str| runs.iter().position(|x| x == r).expect("a run of the judgements");
+        let comparisons: Vec<Comparison> = judgements.iter().map(|(a, b, s)| Comparison { a: index(a), b: index(b), score: *s }).collect();
+        match bradley_terry(runs.len(), &comparisons) {
+            Ok(strengths) => {
+                let mut ranked: Vec<(String, f64)> = runs.iter().cloned().zip(strengths).collect();
+                ranked.sort_by(|x, y| y.1.total_cmp(&x.1));
+                (Some(ranked), None)
+            }
+            Err(e) => (None, Some(e.to_string())),
+        }
+    } else {
+        (None, None)
+    };
+    PairwiseStats { pairs, bradley_terry, ranking_note }
+}

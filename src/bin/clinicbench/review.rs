@@ -179,20 +179,33 @@ fn review_stats(a: &StatsArgs) -> Result<bool> {
     for (_, r) in &reviews {
         ratings.extend(stats::long_form(r, key.as_ref()));
     }
-    if ratings.is_empty() {
+    if ratings.is_empty() && reviews.iter().all(|(_, r)| r.preferences.is_empty()) {
         bail!("no ratings in the files given");
     }
     let results = stats::review_stats(&ratings);
-    let tags = stats::tag_rates(&reviews.iter().map(|(_, r)| r).collect::<Vec<_>>(), key.as_ref());
+    let reviewed: Vec<&review::Review> = reviews.iter().map(|(_, r)| r).collect();
+    let tags = stats::tag_rates(&reviewed, key.as_ref());
+    let pairwise = stats::pairwise_stats(&reviewed, key.as_ref());
     if a.json {
         eprint!("{}", results.table());
         for n in &results.notes {
             eprintln!("clinicbench: note: {n}");
         }
-        let doc = serde_json::json!({"dimensions": results.dimensions, "tags": tags, "raters": results.raters, "notes": results.notes});
+        let doc = serde_json::json!({"dimensions": results.dimensions, "tags": tags, "pairwise": pairwise, "raters": results.raters, "notes": results.notes});
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print!("{}", results.table());
+        for p in &pairwise.pairs {
+            let ci = p.a_win_rate_ci95.map_or_else(|| "-".to_string(), |[lo, hi]| format!("[{lo:.3}, {hi:.3}]"));
+            println!("pairwise {} vs {}: {} wins, {} ties, {} losses; win rate {:.3} {ci}", p.a, p.b, p.a_wins, p.ties, p.b_wins, p.a_win_rate);
+        }
+        if let Some(ranked) = &pairwise.bradley_terry {
+            let list: Vec<String> = ranked.iter().map(|(r, s)| format!("{r} {s:+.3}")).collect();
+            println!("Bradley-Terry log-strengths: {}", list.join(", "));
+        }
+        if let Some(note) = &pairwise.ranking_note {
+            eprintln!("clinicbench: note: no ranking: {note}");
+        }
         for (run, rates) in &tags {
             let list: Vec<String> = rates.iter().map(|(t, r)| format!("{t} {:.0}%", 100.0 * r)).collect();
             if !list.is_empty() {
