@@ -39,6 +39,13 @@ fn setup(dir: &Path) -> (ReviewSet, PathBuf, PathBuf) {
     (parsed, set, key)
 }
 
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("clinicbench-review-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// A reviewer who rates every output on every dimension with `rate(item index, output index, dimension index)`.
 fn reviewer(set: &ReviewSet, rater: &str, rate: impl Fn(usize, usize, usize) -> u8) -> Review {
     let mut ratings = Vec::new();
@@ -308,4 +315,91 @@ fn pairwise_preferences_rank_three_runs() {
     assert!(stats["pairwise"]["bradley_terry"].is_null());
     assert!(stats["pairwise"]["ranking_note"].as_str().is_some_and(|n| n.contains("no finite estimate")), "{}", stats["pairwise"]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A reviewer's session as the page keeps it: their own order (stable, different from another
+/// reviewer's), screens per mode, ratings that read back as a valid review, and the long CSV that
+/// gives the same results as the JSON file.
+#[test]
+fn a_reviewers_session_orders_rates_and_exports() {
+    use clinicbench::review::results::Reviews;
+    use clinicbench::review::session::{item_order, units, Mode, Session};
+    let dir = tempdir("session");
+    let (set, _, _) = setup(&dir);
+    assert_eq!(item_order(&set, "dr-a"), item_order(&set, "dr-a"), "a reviewer's order is the same every time");
+    let orders: std::collections::BTreeSet<Vec<usize>> = ["dr-a", "dr-b", "dr-c", "dr-d"].iter().map(|p| item_order(&set, p)).collect();
+    assert!(orders.len() > 1, "reviewers do not all share one order");
+    let absolute = units(&set, "dr-a", Mode::Absolute);
+    assert_eq!(absolute.len(), set.items.iter().map(|i| i.outputs.len()).sum::<usize>());
+    assert!(absolute.iter().all(|u| u.outputs.len() == 1));
+    let pairwise = units(&set, "dr-a", Mode::Pairwise);
+    assert_eq!(pairwise.len(), set.items.len(), "two runs: every item has its pair");
+    assert!(pairwise.iter().all(|u| u.outputs.len() == 2 && u.outputs[0].id != u.outputs[1].id));
+
+    let mut s = Session::new(&set, "dr-a", "test", "2026-12-04T10:00:00Z");
+    let dims: Vec<String> = set.instrument.dimensions.iter().map(|d| d.id.clone()).collect();
+    assert!(!s.rate(&absolute[0].item.id, &absolute[0].outputs[0].id, &dims[0], 5, 1.0, "t"), "5 is off the scale");
+    assert!(!s.annotate(&absolute[0].item.id, &absolute[0].outputs[0].id, &["omission".into()], "x", "t"), "tags need a rating first");
+    for (n, u) in absolute.iter().enumerate() {
+        for (d, dim) in dims.iter().enumerate() {
+            assert!(s.rate(&u.item.id, &u.outputs[0].id, dim, ((n + d) % 4 + 1) as u8, 2.0, "2026-12-04T10:05:00Z"));
+        }
+    }
+    // A rating given again replaces the first.
+    s.rate(&absolute[0].item.id, &absolute[0].outputs[0].id, &dims[0], 4, 3.0, "2026-12-04T10:06:00Z");
+    assert!(s.annotate(&absolute[0].item.id, &absolute[0].outputs[0].id, &["omission".into()], "misses the dose", "2026-12-04T10:06:00Z"));
+    assert_eq!(s.review.ratings.len(), absolute.len() * dims.len());
+    assert_eq!(s.done(&set), absolute.len());
+    s.mode = Mode::Pairwise;
+    assert_eq!(s.done(&set), 0, "pairwise screens need a preference");
+
+    let json = serde_json::to_vec(&s.review).unwrap();
+    let read = review::read_review("dr-a.json", &json, Some(&set)).expect("the session's review reads back against its set");
+    assert_eq!(read, s.review);
+    // The long CSV gives the same results as the JSON (runs as opaque output ids in both).
+    let other = reviewer(&set, "dr-b", |i, o, d| ((i * 3 + o + d) % 4 + 1) as u8);
+    let mut from_json = Reviews::default();
+    from_json.add("dr-a.json", &json, Some(&set)).unwrap();
+    from_json.add("dr-b.json", &serde_json::to_vec(&other).unwrap(), Some(&set)).unwrap();
+    let mut from_csv = Reviews::default();
+    from_csv.add("dr-a.csv", s.long_csv().as_bytes(), Some(&set)).unwrap();
+    from_csv.add("dr-b.csv", clinicbench::review::session::long_csv(&other).as_bytes(), Some(&set)).unwrap();
+    assert_eq!(from_json.results(None).stats, from_csv.results(None).stats);
+}
+
+/// Reviewers' files gathered: the same pseudonym twice is refused (nothing lost), a later export
+/// of the same review replaces the earlier one; disagreements of 2 points or more are listed;
+/// an adjudication is kept beside the ratings.
+#[test]
+fn reviews_gathered_disagreements_and_adjudication() {
+    use clinicbench::review::results::{Adjudication, Adjudications, Reviews};
+    let dir = tempdir("gather");
+    let (set, _, _) = setup(&dir);
+    let a = reviewer(&set, "dr-a", |_, _, _| 4);
+    let b = reviewer(&set, "dr-b", |i, _, d| if i == 0 && d == 2 { 1 } else { 4 });
+    let mut reviews = Reviews::default();
+    reviews.add("a.json", &serde_json::to_vec(&a).unwrap(), Some(&set)).unwrap();
+    reviews.add("b.json", &serde_json::to_vec(&b).unwrap(), Some(&set)).unwrap();
+    let impostor = Review { started: "2026-12-05T09:00:00Z".into(), ..a.clone() };
+    let err = reviews.add("c.json", &serde_json::to_vec(&impostor).unwrap(), Some(&set)).unwrap_err().to_string();
+    assert!(err.contains("c.json") && err.contains("dr-a") && err.contains("already"), "{err}");
+    assert_eq!(reviews.reviews.len(), 2, "the refused file changes nothing");
+    let later = Review { updated: "2026-12-04T11:00:00Z".into(), ratings: a.ratings[1..].to_vec(), ..a.clone() };
+    let note = reviews.add("a-later.json", &serde_json::to_vec(&later).unwrap(), Some(&set)).unwrap().expect("a note");
+    assert!(note.contains("replaces"), "{note}");
+    assert_eq!(reviews.reviews.len(), 2);
+    assert_eq!(reviews.reviews[0].1.ratings.len(), a.ratings.len() - 1);
+    let results = reviews.results(None);
+    let n_outputs = set.items[0].outputs.len();
+    assert_eq!(results.disagreements.len(), n_outputs, "item 0 on safety, each output: 4 against 1");
+    assert!(results.disagreements.iter().all(|d| d.item == set.items[0].id && d.dimension == "safety" && d.ratings.len() == 2));
+    let mut adj = Adjudications { set_hash: set.hash(), adjudications: vec![] };
+    let d = &results.disagreements[0];
+    let entry = |value| Adjudication { item: d.item.clone(), run: d.run.clone(), dimension: d.dimension.clone(), value, by: "panel".into(), note: String::new(), at: "t".into() };
+    assert!(!adj.record(entry(0)));
+    assert!(adj.record(entry(3)) && adj.record(entry(2)));
+    assert_eq!(adj.adjudications.len(), 1);
+    assert_eq!(adj.of(&d.item, &d.run, &d.dimension).map(|a| a.value), Some(2));
+    // The originals are untouched.
+    assert_eq!(reviews.results(None).disagreements, results.disagreements);
 }

@@ -9,12 +9,16 @@
 //! - A [`Review`] is one reviewer's file: their pseudonym and every rating with its time.
 //! - [`stats`] turns ratings (from reviews, or the long CSV form) into the results: per run and
 //!   dimension the mean with a bootstrap interval, and agreement between raters.
+//! - [`session`]: one reviewer at work (their order, the screens of each mode, their file as it
+//!   grows); [`results`]: reviewers' files gathered, checked and turned into the results.
 //! - [`judge`]: the loaded model as one more rater, through the [`crate::engine::Engine`] trait.
 //!
 //! Built on the run report ([`crate::report`]); the statistics are the plain functions of
 //! [`crate::metrics::agreement`].
 
 pub mod judge;
+pub mod results;
+pub mod session;
 pub mod stats;
 
 use crate::report::{unpairable, RunReport};

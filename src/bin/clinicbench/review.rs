@@ -5,7 +5,7 @@ use super::eval::{find_spec, user_specs};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use clinicbench::report::side_by_side::{run_labels, NamedRun};
-use clinicbench::review::{self, stats};
+use clinicbench::review;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -154,45 +154,23 @@ fn review_stats(a: &StatsArgs) -> Result<bool> {
         }
     }
     // A reviewer once: a later export of the same review replaces an earlier one.
-    let mut reviews: Vec<(String, review::Review)> = Vec::new();
-    let mut ratings = Vec::new();
+    let mut reviews = review::results::Reviews::default();
     for p in &a.reviews {
-        let name = p.display().to_string();
-        let bytes = read(p)?;
-        if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
-            ratings.extend(stats::read_long_csv(&name, &bytes)?);
-            continue;
-        }
-        let r = review::read_review(&name, &bytes, set.as_ref())?;
-        match reviews.iter_mut().find(|(_, x)| x.rater == r.rater) {
-            Some((earlier, x)) if x.set_hash == r.set_hash && x.started == r.started => {
-                eprintln!("clinicbench: {name} is a later export of {earlier}'s review by {}: it replaces it", r.rater);
-                if r.updated >= x.updated {
-                    *x = r;
-                    *earlier = name;
-                }
-            }
-            Some((earlier, _)) => bail!("{name}: the pseudonym {:?} is already {earlier}'s; each reviewer needs their own", r.rater),
-            None => reviews.push((name, r)),
+        if let Some(note) = reviews.add(&p.display().to_string(), &read(p)?, set.as_ref())? {
+            eprintln!("clinicbench: {note}");
         }
     }
-    for (_, r) in &reviews {
-        ratings.extend(stats::long_form(r, key.as_ref()));
-    }
-    if ratings.is_empty() && reviews.iter().all(|(_, r)| r.preferences.is_empty()) {
+    if reviews.is_empty() {
         bail!("no ratings in the files given");
     }
-    let results = stats::review_stats(&ratings);
-    let reviewed: Vec<&review::Review> = reviews.iter().map(|(_, r)| r).collect();
-    let tags = stats::tag_rates(&reviewed, key.as_ref());
-    let pairwise = stats::pairwise_stats(&reviewed, key.as_ref());
+    let all = reviews.results(key.as_ref());
+    let (results, tags, pairwise) = (&all.stats, &all.tags, &all.pairwise);
     if a.json {
         eprint!("{}", results.table());
         for n in &results.notes {
             eprintln!("clinicbench: note: {n}");
         }
-        let doc = serde_json::json!({"dimensions": results.dimensions, "tags": tags, "pairwise": pairwise, "raters": results.raters, "notes": results.notes});
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        println!("{}", serde_json::to_string_pretty(&all.to_json())?);
     } else {
         print!("{}", results.table());
         for p in &pairwise.pairs {
@@ -206,11 +184,15 @@ fn review_stats(a: &StatsArgs) -> Result<bool> {
         if let Some(note) = &pairwise.ranking_note {
             eprintln!("clinicbench: note: no ranking: {note}");
         }
-        for (run, rates) in &tags {
+        for (run, rates) in tags {
             let list: Vec<String> = rates.iter().map(|(t, r)| format!("{t} {:.0}%", 100.0 * r)).collect();
             if !list.is_empty() {
                 println!("tags {run}: {}", list.join(", "));
             }
+        }
+        for d in &all.disagreements {
+            let list: Vec<String> = d.ratings.iter().map(|(r, v)| format!("{r} {v}")).collect();
+            println!("disagreement {} {} {}: {}", d.item, d.run, d.dimension, list.join(", "));
         }
         for n in &results.notes {
             eprintln!("clinicbench: note: {n}");
