@@ -25,6 +25,10 @@ cargo build --release --bin clinicbench
 node tests/browser/report_html.test.mjs target/release/clinicbench tests/fixtures/report target/screenshots
 node tests/browser/page.test.mjs "$dist" "$CLINICBENCH_MODEL" tests/fixtures/families/llama_q4_k_m.gguf \
   target/screenshots ../shared/datasets target/release/clinicbench
+# Clinician review in the page: build, rate by keyboard in both modes, resume, export, agreement
+# equal to `clinicbench review stats`, blinding, hostile output as text.
+node tests/browser/review.test.mjs "$dist" target/release/clinicbench tests/fixtures/families/llama_q4_k_m.gguf \
+  tests/fixtures/families/qwen2_q5_k_m.gguf target/screenshots
 # A model the size of a 4B-parameter Q4 model loads onto WebGPU in the browser (random weights,
 # written once into target/ by scripts/make_large_model.py with PyPI gguf).
 large=target/large_q4k.gguf

@@ -6,6 +6,18 @@
 #[path = "clinicbench-web/side_by_side.rs"]
 mod side_by_side;
 
+#[cfg(target_arch = "wasm32")]
+#[path = "clinicbench-web/files.rs"]
+mod files;
+
+#[cfg(target_arch = "wasm32")]
+#[path = "clinicbench-web/checkpoint.rs"]
+mod checkpoint;
+
+#[cfg(target_arch = "wasm32")]
+#[path = "clinicbench-web/review.rs"]
+mod review;
+
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
     eprintln!("clinicbench-web is the page's WebAssembly UI: build the page with `trunk build`");
@@ -22,6 +34,9 @@ mod app {
     use clinicbench::model::card::ModelCard;
     use clinicbench::report::{Host, RunReport, TaskProvenance, TaskResult};
     use clinicbench::tasks::{Sample, TaskSpec};
+    use crate::checkpoint;
+    use crate::files::download;
+    use crate::review::ReviewWorkspace;
     use crate::side_by_side::RunsSideBySide;
     use clinicbench::web::{FromWorker, RunRequest, Session, ToWorker};
     use leptos::prelude::*;
@@ -37,6 +52,8 @@ mod app {
         /// the benchmark build's peer (`{file}` or `{opfs: [names]}`).
         static MODEL_FILE: RefCell<Option<web_sys::File>> = const { RefCell::new(None) };
         static PEER_SOURCE: RefCell<Option<js_sys::Object>> = const { RefCell::new(None) };
+        /// Messages for the worker sent before it was ready (`None` once it is).
+        static OUTBOX: RefCell<Option<Vec<js_sys::Object>>> = const { RefCell::new(Some(Vec::new())) };
     }
 
     /// What the benchmark build's peer measured (`window.clinicbenchPeer`, see www/bench/).
@@ -71,6 +88,9 @@ mod app {
     /// The demo model, served beside the page by `scripts/run.sh`.
     const DEMO_MODEL: &str = "models/demo.gguf";
 
+    /// Sends a message to the worker. Until the worker says it is ready, messages wait here in
+    /// order, and go after the backend choice: what the page asks never depends on whether the
+    /// worker or the user was first (a model picked at once still gets `?backend=`).
     fn send(msg: &ToWorker, file: Option<&web_sys::Blob>) {
         let obj = js_sys::Object::new();
         let text = serde_json::to_string(msg).unwrap_or_default();
@@ -78,11 +98,27 @@ mod app {
         if let Some(f) = file {
             let _ = js_sys::Reflect::set(&obj, &"file".into(), f);
         }
+        let waiting = OUTBOX.with(|o| o.borrow_mut().as_mut().map(|q| q.push(obj.clone())).is_some());
+        if !waiting {
+            post(&obj);
+        }
+    }
+
+    fn post(obj: &js_sys::Object) {
         WORKER.with(|w| {
             if let Some(w) = &*w.borrow() {
-                let _ = w.post_message(&obj);
+                let _ = w.post_message(obj);
             }
         });
+    }
+
+    /// The worker is ready: the backend choice first, then what waited, in order.
+    fn worker_ready(choice: clinicbench::web::BackendChoice) {
+        let waiting = OUTBOX.with(|o| o.borrow_mut().take()).unwrap_or_default();
+        send(&ToWorker::ChooseBackend { backend: choice }, None);
+        for obj in &waiting {
+            post(obj);
+        }
     }
 
     fn now_ms() -> f64 {
@@ -158,24 +194,6 @@ mod app {
         }
     }
 
-    pub(crate) fn download(name: &str, text: &str, mime: &str) {
-        let parts = js_sys::Array::of1(&JsValue::from_str(text));
-        let opts = web_sys::BlobPropertyBag::new();
-        opts.set_type(mime);
-        let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts) else { return };
-        let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
-        if let Some(a) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.create_element("a").ok())
-            .and_then(|e| e.dyn_into::<web_sys::HtmlAnchorElement>().ok())
-        {
-            a.set_href(&url);
-            a.set_download(name);
-            a.click();
-        }
-        let _ = web_sys::Url::revoke_object_url(&url);
-    }
-
     fn csv_field(s: &str) -> String {
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
@@ -184,92 +202,6 @@ mod app {
         }
     }
 
-
-    /// Checkpoints in IndexedDB: each run's settings (`runs`, with its dataset file as a Blob)
-    /// and each finished sample (`samples`, keyed `<run id>/<doc id>`), so a reload resumes.
-    mod checkpoint {
-        use wasm_bindgen::prelude::*;
-        use wasm_bindgen::JsCast;
-        use wasm_bindgen_futures::JsFuture;
-        use web_sys::{IdbDatabase, IdbRequest, IdbTransactionMode};
-
-        const DB: &str = "clinicbench";
-
-        fn err(e: JsValue) -> String {
-            format!("IndexedDB: {e:?}")
-        }
-
-        /// A request's result, once it succeeds.
-        async fn done(req: &IdbRequest) -> Result<JsValue, String> {
-            let req2 = req.clone();
-            let promise = js_sys::Promise::new(&mut |resolve, reject| {
-                let ok = Closure::once_into_js(move |_: web_sys::Event| {
-                    let _ = resolve.call1(&JsValue::NULL, &JsValue::TRUE);
-                });
-                let bad = Closure::once_into_js(move |_: web_sys::Event| {
-                    let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("request failed"));
-                });
-                req2.set_onsuccess(Some(ok.unchecked_ref()));
-                req2.set_onerror(Some(bad.unchecked_ref()));
-            });
-            JsFuture::from(promise).await.map_err(err)?;
-            req.result().map_err(err)
-        }
-
-        pub async fn open() -> Result<IdbDatabase, String> {
-            let factory = web_sys::window()
-                .and_then(|w| w.indexed_db().ok().flatten())
-                .ok_or("IndexedDB is not available")?;
-            let req = factory.open_with_u32(DB, 1).map_err(err)?;
-            let upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(move |ev: web_sys::IdbVersionChangeEvent| {
-                let db: Option<IdbDatabase> = ev
-                    .target()
-                    .and_then(|t| t.dyn_into::<web_sys::IdbOpenDbRequest>().ok())
-                    .and_then(|r| r.result().ok())
-                    .and_then(|r| r.dyn_into().ok());
-                if let Some(db) = db {
-                    let _ = db.create_object_store("runs");
-                    let _ = db.create_object_store("samples");
-                }
-            });
-            req.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
-            upgrade.forget();
-            let db = done(&req).await?;
-            db.dyn_into().map_err(err)
-        }
-
-        pub async fn put(db: &IdbDatabase, store: &str, key: &str, value: &JsValue) -> Result<(), String> {
-            let tx = db.transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite).map_err(err)?;
-            let req = tx.object_store(store).map_err(err)?.put_with_key(value, &JsValue::from_str(key)).map_err(err)?;
-            done(&req).await.map(|_| ())
-        }
-
-        /// Every (key, value) of a store whose key starts with `prefix`.
-        pub async fn entries(db: &IdbDatabase, store: &str, prefix: &str) -> Result<Vec<(String, JsValue)>, String> {
-            let tx = db.transaction_with_str(store).map_err(err)?;
-            let os = tx.object_store(store).map_err(err)?;
-            let keys = done(&os.get_all_keys().map_err(err)?).await?;
-            let values = done(&os.get_all().map_err(err)?).await?;
-            let keys: js_sys::Array = keys.dyn_into().map_err(err)?;
-            let values: js_sys::Array = values.dyn_into().map_err(err)?;
-            Ok(keys
-                .iter()
-                .zip(values.iter())
-                .filter_map(|(k, v)| k.as_string().map(|k| (k, v)))
-                .filter(|(k, _)| k.starts_with(prefix))
-                .collect())
-        }
-
-        pub async fn delete_prefix(db: &IdbDatabase, store: &str, prefix: &str) -> Result<(), String> {
-            let keys: Vec<String> = entries(db, store, prefix).await?.into_iter().map(|(k, _)| k).collect();
-            let tx = db.transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite).map_err(err)?;
-            let os = tx.object_store(store).map_err(err)?;
-            for k in keys {
-                let _ = os.delete(&JsValue::from_str(&k));
-            }
-            Ok(())
-        }
-    }
 
     /// A run as its checkpoint keeps it.
     #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -413,9 +345,7 @@ mod app {
             };
             match msg {
                 FromWorker::Ready => {
-                    // Before any model (the worker handles messages in order, and hears none
-                    // before it is ready).
-                    send(&ToWorker::ChooseBackend { backend: backend_choice }, None);
+                    worker_ready(backend_choice);
                     set_status.set("Ready. Load a model to begin.".into());
                 }
                 FromWorker::GpuReport(report) => set_gpu.set(Some(report)),
@@ -708,21 +638,15 @@ mod app {
         // A run to compare with: a page export, or a CLI run's results.json with its
         // samples.jsonl, picked together.
         let import_run = move |ev: leptos::ev::Event| {
-            let input: web_sys::HtmlInputElement = event_target(&ev);
-            let Some(list) = input.files() else { return };
-            let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+            let files = crate::files::picked(&ev);
             if files.is_empty() {
                 return;
             }
             leptos::task::spawn_local(async move {
-                let mut read = Vec::with_capacity(files.len());
-                for file in &files {
-                    let name = file.name();
-                    match wasm_bindgen_futures::JsFuture::from(file.text()).await.ok().and_then(|t| t.as_string()) {
-                        Some(text) => read.push((name, text)),
-                        None => return set_error.set(Some(format!("{name}: cannot read it"))),
-                    }
-                }
+                let read = match crate::files::read_texts(&files).await {
+                    Ok(r) => r,
+                    Err(e) => return set_error.set(Some(e)),
+                };
                 let parts: Vec<(&str, &[u8])> = read.iter().map(|(n, t)| (n.as_str(), t.as_bytes())).collect();
                 let label = read.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(" + ");
                 match clinicbench::report::import_files(&parts) {
@@ -990,6 +914,8 @@ mod app {
             </section>
 
             <RunsSideBySide current=page_run set_error=set_error/>
+
+            <ReviewWorkspace page_run=page_run set_error=set_error/>
 
             <section id="bench">
                 <h2>"Speed"</h2>

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 /// Picked files as runs: one results.json with its samples.jsonl is one run; otherwise each
 /// JSON file (a page export) is a run of its own.
-fn runs_from_files(files: &[(String, String)]) -> Result<(Vec<NamedRun>, Vec<String>), String> {
+pub(crate) fn runs_from_files(files: &[(String, String)]) -> Result<(Vec<NamedRun>, Vec<String>), String> {
     let (jsonl, json): (Vec<&(String, String)>, Vec<&(String, String)>) = files.iter().partition(|(n, _)| n.ends_with(".jsonl"));
     let groups: Vec<Vec<&(String, String)>> = match (json.len(), jsonl.len()) {
         (1, 1) => vec![vec![json[0], jsonl[0]]],
@@ -131,17 +131,12 @@ pub fn RunsSideBySide(current: Signal<RunReport>, set_error: WriteSignal<Option<
         (!runs.is_empty()).then(|| side_by_side(&runs, Some(baseline.get().min(runs.len() - 1)), &clinicbench::tasks::spec::find))
     });
     let pick = move |ev: leptos::ev::Event| {
-        let input: web_sys::HtmlInputElement = event_target(&ev);
-        let Some(list) = input.files() else { return };
-        let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+        let files = crate::files::picked(&ev);
         leptos::task::spawn_local(async move {
-            let mut read = Vec::new();
-            for f in &files {
-                match wasm_bindgen_futures::JsFuture::from(f.text()).await.ok().and_then(|t| t.as_string()) {
-                    Some(text) => read.push((f.name(), text)),
-                    None => return set_error.set(Some(format!("{}: cannot read it", f.name()))),
-                }
-            }
+            let read = match crate::files::read_texts(&files).await {
+                Ok(r) => r,
+                Err(e) => return set_error.set(Some(e)),
+            };
             match runs_from_files(&read) {
                 Ok((runs, n)) => {
                     set_notes.update(|v| v.extend(n));
@@ -153,7 +148,7 @@ pub fn RunsSideBySide(current: Signal<RunReport>, set_error: WriteSignal<Option<
     };
     let download_html = move |_| {
         if let Some(t) = table.get_untracked() {
-            crate::app::download("clinicbench-report.html", &render(&t, Format::Html), "text/html");
+            crate::files::download("clinicbench-report.html", &render(&t, Format::Html), "text/html");
         }
     };
     view! {

@@ -1,0 +1,99 @@
+//! The page's IndexedDB: each run's settings (`runs`, with its dataset file as a Blob), each
+//! finished sample (`samples`, keyed `<run id>/<doc id>`), so a reload resumes a run; and each
+//! reviewer's work (`reviews`: the set, the session after every rating, adjudications), so a
+//! reload resumes a review at the same item.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbRequest, IdbTransactionMode};
+
+const DB: &str = "clinicbench";
+/// 2 added `reviews`; an upgrade creates the stores a database lacks (creating one that exists
+/// fails, and is ignored).
+const VERSION: u32 = 2;
+
+fn err(e: JsValue) -> String {
+    format!("IndexedDB: {e:?}")
+}
+
+/// A request's result, once it succeeds.
+async fn done(req: &IdbRequest) -> Result<JsValue, String> {
+    let req2 = req.clone();
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        let ok = Closure::once_into_js(move |_: web_sys::Event| {
+            let _ = resolve.call1(&JsValue::NULL, &JsValue::TRUE);
+        });
+        let bad = Closure::once_into_js(move |_: web_sys::Event| {
+            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("request failed"));
+        });
+        req2.set_onsuccess(Some(ok.unchecked_ref()));
+        req2.set_onerror(Some(bad.unchecked_ref()));
+    });
+    JsFuture::from(promise).await.map_err(err)?;
+    req.result().map_err(err)
+}
+
+pub async fn open() -> Result<IdbDatabase, String> {
+    let factory = web_sys::window()
+        .and_then(|w| w.indexed_db().ok().flatten())
+        .ok_or("IndexedDB is not available")?;
+    let req = factory.open_with_u32(DB, VERSION).map_err(err)?;
+    let upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(move |ev: web_sys::IdbVersionChangeEvent| {
+        let db: Option<IdbDatabase> = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::IdbOpenDbRequest>().ok())
+            .and_then(|r| r.result().ok())
+            .and_then(|r| r.dyn_into().ok());
+        if let Some(db) = db {
+            let _ = db.create_object_store("runs");
+            let _ = db.create_object_store("samples");
+                let _ = db.create_object_store("reviews");
+        }
+    });
+    req.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
+    upgrade.forget();
+    let db = done(&req).await?;
+    db.dyn_into().map_err(err)
+}
+
+/// The value under `key`, if any.
+pub async fn get(db: &IdbDatabase, store: &str, key: &str) -> Result<Option<JsValue>, String> {
+    let tx = db.transaction_with_str(store).map_err(err)?;
+    let req = tx.object_store(store).map_err(err)?.get(&JsValue::from_str(key)).map_err(err)?;
+    let v = done(&req).await?;
+    Ok((!v.is_undefined() && !v.is_null()).then_some(v))
+}
+
+pub async fn put(db: &IdbDatabase, store: &str, key: &str, value: &JsValue) -> Result<(), String> {
+    let tx = db.transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite).map_err(err)?;
+    let req = tx.object_store(store).map_err(err)?.put_with_key(value, &JsValue::from_str(key)).map_err(err)?;
+    done(&req).await.map(|_| ())
+}
+
+/// Every (key, value) of a store whose key starts with `prefix`.
+pub async fn entries(db: &IdbDatabase, store: &str, prefix: &str) -> Result<Vec<(String, JsValue)>, String> {
+    let tx = db.transaction_with_str(store).map_err(err)?;
+    let os = tx.object_store(store).map_err(err)?;
+    let keys = done(&os.get_all_keys().map_err(err)?).await?;
+    let values = done(&os.get_all().map_err(err)?).await?;
+    let keys: js_sys::Array = keys.dyn_into().map_err(err)?;
+    let values: js_sys::Array = values.dyn_into().map_err(err)?;
+    Ok(keys
+        .iter()
+        .zip(values.iter())
+        .filter_map(|(k, v)| k.as_string().map(|k| (k, v)))
+        .filter(|(k, _)| k.starts_with(prefix))
+        .collect())
+}
+
+pub async fn delete_prefix(db: &IdbDatabase, store: &str, prefix: &str) -> Result<(), String> {
+    let keys: Vec<String> = entries(db, store, prefix).await?.into_iter().map(|(k, _)| k).collect();
+    let tx = db.transaction_with_str_and_mode(store, IdbTransactionMode::Readwrite).map_err(err)?;
+    let os = tx.object_store(store).map_err(err)?;
+    for k in keys {
+        let _ = os.delete(&JsValue::from_str(&k));
+    }
+    Ok(())
+}
+
