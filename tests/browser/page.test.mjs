@@ -240,15 +240,17 @@ try {
   gpuPage.on('pageerror', (e) => errors.push(String(e)));
   gpuPage.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   await gpuPage.goto(`${origin}/?backend=webgpu`);
-  await gpuPage.waitForFunction(() => document.querySelector('#gpu-check')?.dataset.ok !== undefined, null, { timeout: 180000 });
-  // A fresh worker loads the demo model (kept in OPFS) onto WebGPU: its weights go to the GPU a
-  // piece at a time, and the worker's WebAssembly memory stays far below the file's size.
+  // The demo model picked at once, before the worker says it is ready: `?backend=` still holds.
+  // A fresh worker loads it (kept in OPFS) onto WebGPU: its weights go to the GPU a piece at a
+  // time, and the worker's WebAssembly memory stays far below the file's size.
   await gpuPage.click('#load-demo');
+  const pickedBeforeReady = !/^Ready/.test(await gpuPage.textContent('#status'));
   await gpuPage.waitForFunction(() => /Loaded demo.gguf/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
   const demoBytes = fs.statSync(model).size;
   const wasmBytes = Number(await gpuPage.getAttribute('#worker-memory', 'data-bytes'));
   check((await gpuPage.textContent('[data-testid=backend]')).startsWith('wgpu on') && wasmBytes > 0 && wasmBytes < 0.5 * demoBytes,
     `on WebGPU the demo model (${(demoBytes / 2 ** 20).toFixed(0)} MiB) loads with ${(wasmBytes / 2 ** 20).toFixed(0)} MiB of wasm memory in the worker`);
+  check(pickedBeforeReady, 'the demo model was picked before the worker was ready, and still went to WebGPU as ?backend= asked');
   await gpuPage.setInputFiles('[data-testid=model-file]', tiny);
   await gpuPage.waitForSelector('[data-testid=model-card]', { timeout: 120000 });
   const onGpu = await gpuPage.textContent('[data-testid=backend]');
