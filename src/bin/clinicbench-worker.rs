@@ -1,6 +1,6 @@
-//! The page's worker: a [`clinicbench::web::Session`] behind `postMessage`. Messages are JSON
-//! strings (`ToWorker` in, `FromWorker` out); a model or dataset file comes beside the JSON as a
-//! `File`. One loop handles the messages in order and, while a task runs, one document at a time
+//! The page's worker: a [`clinicbench::web::Session`] behind `postMessage`. Messages are
+//! JavaScript values made by serde-wasm-bindgen (`ToWorker` in, `FromWorker` out); a model or
+//! dataset file comes beside the message as a `File`. One loop handles the messages in order and, while a task runs, one document at a time
 //! between them, so Pause and Cancel are heard after the current document.
 //!
 //! A model is read from its `File` (or the browser's copy of a fetched one) a piece at a time,
@@ -37,9 +37,14 @@ mod worker {
     }
 
     fn post(msg: &FromWorker) {
-        // A message that cannot be serialized is a bug here, not in the user's input.
-        let text = serde_json::to_string(msg).unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"message\":\"{e}\"}}"));
-        let _ = scope().post_message(&JsValue::from_str(&text));
+        use serde::Serialize;
+        // A message that cannot be serialized is a bug here, not in the user's input: it is
+        // said as an error rather than lost.
+        let value = msg.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or_else(|e| {
+            let error = FromWorker::Error { message: format!("a message from the worker could not be sent: {e}") };
+            error.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+        });
+        let _ = scope().post_message(&value);
     }
 
     fn error(message: impl Into<String>) {
@@ -48,10 +53,7 @@ mod worker {
 
     /// Lets queued messages (Pause, Cancel) arrive before the next document.
     async fn yield_to_events() {
-        let promise = js_sys::Promise::new(&mut |resolve, _| {
-            let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
-        });
-        let _ = JsFuture::from(promise).await;
+        gloo_timers::future::TimeoutFuture::new(0).await;
     }
 
     /// A `Blob` (a picked file, a fetched or kept model) read by offset with the worker's
@@ -408,14 +410,13 @@ mod worker {
         let (outbox, inbox) = unbounded();
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let data = ev.data();
-            let json = js_sys::Reflect::get(&data, &"json".into()).ok().and_then(|v| v.as_string());
+            let msg = js_sys::Reflect::get(&data, &"msg".into()).unwrap_or(JsValue::UNDEFINED);
             let file = js_sys::Reflect::get(&data, &"file".into()).ok().and_then(|v| v.dyn_into::<Blob>().ok());
-            match json.as_deref().map(serde_json::from_str::<ToWorker>) {
-                Some(Ok(m)) => {
+            match serde_wasm_bindgen::from_value::<ToWorker>(msg) {
+                Ok(m) => {
                     let _ = outbox.unbounded_send((m, file));
                 }
-                Some(Err(e)) => error(format!("bad message: {e}")),
-                None => error("bad message: no json"),
+                Err(e) => error(format!("bad message: {e}")),
             }
         });
         scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));

@@ -97,3 +97,88 @@ pub async fn delete_prefix(db: &IdbDatabase, store: &str, prefix: &str) -> Resul
     Ok(())
 }
 
+
+/// A run as its checkpoint keeps it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunMeta {
+    pub id: String,
+    pub request: clinicbench::web::RunRequest,
+    pub model_name: String,
+    pub model_sha256: String,
+    pub finished: bool,
+}
+
+fn record(meta: &RunMeta, data: Option<&web_sys::Blob>) -> JsValue {
+    let obj = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&obj, &"json".into(), &serde_json::to_string(meta).unwrap_or_default().into());
+    if let Some(d) = data {
+        let _ = js_sys::Reflect::set(&obj, &"data".into(), d);
+    }
+    obj.into()
+}
+
+/// Keeps a run's settings (and its dataset file); a failure goes to `on_error`.
+pub fn save_run(meta: RunMeta, data: Option<web_sys::Blob>, on_error: impl Fn(String) + 'static) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let r = async {
+            let db = open().await?;
+            put(&db, "runs", &meta.id, &record(&meta, data.as_ref())).await
+        }
+        .await;
+        if let Err(e) = r {
+            on_error(format!("cannot checkpoint the run: {e}"));
+        }
+    });
+}
+
+/// Keeps a finished sample of a run.
+pub fn save_sample(run_id: String, sample: clinicbench::tasks::Sample, on_error: impl Fn(String) + 'static) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let r = async {
+            let db = open().await?;
+            let key = format!("{run_id}/{:08}", sample.doc_id);
+            let text = serde_json::to_string(&sample).map_err(|e| e.to_string())?;
+            put(&db, "samples", &key, &JsValue::from_str(&text)).await
+        }
+        .await;
+        if let Err(e) = r {
+            on_error(format!("cannot checkpoint a sample: {e}"));
+        }
+    });
+}
+
+/// The most recent unfinished run, with its dataset file and finished samples.
+pub async fn interrupted_run() -> Result<Option<(RunMeta, Option<web_sys::Blob>, Vec<clinicbench::tasks::Sample>)>, String> {
+    let db = open().await?;
+    let mut runs: Vec<(RunMeta, Option<web_sys::Blob>)> = entries(&db, "runs", "")
+        .await?
+        .into_iter()
+        .filter_map(|(_, v)| {
+            let json = js_sys::Reflect::get(&v, &"json".into()).ok()?.as_string()?;
+            let meta: RunMeta = serde_json::from_str(&json).ok()?;
+            let data = js_sys::Reflect::get(&v, &"data".into()).ok().and_then(|d| d.dyn_into::<web_sys::Blob>().ok());
+            Some((meta, data))
+        })
+        .filter(|(m, _)| !m.finished)
+        .collect();
+    runs.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    let Some((meta, data)) = runs.pop() else { return Ok(None) };
+    let mut samples: Vec<clinicbench::tasks::Sample> = entries(&db, "samples", &format!("{}/", meta.id))
+        .await?
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_str(&v.as_string()?).ok())
+        .collect();
+    samples.sort_by_key(|s| s.doc_id);
+    Ok(Some((meta, data, samples)))
+}
+
+/// Forgets a run's samples and marks it finished, so it is not offered again.
+pub fn forget_run(meta: RunMeta) {
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(db) = open().await {
+            let _ = delete_prefix(&db, "samples", &format!("{}/", meta.id)).await;
+            let id = meta.id.clone();
+            let _ = put(&db, "runs", &id, &record(&RunMeta { finished: true, ..meta }, None)).await;
+        }
+    });
+}

@@ -18,9 +18,10 @@ pub fn picked(ev: &leptos::ev::Event) -> Vec<web_sys::File> {
 pub async fn read_texts(files: &[web_sys::File]) -> Result<Vec<(String, String)>, String> {
     let mut read = Vec::with_capacity(files.len());
     for f in files {
-        match wasm_bindgen_futures::JsFuture::from(f.text()).await.ok().and_then(|t| t.as_string()) {
-            Some(text) => read.push((f.name(), text)),
-            None => return Err(format!("{}: cannot read it", f.name())),
+        let name = f.name();
+        match gloo_file::futures::read_as_text(&gloo_file::File::from(f.clone())).await {
+            Ok(text) => read.push((name, text)),
+            Err(e) => return Err(format!("{name}: cannot read it ({e})")),
         }
     }
     Ok(read)

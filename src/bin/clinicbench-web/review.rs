@@ -7,9 +7,9 @@
 //! DOM names a run, a model or a file. The build panel, which does name the runs, is not shown
 //! while a review is open. Every text from a file is rendered as text.
 
-use crate::checkpoint;
-use crate::files::{download, picked, read_texts};
-use crate::side_by_side::runs_from_files;
+use super::checkpoint;
+use super::files::{download, picked, read_texts};
+use super::side_by_side::runs_from_files;
 use clinicbench::report::side_by_side::{run_labels, NamedRun};
 use clinicbench::report::RunReport;
 use clinicbench::review::results::{Adjudication, Adjudications, Reviews};

@@ -131,9 +131,9 @@ pub fn RunsSideBySide(current: Signal<RunReport>, set_error: WriteSignal<Option<
         (!runs.is_empty()).then(|| side_by_side(&runs, Some(baseline.get().min(runs.len() - 1)), &clinicbench::tasks::spec::find))
     });
     let pick = move |ev: leptos::ev::Event| {
-        let files = crate::files::picked(&ev);
+        let files = super::files::picked(&ev);
         leptos::task::spawn_local(async move {
-            let read = match crate::files::read_texts(&files).await {
+            let read = match super::files::read_texts(&files).await {
                 Ok(r) => r,
                 Err(e) => return set_error.set(Some(e)),
             };
@@ -148,7 +148,7 @@ pub fn RunsSideBySide(current: Signal<RunReport>, set_error: WriteSignal<Option<
     };
     let download_html = move |_| {
         if let Some(t) = table.get_untracked() {
-            crate::files::download("clinicbench-report.html", &render(&t, Format::Html), "text/html");
+            super::files::download("clinicbench-report.html", &render(&t, Format::Html), "text/html");
         }
     };
     view! {

@@ -1,0 +1,131 @@
+//! What the page knows, owned by [`super::app::App`] and handed to each section through
+//! context: the worker's answers land here, and sections read what they show from here and
+//! write only what their controls change. A section's own settings (a filter, a URL being typed)
+//! stay in the section.
+
+use super::checkpoint::RunMeta;
+use clinicbench::engine::Bench;
+use clinicbench::model::card::ModelCard;
+use clinicbench::report::{TaskProvenance, TaskResult};
+use clinicbench::tasks::Sample;
+use clinicbench::web::GpuReport;
+use leptos::prelude::*;
+
+/// The loaded model as the page shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loaded {
+    pub file_name: String,
+    pub card: ModelCard,
+    pub backend: String,
+    pub backend_reason: String,
+    pub sha256: String,
+    pub chat_template_sha256: Option<String>,
+    /// The worker's WebAssembly memory once the model is in.
+    pub worker_memory: Option<u64>,
+}
+
+/// A dataset file's first look, before a run: its name, format, records, bad rows and the first
+/// prompts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preview {
+    pub file: String,
+    pub format: String,
+    pub records: usize,
+    pub bad_rows: Vec<String>,
+    pub first: Vec<String>,
+}
+
+/// A run a reload interrupted: its settings, its dataset file and the samples it finished.
+pub type Interrupted = (RunMeta, Option<web_sys::Blob>, Vec<Sample>);
+
+/// What the benchmark build's peer measured (`window.clinicbenchPeer`, see www/bench/).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct PeerBench {
+    pub peer: String,
+    pub prompt_tokens: usize,
+    pub gen_tokens: usize,
+    pub prefill_tok_s: f64,
+    pub decode_tok_s: f64,
+}
+
+/// The live view of the document being run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Live {
+    pub prompt: String,
+    pub text: String,
+    /// Each choice, its probability, and whether it is the gold one.
+    pub probabilities: Vec<(String, f64, bool)>,
+}
+
+/// The run's progress: documents done of total, speeds, when it started (ms, the page's clock).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+    pub prefill_tok_s: Option<f64>,
+    pub decode_tok_s: Option<f64>,
+    pub started_ms: f64,
+}
+
+#[derive(Clone, Copy)]
+pub struct Page {
+    pub status: RwSignal<String>,
+    pub error: RwSignal<Option<String>>,
+    pub model: RwSignal<Option<Loaded>>,
+    pub gpu: RwSignal<Option<GpuReport>>,
+    /// The worker is loading a model or measuring speed.
+    pub busy: RwSignal<bool>,
+    pub running: RwSignal<bool>,
+    pub paused: RwSignal<bool>,
+    pub progress: RwSignal<Progress>,
+    pub live: RwSignal<Live>,
+    pub samples: RwSignal<Vec<Sample>>,
+    pub results: RwSignal<Vec<(TaskResult, TaskProvenance)>>,
+    /// The task selected, and the dataset file picked for it.
+    pub task: RwSignal<String>,
+    pub data_name: RwSignal<Option<String>>,
+    pub preview: RwSignal<Option<Preview>>,
+    pub current_run: RwSignal<Option<RunMeta>>,
+    pub interrupted: RwSignal<Option<Interrupted>>,
+    pub bench: RwSignal<Option<(String, Bench)>>,
+    pub peer: RwSignal<Option<Result<PeerBench, String>>>,
+    /// Why `?backend=` was not taken, if it was not.
+    pub backend_note: StoredValue<Option<String>>,
+}
+
+impl Page {
+    pub fn new(first_task: String, backend_note: Option<String>) -> Page {
+        Page {
+            status: RwSignal::new("Starting…".into()),
+            error: RwSignal::new(None),
+            model: RwSignal::new(None),
+            gpu: RwSignal::new(None),
+            busy: RwSignal::new(false),
+            running: RwSignal::new(false),
+            paused: RwSignal::new(false),
+            progress: RwSignal::new(Progress::default()),
+            live: RwSignal::new(Live::default()),
+            samples: RwSignal::new(Vec::new()),
+            results: RwSignal::new(Vec::new()),
+            task: RwSignal::new(first_task),
+            data_name: RwSignal::new(None),
+            preview: RwSignal::new(None),
+            current_run: RwSignal::new(None),
+            interrupted: RwSignal::new(None),
+            bench: RwSignal::new(None),
+            peer: RwSignal::new(None),
+            backend_note: StoredValue::new(backend_note),
+        }
+    }
+
+    /// A failure to show; the status line keeps what was last done.
+    pub fn fail(&self, message: impl Into<String>) {
+        self.busy.set(false);
+        self.error.set(Some(message.into()));
+    }
+}
+
+/// The page's state, from any section.
+pub fn page() -> Page {
+    expect_context::<Page>()
+}
