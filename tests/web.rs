@@ -223,3 +223,44 @@ fn the_gpu_report_names_failures_and_the_backend() {
     let back: FromWorker = serde_json::from_str(&serde_json::to_string(&msg).unwrap()).unwrap();
     assert_eq!(back, msg);
 }
+
+/// The page's judge: the worker's session rates a review set with the loaded model, item by
+/// item, and answers with a review that reads back against the set; not while a task runs.
+#[test]
+fn the_loaded_model_judges_a_review_set_in_the_worker() {
+    use clinicbench::review::{self, Instrument, Item, ItemOutput, ReviewSet};
+    let instrument = Instrument::clinical();
+    let output = |id: &str, text: &str| ItemOutput { id: id.into(), text: text.into() };
+    let set = ReviewSet {
+        version: 1,
+        instrument_hash: instrument.hash(),
+        instrument,
+        seed: 1,
+        items: vec![Item {
+            id: "i0001".into(),
+            task: "demo_summary".into(),
+            doc_id: 0,
+            source: "Summarize: the patient has a cough.".into(),
+            reference: Some("Cough.".into()),
+            outputs: vec![output("oa", "The patient coughs."), output("ob", "<script>x</script> take 50 g")],
+            pair: Some(["ob".into(), "oa".into()]),
+        }],
+    };
+    let mut s = Session::new();
+    assert!(matches!(wait(s.judge(&set, "judge", "t", &mut |_| {})), FromWorker::Error { message } if message.contains("load a model")));
+    let bytes = std::fs::read(common::fixture("families/llama_q4_k_m.gguf")).unwrap();
+    assert!(matches!(load(&mut s, "llama.gguf", bytes), FromWorker::ModelLoaded { .. }));
+    let mut heard = vec![];
+    match wait(s.judge(&set, "judge:llama", "2026-12-04T20:00:00Z", &mut |m| heard.push(m))) {
+        FromWorker::Judged { review: r } => {
+            assert_eq!(r.rater, "judge:llama");
+            assert_eq!(r.ratings.len(), 2 * 4, "every output on every dimension");
+            let json = serde_json::to_vec(&r).unwrap();
+            review::read_review("judge.json", &json, Some(&set)).expect("the judge's review reads back against the set");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(heard.as_slice(), [FromWorker::Judging { done: 1, total: 1 }]), "{heard:?}");
+    assert!(matches!(s.start(&request("demo_exam"), None), FromWorker::Started { .. }));
+    assert!(matches!(wait(s.judge(&set, "judge", "t", &mut |_| {})), FromWorker::Error { message } if message.contains("task is running")));
+}

@@ -367,6 +367,7 @@ mod worker {
                     None => error("no dataset file came with the message"),
                 },
                 ToWorker::Bench { prompt_tokens, gen_tokens } => post(&self.session.bench(prompt_tokens, gen_tokens).await),
+                ToWorker::Judge { set, rater, now } => post(&self.session.judge(&set, &rater, &now, &mut |m| post(&m)).await),
                 ToWorker::Cancel => {
                     if let Some(m) = self.session.cancel() {
                         post(&m);

@@ -47,6 +47,9 @@ pub enum ToWorker {
     Preview { task: String, data_file: String },
     /// Measure the loaded model's prefill and decode speed.
     Bench { prompt_tokens: usize, gen_tokens: usize },
+    /// The loaded model rates a review set's outputs as one more rater (see
+    /// [`crate::review::judge`]); `rater` is the pseudonym its review carries.
+    Judge { set: Box<crate::review::ReviewSet>, rater: String, now: String },
 }
 
 /// What to run.
@@ -177,6 +180,10 @@ pub enum FromWorker {
         prompt: String,
     },
     Preview { task: String, data_file: String, format: String, records: usize, bad_rows: Vec<String>, first: Vec<String> },
+    /// The judge has rated `done` of `total` items.
+    Judging { done: usize, total: usize },
+    /// The judge's review of a set.
+    Judged { review: Box<crate::review::Review> },
     /// What the browser's WebGPU adapter made of the GPU kernels' self-check.
     GpuReport(GpuReport),
     Error { message: String },
@@ -616,6 +623,19 @@ impl Session {
         match engine.bench(prompt_tokens, gen_tokens).await {
             Ok(result) => FromWorker::Bench { backend: engine.backend().describe(), result, prompt },
             Err(e) => FromWorker::Error { message: e.to_string() },
+        }
+    }
+
+    /// The loaded model rates a review set (not while a task runs): `on_item` hears each item
+    /// rated; the answer is the judge's review.
+    pub async fn judge(&mut self, set: &crate::review::ReviewSet, rater: &str, now: &str, on_item: &mut dyn FnMut(FromWorker)) -> FromWorker {
+        if self.runner.is_some() {
+            return FromWorker::Error { message: "a task is running; let the model judge when it is done".into() };
+        }
+        let Some(engine) = self.engine.as_mut() else { return FromWorker::Error { message: "load a model first".into() } };
+        match crate::review::judge::judge(engine, set, rater, now, &mut |done, total| on_item(FromWorker::Judging { done, total })).await {
+            Ok(review) => FromWorker::Judged { review: Box::new(review) },
+            Err(e) => FromWorker::Error { message: format!("the judge: {e}") },
         }
     }
 

@@ -188,6 +188,21 @@ try {
     'an adjudicated rating is recorded beside the originals (they stay in the queue)');
   if (shots) await page.locator('#review-results').screenshot({ path: path.join(shots, 'review-results.png') });
 
+  // The loaded model as one more rater: the same ratings as `clinicbench review judge`.
+  await page.setInputFiles('[data-testid=model-file]', modelA);
+  await page.waitForSelector('[data-testid=model-card]', { timeout: 60000 });
+  await page.click('#review-judge');
+  await page.waitForFunction(() => /judge:/.test(document.querySelector('#review-raters')?.textContent || ''), null, { timeout: 120000 });
+  const judgeFile = await save('#review-export-judge', 'judge.json');
+  const judged = JSON.parse(fs.readFileSync(judgeFile, 'utf8'));
+  const cliJudge = path.join(work, 'cli-judge.json');
+  execFileSync(cli, ['review', 'judge', '--model', modelA, '--backend', 'cpu', setFile, '--out', cliJudge], { stdio: 'ignore' });
+  const byKey = (r) => Object.fromEntries(r.ratings.map((x) => [`${x.item}/${x.output}/${x.dimension}`, x.value]));
+  const [pj, cj] = [byKey(judged), byKey(JSON.parse(fs.readFileSync(cliJudge, 'utf8')))];
+  check(judged.ratings.length === 32 && Object.keys(cj).length === 32 && Object.entries(cj).every(([k, v]) => pj[k] === v),
+    `the page's judge rates every output as \`clinicbench review judge\` does (${judged.ratings.length} ratings)`);
+  check(/judge:/.test(await page.textContent('#review-agreement')) || /judge:/.test(await page.textContent('#review-raters')), 'the judge enters the results as one more rater');
+
   // Bad files: named, and nothing already imported is lost.
   const bad = path.join(work, 'bad-value.json');
   fs.writeFileSync(bad, JSON.stringify({ ...b, rater: 'dr-c', ratings: [{ ...b.ratings[0], value: 5 }] }));

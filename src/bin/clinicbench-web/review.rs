@@ -78,6 +78,10 @@ async fn close_stored() -> Result<(), String> {
     checkpoint::put(&db, "reviews", "current", &JsValue::from_str("")).await
 }
 
+/// A change to a reviewer's session on the screen shown: (session, set, item, the screen's
+/// outputs, its rows, screens in the mode) -> whether anything changed.
+type Action<'a> = dyn Fn(&mut Session, &ReviewSet, &str, &[String], &[Row], usize) -> bool + 'a;
+
 /// A row of the rating view: the preference (pairwise only) or one output on one dimension.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Row {
@@ -344,7 +348,7 @@ fn RatingView(set: RwSignal<Option<ReviewSet>>, session: RwSignal<Option<Session
         shown_at.set_value(now);
         sess.spend(item, first, spent)
     };
-    let act = move |f: &dyn Fn(&mut Session, &ReviewSet, &str, &[String], &[Row], usize) -> bool| {
+    let act = move |f: &Action| {
         let Some((item, outs, rows, total)) = screen() else { return };
         let Some(s) = set.get_untracked() else { return };
         let mut changed = None;
@@ -517,7 +521,7 @@ fn RatingView(set: RwSignal<Option<ReviewSet>>, session: RwSignal<Option<Session
                     .map(|(v, w)| {
                         let pressed = given == Some(v);
                         view! {
-                            <button type="button" class="scale-point" class:chosen=pressed aria-pressed=pressed.to_string() tabindex="-1"
+                            <button type="button" class="scale-point" class:chosen=pressed aria-pressed=pressed.to_string()
                                 on:click=move |_| { focus.set(ri); rate(row, v) }>
                                 <span class="digit">{v.to_string()}</span>" "{w}
                             </button>
@@ -647,6 +651,7 @@ fn ReviewResults(
     adjudications: RwSignal<Adjudications>,
     set_error: WriteSignal<Option<String>>,
 ) -> impl IntoView {
+    let page = super::state::page();
     let others = RwSignal::new(Reviews::default());
     let include_own = RwSignal::new(true);
     let notes = RwSignal::new(Vec::<String>::new());
@@ -690,6 +695,11 @@ fn ReviewResults(
                 }
             }
         }
+        if let Some(judge) = page.judged.get() {
+            if let Err(e) = all.add_review("the loaded model's review", judge) {
+                problems.push(e.to_string());
+            }
+        }
         let k = key.get();
         (!all.is_empty()).then(|| (all.results(k.as_ref()), all.reviews.iter().map(|(n, r)| format!("{} ({n})", r.rater)).collect::<Vec<_>>(), problems))
     });
@@ -703,6 +713,23 @@ fn ReviewResults(
             .or_else(|| item.outputs.iter().find(|o| o.id == run))?;
         Some(id.text.clone())
     };
+    // The loaded model as one more rater: it never sees which run wrote an output.
+    let judge = move |_| {
+        let (Some(s), Some(m)) = (set.get_untracked(), page.model.get_untracked()) else { return };
+        if s.hash() != page.judged.with_untracked(|j| j.as_ref().map(|j| j.set_hash.clone())).unwrap_or_default() {
+            page.judged.set(None);
+        }
+        page.busy.set(true);
+        page.error.set(None);
+        page.judging.set(Some((0, s.items.len())));
+        page.status.set("The model is judging the set…".into());
+        super::worker::send(&clinicbench::web::ToWorker::Judge { set: Box::new(s), rater: format!("judge:{}", m.file_name), now: now_iso() }, None);
+    };
+    let export_judge = move |_| {
+        if let Some(j) = page.judged.get_untracked() {
+            download(&format!("review-{}.json", file_safe(&j.rater)), &(serde_json::to_string_pretty(&j).unwrap_or_default() + "\n"), "application/json");
+        }
+    };
     let export_adjudications = move |_| {
         download("review-adjudications.json", &(serde_json::to_string_pretty(&adjudications.get_untracked()).unwrap_or_default() + "\n"), "application/json");
     };
@@ -713,6 +740,14 @@ fn ReviewResults(
             <div class="row">
                 <label>"Reviewers' files (JSON or long CSV), and the key to name the runs " <input type="file" id="review-import" multiple accept=".json,.csv,application/json,text/csv" on:change=import/></label>
                 <label><input type="checkbox" id="review-include-own" prop:checked=move || include_own.get() on:change=move |ev| include_own.set(event_target_checked(&ev))/>" include this browser's review"</label>
+            </div>
+            <div class="row">
+                <button id="review-judge" on:click=judge
+                    disabled=move || set.with(Option::is_none) || page.model.with(Option::is_none) || page.busy.get() || page.running.get()>
+                    "Let the loaded model judge the set (one more rater)"
+                </button>
+                <button id="review-export-judge" on:click=export_judge disabled=move || page.judged.with(Option::is_none)>"Export the model's review"</button>
+                {move || page.judging.get().map(|(done, total)| view! { <progress id="review-judging" max=total.max(1).to_string() value=done.to_string()></progress> })}
             </div>
             {move || notes.get().into_iter().map(|n| view! { <p class="muted">{n}</p> }).collect_view()}
             {move || match results.get() {

@@ -89,6 +89,9 @@ pub struct Page {
     pub interrupted: RwSignal<Option<Interrupted>>,
     pub bench: RwSignal<Option<(String, Bench)>>,
     pub peer: RwSignal<Option<Result<PeerBench, String>>>,
+    /// The loaded model's review of the open set, as a judge, and its progress while it judges.
+    pub judged: RwSignal<Option<clinicbench::review::Review>>,
+    pub judging: RwSignal<Option<(usize, usize)>>,
     /// Why `?backend=` was not taken, if it was not.
     pub backend_note: StoredValue<Option<String>>,
 }
@@ -114,6 +117,8 @@ impl Page {
             interrupted: RwSignal::new(None),
             bench: RwSignal::new(None),
             peer: RwSignal::new(None),
+            judged: RwSignal::new(None),
+            judging: RwSignal::new(None),
             backend_note: StoredValue::new(backend_note),
         }
     }

@@ -166,8 +166,19 @@ fn heard(page: Page, choice: BackendChoice, msg: FromWorker) {
             }
             page.status.set(format!("Cancelled {task} after {done} documents; its samples are kept."));
         }
+        FromWorker::Judging { done, total } => {
+            page.judging.set(Some((done, total)));
+            page.status.set(format!("The model has judged {done} of {total} items…"));
+        }
+        FromWorker::Judged { review } => {
+            page.busy.set(false);
+            page.judging.set(None);
+            page.status.set(format!("The model judged the set: {} ratings, as the rater {}.", review.ratings.len(), review.rater));
+            page.judged.set(Some(*review));
+        }
         FromWorker::Error { message } => {
             page.running.set(false);
+            page.judging.set(None);
             page.fail(message);
         }
     }
