@@ -103,6 +103,7 @@ try {
     if (pairwise) await page.keyboard.press(String((n % 3) + 1));
     for (let d = 0; d < (pairwise ? 8 : 4); d++) await page.keyboard.press(String(((n + d) % 4) + 1));
     const values = await page.$$eval('[data-testid=review-row]', (rows) => rows.map((r) => r.dataset.value));
+    if (shots && n === 3) await page.locator('#rating-view').screenshot({ path: path.join(shots, pairwise ? 'review-pairwise.png' : 'review-absolute.png') });
     await page.keyboard.press('Enter');
     return values;
   };
@@ -114,7 +115,6 @@ try {
     await page.waitForFunction((p) => Number(document.querySelector('[data-testid=review-item]').dataset.position) === p + 1, before[0]);
   }
   check(allGiven, 'digits rate the focused dimension and move to the next');
-  if (shots) await page.locator('#rating-view').screenshot({ path: path.join(shots, 'review-absolute.png') });
   const beforeReload = await position();
   await page.waitForSelector('#rating-view[data-saved=true]');
   await page.reload();
@@ -133,10 +133,7 @@ try {
   await page.keyboard.press('m');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=review-output]').length === 2);
   for (let n = 0; n < 4; n++) await rateScreen(n, true);
-  if (shots) {
-    await page.keyboard.press('Backspace');
-    await page.locator('#rating-view').screenshot({ path: path.join(shots, 'review-pairwise.png') });
-  }
+  await page.keyboard.press('Backspace');
 
   // Hostile output: shown as text, nothing ran.
   const shownText = await page.$eval('#rating-view', (e) => e.textContent);
