@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 model="$1"
-trunk --config trunk.toml build --release >&2
+trunk build --release >&2
 mkdir -p dist/models
 ln -sf "$(realpath "$model")" dist/models/demo.gguf
 echo "$PWD/dist"

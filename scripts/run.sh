@@ -11,4 +11,4 @@ cargo build --release --bin clinicbench
 dist="$(bash scripts/build-page.sh "$model")"
 port="${PORT:-8080}"
 echo "ClinicBench Web: http://localhost:$port/  (Ctrl-C stops it)"
-exec python3 -m http.server "$port" --bind 127.0.0.1 --directory "$dist"
+exec python3 scripts/serve.py "$dist" "$port"

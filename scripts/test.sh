@@ -29,6 +29,9 @@ node tests/browser/page.test.mjs "$dist" "$CLINICBENCH_MODEL" tests/fixtures/fam
 # equal to `clinicbench review stats`, blinding, hostile output as text.
 node tests/browser/review.test.mjs "$dist" target/release/clinicbench tests/fixtures/families/llama_q4_k_m.gguf \
   tests/fixtures/families/qwen2_q5_k_m.gguf target/screenshots
+# The service worker: offline after one visit, cross-origin isolation on a plain static server,
+# a newer build offered and not swapped in; plain http:// says what is missing.
+node tests/browser/offline.test.mjs "$dist" tests/fixtures/families/llama_q4_k_m.gguf
 # A model the size of a 4B-parameter Q4 model loads onto WebGPU in the browser (random weights,
 # written once into target/ by scripts/make_large_model.py with PyPI gguf).
 large=target/large_q4k.gguf

@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
     let page = Page::new(first_task(), note);
     provide_context(page);
     super::worker::start(page, choice);
+    super::offline::start(page.offline);
     let keep_model = RwSignal::new(false);
     take_dropped_files(page, keep_model);
     // This page's run as a report, kept current for the side-by-side and review sections.
@@ -75,6 +76,7 @@ pub fn App() -> impl IntoView {
         <Show when=move || page.error.with(Option::is_some)>
             <p class="error" id="error" role="alert">{move || page.error.get().unwrap_or_default()}</p>
         </Show>
+        <super::offline::NewerBuild/>
         <InterruptedRun/>
         <ModelSection keep_model/>
         <BenchmarkSection/>

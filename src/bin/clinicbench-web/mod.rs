@@ -6,6 +6,7 @@ mod checkpoint;
 mod compare;
 mod files;
 mod model;
+mod offline;
 mod results;
 mod review;
 mod run;

@@ -92,6 +92,8 @@ pub struct Page {
     /// The loaded model's review of the open set, as a judge, and its progress while it judges.
     pub judged: RwSignal<Option<clinicbench::review::Review>>,
     pub judging: RwSignal<Option<(usize, usize)>>,
+    /// What the service worker gives (offline, isolation) and whether a newer build waits.
+    pub offline: RwSignal<super::offline::Offline>,
     /// Why `?backend=` was not taken, if it was not.
     pub backend_note: StoredValue<Option<String>>,
 }
@@ -119,6 +121,7 @@ impl Page {
             peer: RwSignal::new(None),
             judged: RwSignal::new(None),
             judging: RwSignal::new(None),
+            offline: RwSignal::new(Default::default()),
             backend_note: StoredValue::new(backend_note),
         }
     }
