@@ -354,3 +354,30 @@ fn fixtures_cover_every_supported_type() {
     let missing: Vec<_> = want.difference(&seen).collect();
     assert!(missing.is_empty(), "no synthetic model has a {missing:?} matrix");
 }
+
+/// The FLOP count `bench` divides by: a prefill's matrix products are twice the elements of
+/// every layer's weight matrices per token, in every family (fused or split projections), and
+/// attention adds its two products over each token's context, within the window on sliding
+/// layers.
+#[test]
+fn prefill_flops_count_every_layer_matrix_and_attention() {
+    use clinicbench::model::ModelConfig;
+    for name in ["llama_q4_k_m", "mistral_q2_k", "qwen2_q5_k_m", "qwen3_q3_k_m", "gemma2_q4_0", "gemma3_q5_0", "phi3_q8_0"] {
+        let path = common::fixture(&format!("families/{name}.gguf"));
+        let g = Gguf::open(FileSource::open(&path).unwrap()).unwrap();
+        let c = ModelConfig::from_gguf(&g).unwrap();
+        let matrices: f64 = g.tensors.iter().filter(|t| t.name.starts_with("blk.") && t.dims.len() == 2).map(|t| t.n_elements() as f64).sum();
+        let attention_per_position = 2.0 * (c.n_layer * c.n_head * (c.head_dim + c.head_dim_v)) as f64;
+        // One token attends to itself only.
+        assert_eq!(c.prefill_flops(1), 2.0 * matrices + attention_per_position, "{name}");
+        // P tokens: the products P times; token p attends to min(p, window) positions.
+        let p = 40usize;
+        let attended: f64 = (0..c.n_layer)
+            .map(|il| {
+                let w = if c.is_swa_layer(il) && c.sliding_window > 0 { c.sliding_window } else { usize::MAX };
+                (1..=p).map(|ctx| ctx.min(w) as f64).sum::<f64>() * 2.0 * (c.n_head * (c.head_dim + c.head_dim_v)) as f64
+            })
+            .sum();
+        assert_eq!(c.prefill_flops(p), 2.0 * matrices * p as f64 + attended, "{name}");
+    }
+}

@@ -511,6 +511,15 @@ fn bench(b: &BenchArgs) -> Result<()> {
             "bytes_per_token": r.bytes_per_token,
             "decode_gb_s": r.bytes_per_token as f64 * decode_tok_s / 1e9,
     });
+    // Prefill against this machine's measured f32 FMA peak (the CPU backend's arithmetic).
+    let flops = engine.backend().config().prefill_flops(r.prompt_tokens);
+    report["prefill_gflop_s"] = json!(flops / r.prefill_seconds / 1e9);
+    report["flop_per_prompt_token"] = json!(flops / r.prompt_tokens as f64);
+    if gpu.is_none() {
+        let peak = clinicbench::backend::cpu::peak::fma_peak_flops(0.6);
+        report["fma_peak_gflop_s"] = json!(peak / 1e9);
+        report["prefill_peak_fraction"] = json!(flops / r.prefill_seconds / peak);
+    }
     if let Some(g) = gpu {
         report["dispatches_per_token"] = json!(g.dispatches_per_token);
         report["bandwidth_gb_s"] = json!(g.bandwidth_gb_s);

@@ -268,6 +268,27 @@ impl ModelConfig {
         }
     }
 
+    /// Floating-point operations (a multiply-add is two) of prefilling `prompt_tokens` tokens
+    /// from an empty cache: every layer's matrix products for every token, and attention's two
+    /// products (scores, then the weighted sum of values) over each token's context, within the
+    /// window on sliding-window layers. The output layer is left out: a prefill computes the
+    /// logits of its last token only.
+    pub fn prefill_flops(&self, prompt_tokens: usize) -> f64 {
+        let (d, f) = (self.n_embd as f64, self.n_ff as f64);
+        let (q, kv, v) = (self.q_dim() as f64, (self.n_head_kv * self.head_dim) as f64, (self.n_head_kv * self.head_dim_v) as f64);
+        let o = (self.n_head * self.head_dim_v) as f64;
+        // q, k, v, the attention output, and the gated feed-forward (gate, up, down).
+        let products = d * q + d * kv + d * v + o * d + 3.0 * d * f;
+        let per_position = (self.n_head * (self.head_dim + self.head_dim_v)) as f64;
+        let mut flops = 0.0;
+        for il in 0..self.n_layer {
+            let window = if self.is_swa_layer(il) && self.sliding_window > 0 { self.sliding_window } else { usize::MAX };
+            let attended: f64 = (1..=prompt_tokens).map(|ctx| ctx.min(window) as f64).sum();
+            flops += 2.0 * products * prompt_tokens as f64 + 2.0 * per_position * attended;
+        }
+        flops
+    }
+
     /// Width of all query heads together.
     pub fn q_dim(&self) -> usize {
         self.n_head * self.head_dim

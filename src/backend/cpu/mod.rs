@@ -2,6 +2,8 @@
 //! (rayon), single-threaded with SIMD128 in the browser. It is the reference implementation.
 
 pub mod ops;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod peak;
 
 use super::{Backend, BackendError, Pending};
 use crate::gguf::{ByteSource, Gguf, TensorInfo};
