@@ -239,12 +239,26 @@ try {
   gpuPage.on('request', (r) => requests.push(r.url()));
   gpuPage.on('pageerror', (e) => errors.push(String(e)));
   gpuPage.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  // The worker's "ready" reaches the page 2 s late, so the demo model below is surely picked
+  // before it: `?backend=` must still hold (what the page sends waits for the worker, in order).
+  await gpuPage.addInitScript(() => {
+    const slot = Object.getOwnPropertyDescriptor(Worker.prototype, 'onmessage');
+    Object.defineProperty(Worker.prototype, 'onmessage', {
+      get() { return slot.get.call(this); },
+      set(handler) {
+        slot.set.call(this, (ev) => {
+          if (ev.data && ev.data.kind === 'ready') setTimeout(() => { window.__workerReady = true; handler(ev); }, 2000);
+          else handler(ev);
+        });
+      },
+    });
+  });
   await gpuPage.goto(`${origin}/?backend=webgpu`);
   // The demo model picked at once, before the worker says it is ready: `?backend=` still holds.
   // A fresh worker loads it (kept in OPFS) onto WebGPU: its weights go to the GPU a piece at a
   // time, and the worker's WebAssembly memory stays far below the file's size.
   await gpuPage.click('#load-demo');
-  const pickedBeforeReady = !/^Ready/.test(await gpuPage.textContent('#status'));
+  const pickedBeforeReady = await gpuPage.evaluate(() => window.__workerReady !== true);
   await gpuPage.waitForFunction(() => /Loaded demo.gguf/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
   const demoBytes = fs.statSync(model).size;
   const wasmBytes = Number(await gpuPage.getAttribute('#worker-memory', 'data-bytes'));

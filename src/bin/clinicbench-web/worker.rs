@@ -99,7 +99,10 @@ fn heard(page: Page, choice: BackendChoice, msg: FromWorker) {
     match msg {
         FromWorker::Ready => {
             ready(choice);
-            page.status.set("Ready. Load a model to begin.".into());
+            // A model picked before the worker was ready is loading now: say that, not "Ready".
+            if !page.busy.get_untracked() {
+                page.status.set("Ready. Load a model to begin.".into());
+            }
         }
         FromWorker::GpuReport(report) => page.gpu.set(Some(report)),
         FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source, memory_bytes, chat_template_sha256 } => {
