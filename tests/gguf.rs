@@ -196,6 +196,35 @@ fn hostile_headers_fail_with_a_message() {
     expect_err(w.bytes(), "nested");
 }
 
+/// Metadata that would take far more memory than the file: a u8 array's items take 32 bytes
+/// each once read, and a string as long as the file allows may still be absurd. Both are refused
+/// before anything that size is allocated; a vocabulary-sized array still reads.
+#[test]
+fn metadata_too_large_for_memory_is_refused_before_reading() {
+    use clinicbench::gguf::{MAX_METADATA_ITEMS, MAX_METADATA_STRING};
+    let u8_array = |n: u64| {
+        let mut v = 0u32.to_le_bytes().to_vec();
+        v.extend(n.to_le_bytes());
+        v.extend(std::iter::repeat_n(7u8, n as usize));
+        v
+    };
+    // Two arrays that are each allowed but together pass the budget.
+    let half = MAX_METADATA_ITEMS / 2 + 1;
+    let mut w = Writer::new(3);
+    w.kv("a", 9, &u8_array(half)).kv("b", 9, &u8_array(half));
+    let e = Gguf::open(SliceSource(w.bytes())).unwrap_err().to_string();
+    assert!(e.contains("array \"b\"") && e.contains("array items in all"), "{e}");
+    let mut w = Writer::new(3);
+    w.kv("a", 9, &u8_array(300_000)).kv("b", 9, &u8_array(300_000));
+    assert!(Gguf::open(SliceSource(w.bytes())).is_ok(), "a vocabulary-sized header reads");
+    let mut long = vec![];
+    s(&mut long, &"x".repeat(MAX_METADATA_STRING as usize + 1));
+    let mut w = Writer::new(3);
+    w.kv("tokenizer.chat_template", 8, &long);
+    let e = Gguf::open(SliceSource(w.bytes())).unwrap_err().to_string();
+    assert!(e.contains("tokenizer.chat_template") && e.contains("bytes"), "{e}");
+}
+
 #[test]
 fn missing_file_is_a_clear_error() {
     let e = FileSource::open("/nonexistent/model.gguf").err().unwrap();

@@ -218,6 +218,7 @@ pub(super) fn read_value<S: ByteSource>(
             let elem = MetadataValueType::from_id(elem_id)
                 .ok_or_else(|| GgufError::UnknownValueType { key: key.to_string(), type_id: elem_id })?;
             let n = r.count(elem.min_bytes(), &|| format!("array {key:?}"))?;
+            r.metadata_items(n, &|| format!("array {key:?}"))?;
             let mut items = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 items.push(read_value(r, key, elem_id, depth + 1)?);

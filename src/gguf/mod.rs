@@ -43,6 +43,8 @@ pub enum GgufError {
     Truncated { what: String, offset: u64, needed: u64, len: u64 },
     #[error("{what} claims {count} entries at byte {offset}, more than the {remaining} bytes left could hold")]
     AbsurdCount { what: String, count: u64, offset: u64, remaining: u64 },
+    #[error("{what} at byte {offset} holds {size} {unit}, more than the {limit} a model's metadata may (refused before reading it)")]
+    TooLarge { what: String, offset: u64, size: u64, unit: &'static str, limit: u64 },
     #[error("metadata key {key:?}: unknown value type {type_id}")]
     UnknownValueType { key: String, type_id: u32 },
     #[error("{what} at byte {offset} is not valid UTF-8")]
@@ -118,6 +120,13 @@ impl<S: ByteSource> fmt::Debug for Gguf<S> {
     }
 }
 
+/// The longest metadata string: chat templates and token texts are far shorter.
+pub const MAX_METADATA_STRING: u64 = 16 << 20;
+/// The most array items in a file's metadata together: a vocabulary of a million tokens with its
+/// scores, types and merges is a few million. An item takes 32 bytes in memory however few it
+/// takes in the file, so the file's size alone does not bound what a header allocates.
+pub const MAX_METADATA_ITEMS: u64 = 8 << 20;
+
 /// Buffered little-endian reader over a [`ByteSource`] that knows how many bytes remain.
 struct HeaderReader<'a, S: ByteSource> {
     source: &'a S,
@@ -125,13 +134,15 @@ struct HeaderReader<'a, S: ByteSource> {
     pos: u64,
     buf: Vec<u8>,
     buf_start: u64,
+    /// Array items read so far (against [`MAX_METADATA_ITEMS`]).
+    metadata_items: u64,
 }
 
 const HEADER_CHUNK: usize = 1 << 16;
 
 impl<'a, S: ByteSource> HeaderReader<'a, S> {
     fn new(source: &'a S) -> Self {
-        HeaderReader { source, len: source.len(), pos: 0, buf: Vec::new(), buf_start: 0 }
+        HeaderReader { source, len: source.len(), pos: 0, buf: Vec::new(), buf_start: 0, metadata_items: 0 }
     }
 
     fn remaining(&self) -> u64 {
@@ -169,6 +180,15 @@ impl<'a, S: ByteSource> HeaderReader<'a, S> {
         Ok(u64::from_le_bytes(self.array(what)?))
     }
 
+    /// Counts `n` more metadata array items against [`MAX_METADATA_ITEMS`].
+    fn metadata_items(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<(), GgufError> {
+        self.metadata_items = self.metadata_items.saturating_add(n);
+        if self.metadata_items > MAX_METADATA_ITEMS {
+            return Err(GgufError::TooLarge { what: what(), offset: self.pos, size: self.metadata_items, unit: "array items in all", limit: MAX_METADATA_ITEMS });
+        }
+        Ok(())
+    }
+
     /// A count of items each at least `min_item_bytes` long, checked against what is left.
     fn count(&mut self, min_item_bytes: u64, what: &dyn Fn() -> String) -> Result<u64, GgufError> {
         let offset = self.pos;
@@ -183,6 +203,9 @@ impl<'a, S: ByteSource> HeaderReader<'a, S> {
     fn string(&mut self, what: &dyn Fn() -> String) -> Result<String, GgufError> {
         let len = self.count(1, what)?;
         let offset = self.pos;
+        if len > MAX_METADATA_STRING {
+            return Err(GgufError::TooLarge { what: what(), offset, size: len, unit: "bytes", limit: MAX_METADATA_STRING });
+        }
         let bytes = self.bytes(len, what)?.to_vec();
         String::from_utf8(bytes).map_err(|_| GgufError::InvalidUtf8 { what: what(), offset })
     }

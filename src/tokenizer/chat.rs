@@ -7,9 +7,35 @@
 
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
+#[cfg(not(target_arch = "wasm32"))]
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Renders `template`. `messages` are `(role, content)` pairs.
+/// Steps a chat template may take (minijinja's fuel): real templates take a few thousand per
+/// message; a template that loops without end is stopped within a second or two.
+pub(crate) const TEMPLATE_FUEL: u64 = 20_000_000;
+/// The most text a chat template may write (or one string method make): prompts are a context
+/// window of text, far below this.
+pub(crate) const MAX_TEMPLATE_OUTPUT: usize = 16 << 20;
+
+/// The rendered text, refused once it would pass [`MAX_TEMPLATE_OUTPUT`] bytes.
+struct BoundedOutput(Vec<u8>);
+
+impl std::io::Write for BoundedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_TEMPLATE_OUTPUT {
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders `template`. `messages` are `(role, content)` pairs. The template is a program from
+/// the model file: it runs at most [`TEMPLATE_FUEL`] steps and writes at most
+/// [`MAX_TEMPLATE_OUTPUT`] bytes, and is stopped with a message otherwise.
 pub(crate) fn render(
     template: &str,
     messages: &[(&str, &str)],
@@ -18,6 +44,7 @@ pub(crate) fn render(
     eos_token: &str,
 ) -> Result<String, String> {
     let mut env = Environment::new();
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.add_function("raise_exception", |msg: String| -> Result<Value, Error> {
@@ -36,13 +63,34 @@ pub(crate) fn render(
         ("bos_token", Value::from(bos_token)),
         ("eos_token", Value::from(eos_token)),
     ]);
-    tmpl.render(ctx).map_err(|e| {
+    let mut out = BoundedOutput(Vec::new());
+    let rendered = tmpl.render_captured_to(ctx, &mut out).map(|_| ());
+    match rendered {
+        Ok(_) => String::from_utf8(out.0).map_err(|_| "the chat template wrote text that is not UTF-8".to_string()),
+        Err(e) if e.kind() == ErrorKind::OutOfFuel => {
+            Err(format!("the chat template ran too long (more than {TEMPLATE_FUEL} steps) and was stopped"))
+        }
+        Err(e) if e.kind() == ErrorKind::WriteFailure => {
+            Err(format!("the chat template wrote more than {} MiB and was stopped", MAX_TEMPLATE_OUTPUT >> 20))
+        }
         // Show the template's own message for raise_exception, with minijinja's context after.
-        match e.detail() {
+        Err(e) => Err(match e.detail() {
             Some(d) if e.kind() == ErrorKind::InvalidOperation => format!("{d} ({e})"),
             _ => format!("{e:#}"),
-        }
-    })
+        }),
+    }
+}
+
+/// Refuses a string method's result that would pass [`MAX_TEMPLATE_OUTPUT`] bytes, before it
+/// is made.
+fn bounded(len: usize) -> Result<(), Error> {
+    if len > MAX_TEMPLATE_OUTPUT {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("a string of {len} bytes: more than the {} MiB a chat template may make", MAX_TEMPLATE_OUTPUT >> 20),
+        ));
+    }
+    Ok(())
 }
 
 /// Python's `str.isspace` for one char (Unicode White_Space plus the ASCII separators
@@ -106,6 +154,9 @@ fn py_method(_state: &State, value: &Value, method: &str, args: &[Value]) -> Res
                 }
                 "replace" => {
                     let (old, new) = (arg_str(args, 0).ok_or_else(bad)?, arg_str(args, 1).ok_or_else(bad)?);
+                    // Python puts `new` between every character when `old` is empty.
+                    let hits = if old.is_empty() { s.chars().count() + 1 } else { s.matches(old).count() };
+                    bounded(s.len().saturating_add(hits.saturating_mul(new.len())))?;
                     match args.get(2).and_then(|v| v.as_i64()) {
                         Some(n) if n >= 0 => Value::from(s.replacen(old, new, n as usize)),
                         _ => Value::from(s.replace(old, new)),
@@ -143,6 +194,7 @@ fn py_method(_state: &State, value: &Value, method: &str, args: &[Value]) -> Res
                 "join" => {
                     let items = args.first().ok_or_else(bad)?;
                     let parts: Vec<String> = items.try_iter()?.map(|v| v.to_string()).collect();
+                    bounded(parts.iter().map(String::len).sum::<usize>().saturating_add(s.len().saturating_mul(parts.len())))?;
                     Value::from(parts.join(s))
                 }
                 "isdigit" => Value::from(!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())),
@@ -200,6 +252,10 @@ fn title_case(s: &str) -> String {
 /// Today's date/time (UTC) formatted with the strftime directives chat templates use
 /// (`%d %b %Y`, `%B`, `%m`, `%y`, `%H:%M:%S`, `%A`, `%a`, `%j`, `%%`).
 fn strftime_now(fmt: &str) -> String {
+    // In the browser std has no clock (`SystemTime::now` panics there): JavaScript's is used.
+    #[cfg(target_arch = "wasm32")]
+    let secs = (js_sys::Date::now() / 1000.0) as u64;
+    #[cfg(not(target_arch = "wasm32"))]
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -368,5 +424,30 @@ mod tests {
     fn raise_exception_reports_the_message() {
         let e = render("{{ raise_exception('no system role') }}", &[], false, "", "").unwrap_err();
         assert!(e.starts_with("no system role"), "{e}");
+    }
+
+    /// A chat template is a program from a stranger's file: one that loops without end, writes
+    /// without end, or makes a huge string in one method call is stopped with a message, and a
+    /// real template still renders.
+    #[test]
+    fn hostile_templates_are_stopped_with_a_message() {
+        let loops = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+        let e = render(loops, &[], false, "", "").unwrap_err();
+        assert!(e.contains("ran too long"), "{e}");
+        let writes = "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}";
+        let e = render(writes, &[], false, "", "").unwrap_err();
+        assert!(e.contains("wrote more than 16 MiB"), "{e}");
+        let replace = "{{ ('x' * 100000).replace('x', 'y' * 100000) }}";
+        let e = render(replace, &[], false, "", "").unwrap_err();
+        assert!(e.contains("more than the 16 MiB"), "{e}");
+        let between = "{{ ('x' * 100000).replace('', 'y' * 1000) }}";
+        assert!(render(between, &[], false, "", "").unwrap_err().contains("more than the 16 MiB"));
+        let join = "{{ ('y' * 100000).join(['a'] * 1000) }}";
+        assert!(render(join, &[], false, "", "").unwrap_err().contains("more than the 16 MiB"));
+        // A long conversation in a real template's shape renders.
+        let turns: Vec<(&str, &str)> = (0..200).map(|i| if i % 2 == 0 { ("user", "How much aspirin?") } else { ("assistant", "75 mg daily.") }).collect();
+        let chatml = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+        let out = render(chatml, &turns, true, "", "").unwrap();
+        assert_eq!(out.matches("<|im_start|>").count(), 201);
     }
 }
