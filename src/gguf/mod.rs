@@ -382,10 +382,10 @@ fn validate_tensor(t: &TensorInfo, alignment: u64, data_len: u64) -> Result<(), 
         return Err(bad(format!("{n} elements cannot fit in {data_len} bytes of tensor data")));
     }
     let bs = t.ty.block_size() as u64;
-    if t.dims[0] % bs != 0 {
+    if !t.dims[0].is_multiple_of(bs) {
         return Err(bad(format!("row length {} is not a multiple of {}'s block size {bs}", t.dims[0], t.ty.name())));
     }
-    if t.offset % alignment != 0 {
+    if !t.offset.is_multiple_of(alignment) {
         return Err(bad(format!("data offset {} is not aligned to {alignment}", t.offset)));
     }
     let end = t.offset.checked_add(t.n_bytes());
