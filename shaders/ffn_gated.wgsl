@@ -1,6 +1,7 @@
 // The gated feed-forward's activation, in place: gate = act(gate) * up, with act SiLU
 // (SwiGLU) or tanh-approximated GELU (GeGLU, Gemma).
 #include step
+#include activation
 
 struct Gated {
     n_ff: u32,
@@ -14,17 +15,6 @@ struct Gated {
 @group(0) @binding(1) var<storage, read> U: array<f32>;
 @group(0) @binding(2) var<uniform> P: Gated;
 @group(0) @binding(3) var<uniform> S: Step;
-
-fn gelu(x: f32) -> f32 {
-    // tanh is clamped: some drivers return NaN for tanh of large arguments, and tanh(10) is
-    // already 1 in f32.
-    let u = clamp(0.7978846 * x * (1.0 + 0.044715 * x * x), -10.0, 10.0);
-    return 0.5 * x * (1.0 + tanh(u));
-}
-
-fn silu(x: f32) -> f32 {
-    return x / (1.0 + exp(-x));
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

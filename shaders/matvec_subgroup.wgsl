@@ -26,14 +26,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         let r = first_row(wg, nwg) + in_group;
         let mine = in_group < ROWS_PER_GROUP && r < P.rows;
         var acc = 0.0;
+        var up = 0.0;
         if (mine) {
             acc = lane_dot(r, t, lane, lanes);
+            if (P.gated != 0u) {
+                up = lane_dot_up(r, t, lane, lanes);
+            }
         }
         for (var s = lanes / 2u; s > 0u; s >>= 1u) {
             acc += subgroupShuffleXor(acc, s);
+            up += subgroupShuffleXor(up, s);
         }
         if (lane == 0u && mine) {
-            write_row(r, t, acc);
+            write_row(r, t, acc, up);
         }
     }
 }

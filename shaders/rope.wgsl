@@ -1,29 +1,42 @@
-// Prepares the heads of a projection in place, one workgroup per (head, token): adds the bias
-// (Qwen 2), applies the per-head RMSNorm (Qwen 3, Gemma 3), rotates the first n_rot dimensions
-// (adjacent pairs or NeoX halves), and for keys and values copies the head into the KV cache at
-// position p0 + t. Values use it with n_rot = 0: bias and cache copy only.
+// Prepares the heads of the fused q|k|v projection (each token's row: n_head query heads, then
+// n_head_kv key heads, then n_head_kv value heads), one workgroup per (head, token): adds the
+// bias (Qwen 2), applies the per-head RMSNorm to queries and keys (Qwen 3, Gemma 3), rotates
+// their first n_rot dimensions (adjacent pairs or NeoX halves), writes queries back in place
+// for attention and keys and values into the KV cache at position p0 + t.
 #include step
 #include kv_element
 
 struct Rope {
     head_dim: u32,
-    n_heads: u32,
+    head_dim_v: u32,
+    n_head: u32,
+    n_head_kv: u32,
     n_rot: u32,
     interleaved: u32,
-    has_norm: u32,
+    has_q_norm: u32,
+    has_k_norm: u32,
     has_bias: u32,
     eps: f32,
-    to_cache: u32,
+    // Floats a token's q|k|v row holds, and where its keys and values begin.
+    stride: u32,
+    k_offset: u32,
+    v_offset: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
-@group(0) @binding(0) var<storage, read_write> V: array<f32>;
-@group(0) @binding(1) var<storage, read_write> C: array<KvElement>;
-@group(0) @binding(2) var<storage, read> G: array<f32>;
-@group(0) @binding(3) var<storage, read> B: array<f32>;
+@group(0) @binding(0) var<storage, read_write> QKV: array<f32>;
+@group(0) @binding(1) var<storage, read_write> KC: array<KvElement>;
+@group(0) @binding(2) var<storage, read_write> VC: array<KvElement>;
+@group(0) @binding(3) var<storage, read> QN: array<f32>;
+@group(0) @binding(4) var<storage, read> KN: array<f32>;
+// The q|k|v bias, one row.
+@group(0) @binding(5) var<storage, read> B: array<f32>;
 // (cos, sin) of each (token, frequency), computed on the host as the CPU backend does.
-@group(0) @binding(4) var<storage, read> A: array<vec2<f32>>;
-@group(0) @binding(5) var<uniform> P: Rope;
-@group(0) @binding(6) var<uniform> S: Step;
+@group(0) @binding(6) var<storage, read> A: array<vec2<f32>>;
+@group(0) @binding(7) var<uniform> P: Rope;
+@group(0) @binding(8) var<uniform> S: Step;
 
 const WG: u32 = 64u;
 const MAX_HEAD: u32 = 512u;
@@ -37,13 +50,29 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     if (t >= S.n_tokens) {
         return;
     }
-    let width = P.n_heads * P.head_dim;
-    let base = t * width + h * P.head_dim;
+    // 0: a query head, 1: a key head, 2: a value head; and where it sits in the row.
+    var kind = 0u;
+    var offset = h * P.head_dim;
+    var dim = P.head_dim;
+    var n_rot = P.n_rot;
+    var norm = P.has_q_norm == 1u;
+    if (h >= P.n_head + P.n_head_kv) {
+        kind = 2u;
+        offset = P.v_offset + (h - P.n_head - P.n_head_kv) * P.head_dim_v;
+        dim = P.head_dim_v;
+        n_rot = 0u;
+        norm = false;
+    } else if (h >= P.n_head) {
+        kind = 1u;
+        offset = P.k_offset + (h - P.n_head) * P.head_dim;
+        norm = P.has_k_norm == 1u;
+    }
+    let base = t * P.stride + offset;
     var acc = 0.0;
-    for (var i = tid; i < P.head_dim; i += WG) {
-        var v = V[base + i];
+    for (var i = tid; i < dim; i += WG) {
+        var v = QKV[base + i];
         if (P.has_bias == 1u) {
-            v += B[h * P.head_dim + i];
+            v += B[offset + i];
         }
         head[i] = v;
         acc += v * v;
@@ -56,14 +85,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         }
         workgroupBarrier();
     }
-    if (P.has_norm == 1u) {
-        let scale = 1.0 / sqrt(partial[0] / f32(P.head_dim) + P.eps);
-        for (var i = tid; i < P.head_dim; i += WG) {
-            head[i] = head[i] * scale * G[i];
+    if (norm) {
+        let scale = 1.0 / sqrt(partial[0] / f32(dim) + P.eps);
+        for (var i = tid; i < dim; i += WG) {
+            var g: f32;
+            if (kind == 0u) {
+                g = QN[i];
+            } else {
+                g = KN[i];
+            }
+            head[i] = head[i] * scale * g;
         }
     }
     workgroupBarrier();
-    let half = P.n_rot / 2u;
+    let half = n_rot / 2u;
     for (var i = tid; i < half; i += WG) {
         var a = i;
         var b = i + half;
@@ -78,10 +113,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         head[b] = x0 * cs.y + x1 * cs.x;
     }
     workgroupBarrier();
-    for (var i = tid; i < P.head_dim; i += WG) {
-        V[base + i] = head[i];
-        if (P.to_cache == 1u) {
-            C[(S.p0 + t) * width + h * P.head_dim + i] = KvElement(head[i]);
+    let pos = S.p0 + t;
+    for (var i = tid; i < dim; i += WG) {
+        if (kind == 0u) {
+            QKV[base + i] = head[i];
+        } else if (kind == 1u) {
+            KC[pos * (P.v_offset - P.k_offset) + offset - P.k_offset + i] = KvElement(head[i]);
+        } else {
+            VC[pos * (P.stride - P.v_offset) + offset - P.v_offset + i] = KvElement(head[i]);
         }
     }
 }

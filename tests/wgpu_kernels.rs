@@ -283,7 +283,7 @@ fn an_f16_cache_without_shader_f16_is_refused_clearly() {
 /// every kernel besides the products (covered above for every block format) meets partial
 /// workgroups: embedding, RMSNorm, RoPE, attention, the gated feed-forward, the residual add,
 /// the softcap and the logits reduction. Weights are F32 and F16 (block formats need whole
-/// blocks of 32 or 256; `families.rs` runs them through whole models).
+/// blocks of 32 or 256; `families.rs` runs them through whole models), mixed within a layer.
 fn awkward_model(arch: &str, seed: u64) -> Vec<u8> {
     let (d, heads, kv_heads, ff, vocab, layers) = (72usize, 3u32, 1u32, 100usize, 301usize, 2);
     let hd = d / heads as usize;
@@ -344,12 +344,15 @@ fn awkward_model(arch: &str, seed: u64) -> Vec<u8> {
         let f16 = il == 1;
         tensor(&mut w, &n("attn_norm.weight"), 1, d, false, 0.2, 1.0);
         tensor(&mut w, &n("ffn_norm.weight"), 1, d, false, 0.2, 1.0);
+        // Projections the backend stacks into one buffer in mixed formats, as Q4_K_M files have
+        // them: layer 0's values and up projection in F16 beside F32 (two formats in one
+        // product), layer 1's keys in F32 between F16 queries and values (three runs).
         tensor(&mut w, &n("attn_q.weight"), d, d, f16, gain(d), 0.0);
-        tensor(&mut w, &n("attn_k.weight"), kv, d, f16, gain(d), 0.0);
-        tensor(&mut w, &n("attn_v.weight"), kv, d, f16, gain(d), 0.0);
+        tensor(&mut w, &n("attn_k.weight"), kv, d, false, gain(d), 0.0);
+        tensor(&mut w, &n("attn_v.weight"), kv, d, true, gain(d), 0.0);
         tensor(&mut w, &n("attn_output.weight"), d, d, f16, gain(d), 0.0);
         tensor(&mut w, &n("ffn_gate.weight"), ff, d, f16, gain(d), 0.0);
-        tensor(&mut w, &n("ffn_up.weight"), ff, d, f16, gain(d), 0.0);
+        tensor(&mut w, &n("ffn_up.weight"), ff, d, true, gain(d), 0.0);
         tensor(&mut w, &n("ffn_down.weight"), d, ff, f16, gain(ff), 0.0);
         match arch {
             "qwen2" => {

@@ -21,7 +21,7 @@ pub use context::{Gpu, GpuError, GpuOptions, KernelFeatures, KvCache};
 use super::{Backend, BackendError, Pending, TokenScore};
 use crate::engine::Candidate;
 use crate::gguf::{ByteSource, Gguf, TensorInfo};
-use crate::model::{Activation, DecoderWeights, GateUp, ModelConfig, ModelError, Qkv, RopeLayout};
+use crate::model::{Activation, DecoderWeights, GateUp, LayerWeights, ModelConfig, ModelError, Qkv, RopeLayout};
 use std::collections::HashMap;
 use wgpu::util::DeviceExt;
 
@@ -39,8 +39,8 @@ fn op_layout(op: &str) -> (&'static str, &'static [Bind]) {
     match op {
         "matvec" | "matmul_tiled" => ("matmul", &[Read, Read, ReadWrite, Uniform, Uniform]),
         "embed" => ("embed", &[Read, Read, ReadWrite, Uniform, Uniform]),
-        "rms_norm" => ("rms_norm", &[Read, ReadWrite, Read, Uniform, Uniform]),
-        "rope" => ("rope", &[ReadWrite, ReadWrite, Read, Read, Read, Uniform, Uniform]),
+        "rms_norm" => ("rms_norm", &[Read, ReadWrite, Read, ReadWrite, Read, Uniform, Uniform]),
+        "rope" => ("rope", &[ReadWrite, ReadWrite, ReadWrite, Read, Read, Read, Read, Uniform, Uniform]),
         "attention" | "attention_split" => ("attention", &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform]),
         "attention_combine" => ("attention_combine", &[Read, ReadWrite, Uniform, Uniform]),
         "ffn_gated" => ("ffn_gated", &[ReadWrite, Read, Uniform, Uniform]),
@@ -54,9 +54,13 @@ fn op_layout(op: &str) -> (&'static str, &'static [Bind]) {
     }
 }
 
-/// Compiled pipelines by (op, block format), and their bind group layouts by layout key.
+/// The block formats a kernel reads: the first and the second (`#include format_b`), the same
+/// for one format; `None` for kernels that read no weights.
+type Formats = Option<[&'static str; 2]>;
+
+/// Compiled pipelines by (op, block formats), and their bind group layouts by layout key.
 pub struct Kernels {
-    pipelines: HashMap<(&'static str, Option<&'static str>), wgpu::ComputePipeline>,
+    pipelines: HashMap<(&'static str, Formats), wgpu::ComputePipeline>,
     layouts: HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     features: KernelFeatures,
     kv_f16: bool,
@@ -116,14 +120,14 @@ impl Kernels {
     }
 
     /// Compiles `op` for `format` once.
-    fn prepare(&mut self, device: &wgpu::Device, op: &'static str, format: Option<&'static str>) {
+    fn prepare(&mut self, device: &wgpu::Device, op: &'static str, format: Formats) {
         if self.pipelines.contains_key(&(op, format)) {
             return;
         }
         self.layout(device, op);
         let (key, _) = op_layout(op);
         let layout = &self.layouts[key].1;
-        let label = format!("{}{}", self.source_of(op), format.map(|f| format!(" {f}")).unwrap_or_default());
+        let label = format!("{}{}", self.source_of(op), format.map(|[a, b]| format!(" {a} {b}")).unwrap_or_default());
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(&label),
             source: wgpu::ShaderSource::Wgsl(self.wgsl(op, format).into()),
@@ -140,9 +144,10 @@ impl Kernels {
     }
 
     /// The complete source of `op` for this device.
-    fn wgsl(&self, op: &'static str, format: Option<&'static str>) -> String {
+    fn wgsl(&self, op: &'static str, format: Formats) -> String {
         let source = self.source_of(op);
-        let wgsl = shaders::expand(source, &shaders::Slots { format, kv_f16: self.kv_f16 });
+        let slots = shaders::Slots { format: format.map(|f| f[0]), format_b: format.map(|f| f[1]), kv_f16: self.kv_f16 };
+        let wgsl = shaders::expand(source, &slots);
         // Naga enables subgroup built-ins from the device's features and rejects the directive;
         // WGSL in a browser must declare it.
         if source.ends_with("_subgroup") && cfg!(target_arch = "wasm32") {
@@ -151,7 +156,7 @@ impl Kernels {
         wgsl
     }
 
-    fn pipeline(&self, op: &'static str, format: Option<&'static str>) -> &wgpu::ComputePipeline {
+    fn pipeline(&self, op: &'static str, format: Formats) -> &wgpu::ComputePipeline {
         // Every dispatch's kernel is prepared when the dispatch is planned.
         &self.pipelines[&(op, format)]
     }
@@ -167,21 +172,40 @@ impl Kernels {
     }
 }
 
-/// A block of rows of a weight matrix in one GPU buffer.
+/// A block of rows of a weight matrix in one block format, from byte `base` of a GPU buffer.
+#[derive(Clone)]
 struct MatrixPart {
     buffer: wgpu::Buffer,
+    base: usize,
     first_row: usize,
     rows: usize,
+    format: &'static str,
+    row_bytes: usize,
 }
 
 /// A weight matrix as the GPU holds it: its GGUF blocks, split by rows where it is larger
-/// than one storage binding.
+/// than one storage binding. Projections fused at load (q|k|v, gate|up) are one buffer whose
+/// parts may differ in block format (Q4_K_M stores some layers' values in Q6_K).
 pub struct GpuMatrix {
-    format: &'static str,
     rows: usize,
     cols: usize,
-    row_bytes: usize,
     parts: Vec<MatrixPart>,
+}
+
+impl GpuMatrix {
+    /// Bytes of weights the matrix holds.
+    fn bytes(&self) -> u64 {
+        self.parts.iter().map(|p| (p.rows * p.row_bytes) as u64).sum()
+    }
+
+    /// The parts holding rows `begin..end`, each with the rows of it that fall inside.
+    fn parts_in(&self, begin: usize, end: usize) -> impl Iterator<Item = (&MatrixPart, usize, usize)> {
+        self.parts.iter().filter_map(move |p| {
+            let lo = begin.max(p.first_row);
+            let hi = end.min(p.first_row + p.rows);
+            (lo < hi).then_some((p, lo, hi))
+        })
+    }
 }
 
 /// A weight as the GPU backend keeps it.
@@ -274,10 +298,10 @@ impl GpuTensor {
                 gpu.queue.write_buffer(&buffer, done, &host);
                 done += len as u64;
             }
-            parts.push(MatrixPart { buffer, first_row, rows: n });
+            parts.push(MatrixPart { buffer, base: 0, first_row, rows: n, format, row_bytes });
             first_row += n;
         }
-        Ok(GpuTensor::Matrix(GpuMatrix { format, rows, cols, row_bytes, parts }))
+        Ok(GpuTensor::Matrix(GpuMatrix { rows, cols, parts }))
     }
 }
 
@@ -285,8 +309,9 @@ impl GpuTensor {
 enum Work {
     /// Embedding rows of one part of the table, one thread per 32-element chunk of a token.
     Embed { format: &'static str, chunks: u32 },
-    /// A product with `rows` rows over the batch (or over the logits positions).
-    Matmul { format: &'static str, rows: u32, logits: bool },
+    /// A product with `rows` rows over the batch (or over the logits positions), its weights in
+    /// one or two block formats.
+    Matmul { formats: [&'static str; 2], rows: u32, logits: bool },
     /// One workgroup per row of the batch (or per logits position).
     Norm { logits: bool },
     /// One workgroup per (head, token).
@@ -316,9 +341,10 @@ struct Buffers {
     x: wgpu::Buffer,
     xb: wgpu::Buffer,
     xb2: wgpu::Buffer,
-    q: wgpu::Buffer,
-    k: wgpu::Buffer,
-    v: wgpu::Buffer,
+    /// Each token's q|k|v projection (queries rotated in place; keys and values go to the cache).
+    qkv: wgpu::Buffer,
+    /// Each layer's q|k|v bias (Qwen 2), one row.
+    qkv_bias: Vec<Option<wgpu::Buffer>>,
     att: wgpu::Buffer,
     /// Decode's split-KV partial results: per (head, split) a max, a sum and the weighted values.
     attn_partials: wgpu::Buffer,
@@ -337,10 +363,6 @@ struct Buffers {
     step: wgpu::Buffer,
     k_cache: Vec<wgpu::Buffer>,
     v_cache: Vec<wgpu::Buffer>,
-    /// Bound where a kernel's optional input is absent (separate ones for read and
-    /// read-write bindings: one buffer may not be both in a dispatch).
-    dummy_read: wgpu::Buffer,
-    dummy_write: wgpu::Buffer,
     readback: wgpu::Buffer,
 }
 
@@ -424,7 +446,8 @@ impl WgpuBackend {
         if layer_kv > gpu.max_binding {
             return Err(BackendError::OutOfMemory { needed: kv_bytes, limit: gpu.max_binding * c.n_layer as u64 });
         }
-        let weights = DecoderWeights::load(g, c, |info| GpuTensor::load(&gpu, g, info))?;
+        let mut weights = DecoderWeights::load(g, c, |info| GpuTensor::load(&gpu, g, info))?;
+        fuse_projections(&gpu, &mut weights);
         let b = max_batch as u64;
         let d = &gpu.device;
         let f = |label: &str, n: u64| storage(d, label, 4 * n, wgpu::BufferUsages::empty());
@@ -432,9 +455,8 @@ impl WgpuBackend {
             x: f("x", b * c.n_embd as u64),
             xb: f("xb", b * c.n_embd as u64),
             xb2: f("xb2", b * c.n_embd as u64),
-            q: f("q", b * c.q_dim() as u64),
-            k: f("k", b * c.k_dim() as u64),
-            v: f("v", b * c.v_dim() as u64),
+            qkv: f("qkv", b * (c.q_dim() + c.k_dim() + c.v_dim()) as u64),
+            qkv_bias: weights.layers.iter().map(|l| qkv_bias(d, c, l)).collect(),
             att: f("att", b * (c.n_head * c.head_dim_v) as u64),
             attn_partials: f("attn_partials", (c.n_head * MAX_ATTENTION_SPLITS * (c.head_dim_v + 2)) as u64),
             gate: f("gate", b * c.n_ff as u64),
@@ -455,8 +477,6 @@ impl WgpuBackend {
             }),
             k_cache: (0..c.n_layer).map(|_| storage(d, "k_cache", kv_element_bytes * (n_ctx * c.k_dim()) as u64, wgpu::BufferUsages::empty())).collect(),
             v_cache: (0..c.n_layer).map(|_| storage(d, "v_cache", kv_element_bytes * (n_ctx * c.v_dim()) as u64, wgpu::BufferUsages::empty())).collect(),
-            dummy_read: f("dummy", 4),
-            dummy_write: f("dummy", 4),
             readback: d.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("readback"),
                 size: (4 * b * c.n_vocab as u64).max(16 * b),
@@ -481,7 +501,7 @@ impl WgpuBackend {
             angles_host,
             gpu,
         };
-        let mut planner = Planner { device: &backend.gpu.device, kernels: &mut backend.kernels, step: &backend.buffers.step, plan: Vec::new() };
+        let mut planner = Planner::new(&backend.gpu.device, &mut backend.kernels, &backend.buffers.step);
         backend.score_dispatch = plan_forward(&mut planner, &backend.config, &backend.weights, &backend.buffers, n_ctx);
         backend.plan = planner.plan;
         backend.settle()?;
@@ -493,11 +513,12 @@ impl WgpuBackend {
         &self.gpu
     }
 
-    /// GPU buffers holding weight matrices (more than one per matrix where it is split).
+    /// GPU buffers holding weight matrices: more than one per matrix where it is split, one for
+    /// a layer's q, k and v and one for its gate and up where they are fused at load.
     pub fn weight_buffers(&self) -> usize {
         let w = &self.weights;
         let parts = |t: &GpuTensor| match t {
-            GpuTensor::Matrix(m) => m.parts.len(),
+            GpuTensor::Matrix(m) => 1 + m.parts.windows(2).filter(|p| p[0].buffer != p[1].buffer).count(),
             GpuTensor::Vector { .. } => 0,
         };
         let mut n = parts(&w.token_embd) + w.output.as_ref().map_or(0, parts);
@@ -541,23 +562,23 @@ impl WgpuBackend {
     /// The (x, y, z) workgroup counts of `work` for a batch of `n` tokens, `n_logits` wanted.
     /// `None`: the dispatch has nothing to do at this batch size (the split-KV combine outside
     /// decode). `p0` is the number of tokens already cached.
-    fn grid(work: &Work, n: u32, n_logits: u32, p0: u32) -> Option<(&'static str, Option<&'static str>, [u32; 3])> {
+    fn grid(work: &Work, n: u32, n_logits: u32, p0: u32) -> Option<(&'static str, Formats, [u32; 3])> {
         const MAX: u32 = 65535;
         let spread = |groups: u32| -> [u32; 3] {
             let x = groups.clamp(1, MAX);
             [x, groups.div_ceil(x).max(1), 1]
         };
         Some(match *work {
-            Work::Embed { format, chunks } => ("embed", Some(format), spread((n * chunks).div_ceil(64))),
-            Work::Matmul { format, rows, logits } => {
+            Work::Embed { format, chunks } => ("embed", Some([format, format]), spread((n * chunks).div_ceil(64))),
+            Work::Matmul { formats, rows, logits } => {
                 let count = if logits { n_logits } else { n };
                 if count <= 2 {
                     // Four rows a workgroup (matvec.wgsl).
                     let [x, y, _] = spread(rows.div_ceil(4));
-                    ("matvec", Some(format), [x, y, count])
+                    ("matvec", Some(formats), [x, y, count])
                 } else {
                     // 64 rows x 16 tokens a workgroup (matmul_tiled.wgsl).
-                    ("matmul_tiled", Some(format), [rows.div_ceil(64), count.div_ceil(16), 1])
+                    ("matmul_tiled", Some(formats), [rows.div_ceil(64), count.div_ceil(16), 1])
                 }
             }
             Work::Norm { logits } => ("rms_norm", None, [if logits { n_logits } else { n }, 1, 1]),
@@ -681,9 +702,10 @@ impl WgpuBackend {
         }
         self.check_batch(tokens, 1)?;
         if !self.top_k_plans.contains_key(&k) {
-            let mut planner = Planner { device: &self.gpu.device, kernels: &mut self.kernels, step: &self.buffers.step, plan: Vec::new() };
+            let mut planner = Planner::new(&self.gpu.device, &mut self.kernels, &self.buffers.step);
             let b = &self.buffers;
-            let result = plan_top_k(&mut planner, &b.logits, &b.top_k, &b.dummy_read, n_vocab, k);
+            let unused = planner.dummy_read.clone();
+            let result = plan_top_k(&mut planner, &b.logits, &b.top_k, &unused, n_vocab, k);
             self.top_k_plans.insert(k, (planner.plan, result));
         }
         let encoder = self.encode(tokens, 1, self.score_dispatch, Some(k));
@@ -734,11 +756,20 @@ struct Planner<'a> {
     kernels: &'a mut Kernels,
     step: &'a wgpu::Buffer,
     plan: Vec<Dispatch>,
+    /// Bound where a kernel's optional input or output is absent (one for read and one for
+    /// read-write bindings: one buffer may not be both in a dispatch).
+    dummy_read: wgpu::Buffer,
+    dummy_write: wgpu::Buffer,
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
+    fn new(device: &'a wgpu::Device, kernels: &'a mut Kernels, step: &'a wgpu::Buffer) -> Self {
+        let dummy = |label| storage(device, label, 16, wgpu::BufferUsages::empty());
+        Planner { device, kernels, step, plan: Vec::new(), dummy_read: dummy("dummy_read"), dummy_write: dummy("dummy_write") }
+    }
+
     /// Plans `work` running `op` over `buffers` then `params` (a new uniform) and the step.
-    fn push(&mut self, work: Work, op: &'static str, format: Option<&'static str>, buffers: &[&wgpu::Buffer], params: &[u32]) {
+    fn push(&mut self, work: Work, op: &'static str, format: Formats, buffers: &[&wgpu::Buffer], params: &[u32]) {
         self.kernels.prepare(self.device, op, format);
         let p = uniform(self.device, op, params);
         let mut all: Vec<&wgpu::Buffer> = buffers.to_vec();
@@ -748,44 +779,93 @@ impl Planner<'_> {
         self.plan.push(Dispatch { work, bind_group });
     }
 
-    /// `y[.., view rows] = W[view rows] x` (or `+=` with `accumulate`), one dispatch for each
-    /// part the rows fall in.
+    /// `y[.., view rows] = W[view rows] x` (or `+=` with `accumulate`): one dispatch for each
+    /// two parts of one buffer the rows fall in (a fused q|k|v in two block formats is one).
     fn matmul(&mut self, m: MatView, x: &wgpu::Buffer, y: &wgpu::Buffer, logits: bool, accumulate: bool) {
         let mat = m.matrix;
-        // Decode and prefill pick different kernels for the same bind group.
-        self.kernels.prepare(self.device, "matvec", Some(mat.format));
-        for part in &mat.parts {
-            let lo = m.row_begin.max(part.first_row);
-            let hi = m.row_end.min(part.first_row + part.rows);
-            if lo >= hi {
-                continue;
-            }
-            let params = [
-                (hi - lo) as u32,
-                mat.cols as u32,
-                mat.row_bytes as u32,
-                ((lo - part.first_row) * mat.row_bytes) as u32,
-                0,
-                mat.cols as u32,
-                (lo - m.row_begin) as u32,
-                m.y_stride as u32,
-                u32::from(logits),
-                u32::from(accumulate),
-            ];
-            let work = Work::Matmul { format: mat.format, rows: (hi - lo) as u32, logits };
-            self.push(work, "matmul_tiled", Some(mat.format), &[&part.buffer, x, y], &params);
+        let parts: Vec<_> = mat.parts_in(m.row_begin, m.row_end).collect();
+        let mut i = 0;
+        while i < parts.len() {
+            let a = parts[i];
+            let rows_a = a.2 - a.1;
+            let (b, rows) = match parts.get(i + 1).filter(|b| b.0.buffer == a.0.buffer) {
+                Some(&b) => (b, rows_a + b.2 - b.1),
+                None => (a, rows_a),
+            };
+            i += if rows > rows_a { 2 } else { 1 };
+            let y_base = m.y_offset + a.1 - m.row_begin;
+            let product = Product { a, b, rows, rows_a, cols: mat.cols, y_base, y_stride: m.y_stride, gated: 0 };
+            self.product(product, x, y, logits, accumulate);
         }
     }
 
-    /// `y = rmsnorm(x) * w`, or `y += ...` with `accumulate`; over the logits rows with `logits`.
-    fn norm(&mut self, c: &ModelConfig, x: &wgpu::Buffer, y: &wgpu::Buffer, w: &GpuTensor, accumulate: bool, logits: bool) {
-        let params = [c.n_embd as u32, c.rms_eps.to_bits(), u32::from(accumulate), u32::from(logits)];
-        self.push(Work::Norm { logits }, "rms_norm", None, &[x, y, w.vector()], &params);
+    /// `y = act(W_gate x) * (W_up x)` in one dispatch where the two views lie in one part each of
+    /// one buffer (as `fuse_projections` leaves them); otherwise the two products and the
+    /// activation (into `up` for the up projection).
+    fn gated(&mut self, gate: MatView, up: MatView, x: &wgpu::Buffer, y: &wgpu::Buffer, up_buffer: &wgpu::Buffer, gelu: bool) {
+        fn one<'m>(v: &MatView<'m>) -> Option<(&'m MatrixPart, usize, usize)> {
+            let parts: Vec<_> = v.matrix.parts_in(v.row_begin, v.row_end).collect();
+            (parts.len() == 1).then(|| parts[0])
+        }
+        let (rows, cols) = (gate.row_end - gate.row_begin, gate.matrix.cols);
+        match (one(&gate), one(&up)) {
+            (Some(a), Some(b)) if a.0.buffer == b.0.buffer => {
+                let product = Product { a, b, rows, rows_a: rows, cols, y_base: 0, y_stride: rows, gated: 1 + u32::from(gelu) };
+                self.product(product, x, y, false, false);
+            }
+            _ => {
+                self.matmul(gate, x, y, false, false);
+                self.matmul(up, x, up_buffer, false, false);
+                let work = Work::Elements { op: "ffn_gated", per_token: rows as u32, logits: false };
+                self.push(work, "ffn_gated", None, &[y, up_buffer], &[rows as u32, u32::from(gelu)]);
+            }
+        }
+    }
+
+    /// Plans one product dispatch (matmul_params.wgsl).
+    fn product(&mut self, p: Product, x: &wgpu::Buffer, y: &wgpu::Buffer, logits: bool, accumulate: bool) {
+        let (a, a_lo, _) = p.a;
+        let (b, b_lo, _) = p.b;
+        let formats = [a.format, b.format];
+        // Decode and prefill pick different kernels for the same bind group.
+        self.kernels.prepare(self.device, "matvec", Some(formats));
+        let params = [
+            p.rows as u32,
+            p.cols as u32,
+            a.row_bytes as u32,
+            (a.base + (a_lo - a.first_row) * a.row_bytes) as u32,
+            0,
+            p.cols as u32,
+            p.y_base as u32,
+            p.y_stride as u32,
+            u32::from(logits),
+            u32::from(accumulate),
+            p.rows_a as u32,
+            b.row_bytes as u32,
+            (b.base + (b_lo - b.first_row) * b.row_bytes) as u32,
+            p.gated,
+            0,
+            0,
+        ];
+        let work = Work::Matmul { formats, rows: p.rows as u32, logits };
+        self.push(work, "matmul_tiled", Some(formats), &[&a.buffer, x, y], &params);
+    }
+
+    /// `y = rmsnorm(x) * w`, or `y += ...` with `accumulate`; over the logits rows with `logits`;
+    /// and with `then`, `z = rmsnorm(y) * w2` of the rows of y it leaves, in the same pass.
+    fn norm(&mut self, c: &ModelConfig, x: &wgpu::Buffer, y: &wgpu::Buffer, w: &GpuTensor, accumulate: bool, logits: bool, then: Option<(&wgpu::Buffer, &GpuTensor)>) {
+        let params = [c.n_embd as u32, c.rms_eps.to_bits(), u32::from(accumulate), u32::from(logits), u32::from(then.is_some()), 0, 0, 0];
+        let (dummy_write, dummy_read) = (self.dummy_write.clone(), self.dummy_read.clone());
+        let (z, w2) = then.map_or((&dummy_write, &dummy_read), |(z, w2)| (z, w2.vector()));
+        self.push(Work::Norm { logits }, "rms_norm", None, &[x, y, w.vector(), z, w2], &params);
     }
 
     /// `x += [rmsnorm(W h) * post_norm]`: a sub-layer's output projection into the residual
-    /// stream. Without a post-norm the product adds itself to `x` as it stores, so the residual
-    /// add costs no dispatch; Gemma normalizes the projection (in `scratch`) first.
+    /// stream, then `xb = rmsnorm(x) * next_norm` for the next sub-layer (when there is one).
+    /// Without a post-norm the product adds itself to `x` as it stores, so the residual add
+    /// costs no dispatch; Gemma normalizes the projection (in `scratch`) first, and that pass
+    /// also makes the next sub-layer's input.
+    #[allow(clippy::too_many_arguments)]
     fn project_to_residual(
         &mut self,
         c: &ModelConfig,
@@ -794,15 +874,106 @@ impl Planner<'_> {
         x: &wgpu::Buffer,
         scratch: &wgpu::Buffer,
         post_norm: &Option<GpuTensor>,
+        next: Option<(&wgpu::Buffer, &GpuTensor)>,
     ) {
         match post_norm {
             Some(pn) => {
                 self.matmul(MatView::whole(w.matrix()), h, scratch, false, false);
-                self.norm(c, scratch, x, pn, true, false);
+                self.norm(c, scratch, x, pn, true, false, next);
             }
-            None => self.matmul(MatView::whole(w.matrix()), h, x, false, true),
+            None => {
+                self.matmul(MatView::whole(w.matrix()), h, x, false, true);
+                if let Some((xb, norm)) = next {
+                    self.norm(c, x, xb, norm, false, false, None);
+                }
+            }
         }
     }
+}
+
+/// One product dispatch: rows from part `a` (the part, and the rows of it) then from part `b`
+/// of the same buffer (`b` = `a` for one part); with `gated` 1 (SiLU) or 2 (GELU), `rows` rows
+/// of gate from `a` and of up from `b`.
+struct Product<'a> {
+    a: (&'a MatrixPart, usize, usize),
+    b: (&'a MatrixPart, usize, usize),
+    rows: usize,
+    rows_a: usize,
+    cols: usize,
+    y_base: usize,
+    y_stride: usize,
+    gated: u32,
+}
+
+/// Each token's q|k|v bias as one row, where the layer has any (zeros for a missing part).
+fn qkv_bias(device: &wgpu::Device, c: &ModelConfig, l: &LayerWeights<GpuTensor>) -> Option<wgpu::Buffer> {
+    let parts = [(&l.q_bias, c.q_dim()), (&l.k_bias, c.k_dim()), (&l.v_bias, c.v_dim())];
+    if parts.iter().all(|(b, _)| b.is_none()) {
+        return None;
+    }
+    let mut row = Vec::with_capacity(c.q_dim() + c.k_dim() + c.v_dim());
+    for (bias, n) in parts {
+        match bias {
+            Some(GpuTensor::Vector { host, .. }) => row.extend_from_slice(host),
+            _ => row.resize(row.len() + n, 0.0),
+        }
+    }
+    let words: Vec<u32> = row.iter().map(|v| v.to_bits()).collect();
+    Some(self::words(device, "qkv_bias", &words, wgpu::BufferUsages::STORAGE))
+}
+
+/// Fuses each layer's separate q, k, v projections into one matrix of one buffer, and its gate
+/// and up projections likewise, so a layer's projections take one dispatch each: the buffers
+/// are copied on the GPU (no weight sits twice once the copies are done) and the parts keep
+/// their own block formats. Matrices split over several buffers, or too large together for one
+/// binding, stay as they are.
+fn fuse_projections(gpu: &Gpu, w: &mut DecoderWeights<GpuTensor>) {
+    for l in &mut w.layers {
+        if let Qkv::Separate { q, k, v } = &l.qkv {
+            if let Some(m) = fuse_rows(gpu, &[q.matrix(), k.matrix(), v.matrix()]) {
+                l.qkv = Qkv::Fused(GpuTensor::Matrix(m));
+            }
+        }
+        if let GateUp::Separate { gate, up } = &l.ffn_gate_up {
+            if let Some(m) = fuse_rows(gpu, &[gate.matrix(), up.matrix()]) {
+                l.ffn_gate_up = GateUp::Fused(GpuTensor::Matrix(m));
+            }
+        }
+    }
+}
+
+/// `matrices` stacked by rows into one buffer, or `None` where one is split or the stack is
+/// larger than a binding. Neighbours of one format whose bytes meet become one part.
+fn fuse_rows(gpu: &Gpu, matrices: &[&GpuMatrix]) -> Option<GpuMatrix> {
+    let cols = matrices[0].cols;
+    if matrices.iter().any(|m| m.parts.len() != 1 || m.cols != cols) {
+        return None;
+    }
+    let mut base = 0usize;
+    let mut layout = Vec::new();
+    for m in matrices {
+        layout.push(base);
+        base = (base + m.bytes() as usize).next_multiple_of(4);
+    }
+    if base as u64 > gpu.max_weight_part.min(1 << 31) {
+        return None;
+    }
+    let buffer = storage(&gpu.device, "fused", base as u64, wgpu::BufferUsages::empty());
+    let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("fuse") });
+    let mut parts: Vec<MatrixPart> = Vec::new();
+    let mut first_row = 0;
+    for (m, &at) in matrices.iter().zip(&layout) {
+        let part = &m.parts[0];
+        let bytes = (part.rows * part.row_bytes) as u64;
+        encoder.copy_buffer_to_buffer(&part.buffer, part.base as u64, &buffer, at as u64, bytes.next_multiple_of(4));
+        match parts.last_mut() {
+            Some(last) if last.format == part.format && last.base + last.rows * last.row_bytes == at => last.rows += part.rows,
+            _ => parts.push(MatrixPart { buffer: buffer.clone(), base: at, first_row, rows: part.rows, format: part.format, row_bytes: part.row_bytes }),
+        }
+        first_row += part.rows;
+    }
+    gpu.queue.submit([encoder.finish()]);
+    Some(GpuMatrix { rows: first_row, cols, parts })
 }
 
 /// Records the whole forward pass once; it reads like the model. Returns the index of the
@@ -813,57 +984,65 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
     // x = embed(tokens) * embd_scale, from each part of the table
     let embd = w.token_embd.matrix();
     for part in &embd.parts {
-        let params = [part.rows as u32, part.first_row as u32, embd.cols as u32, embd.row_bytes as u32, c.embd_scale.to_bits()];
-        let work = Work::Embed { format: embd.format, chunks: c.n_embd.div_ceil(32) as u32 };
-        p.push(work, "embed", Some(embd.format), &[&part.buffer, &bf.tokens, &bf.x], &params);
+        // The table is never fused, so its parts start their buffers.
+        debug_assert_eq!(part.base, 0);
+        let params = [part.rows as u32, part.first_row as u32, embd.cols as u32, part.row_bytes as u32, c.embd_scale.to_bits()];
+        let work = Work::Embed { format: part.format, chunks: c.n_embd.div_ceil(32) as u32 };
+        p.push(work, "embed", Some([part.format, part.format]), &[&part.buffer, &bf.tokens, &bf.x], &params);
     }
 
+    // xb = rmsnorm(x) * attn_norm (later layers' come with the previous layer's residual add)
+    if let Some(first) = w.layers.first() {
+        p.norm(c, &bf.x, &bf.xb, &first.attn_norm, false, false, None);
+    }
+    let qkv_dim = qd + kd + vd;
     for (il, l) in w.layers.iter().enumerate() {
-        // xb = rmsnorm(x) * attn_norm
-        p.norm(c, &bf.x, &bf.xb, &l.attn_norm, false, false);
-        // q, k, v = Wq xb, Wk xb, Wv xb
+        // q|k|v = W_qkv xb
+        // (Separate only where fuse_projections could not stack them: each at its place in the row.)
+        fn into_row(m: &GpuTensor, at: usize, rows: usize, stride: usize) -> MatView<'_> {
+            MatView { matrix: m.matrix(), row_begin: 0, row_end: rows, y_stride: stride, y_offset: at }
+        }
         match &l.qkv {
             Qkv::Separate { q, k, v } => {
-                p.matmul(MatView::whole(q.matrix()), &bf.xb, &bf.q, false, false);
-                p.matmul(MatView::whole(k.matrix()), &bf.xb, &bf.k, false, false);
-                p.matmul(MatView::whole(v.matrix()), &bf.xb, &bf.v, false, false);
+                for (m, at, rows) in [(q, 0, qd), (k, qd, kd), (v, qd + kd, vd)] {
+                    p.matmul(into_row(m, at, rows, qkv_dim), &bf.xb, &bf.qkv, false, false);
+                }
             }
-            Qkv::Fused(m) => {
-                let m = m.matrix();
-                p.matmul(MatView::rows(m, 0, qd), &bf.xb, &bf.q, false, false);
-                p.matmul(MatView::rows(m, qd, qd + kd), &bf.xb, &bf.k, false, false);
-                p.matmul(MatView::rows(m, qd + kd, qd + kd + vd), &bf.xb, &bf.v, false, false);
-            }
+            Qkv::Fused(m) => p.matmul(into_row(m, 0, qkv_dim, qkv_dim), &bf.xb, &bf.qkv, false, false),
         }
         // Each head: + bias, per-head RMSNorm, RoPE; keys and values into the cache.
         let swa = c.is_swa_layer(il);
         let angles = if swa { &bf.angles_swa } else { &bf.angles_full };
-        let interleaved = u32::from(c.rope_layout == RopeLayout::Interleaved);
-        let heads = [
-            (&bf.q, None, &l.q_norm, &l.q_bias, c.n_head, c.head_dim, c.n_rot),
-            (&bf.k, Some(&bf.k_cache[il]), &l.k_norm, &l.k_bias, c.n_head_kv, c.head_dim, c.n_rot),
-            (&bf.v, Some(&bf.v_cache[il]), &None, &l.v_bias, c.n_head_kv, c.head_dim_v, 0),
+        let params = [
+            c.head_dim as u32,
+            c.head_dim_v as u32,
+            c.n_head as u32,
+            c.n_head_kv as u32,
+            c.n_rot as u32,
+            u32::from(c.rope_layout == RopeLayout::Interleaved),
+            u32::from(l.q_norm.is_some()),
+            u32::from(l.k_norm.is_some()),
+            u32::from(bf.qkv_bias[il].is_some()),
+            c.rms_eps.to_bits(),
+            qkv_dim as u32,
+            qd as u32,
+            (qd + kd) as u32,
+            0,
+            0,
+            0,
         ];
-        for (buf, cache, norm, bias, n_heads, head_dim, n_rot) in heads {
-            let params = [
-                head_dim as u32,
-                n_heads as u32,
-                n_rot as u32,
-                interleaved,
-                u32::from(norm.is_some()),
-                u32::from(bias.is_some()),
-                c.rms_eps.to_bits(),
-                u32::from(cache.is_some()),
-            ];
-            let buffers = [
-                buf,
-                cache.unwrap_or(&bf.dummy_write),
-                norm.as_ref().map_or(&bf.dummy_read, GpuTensor::vector),
-                bias.as_ref().map_or(&bf.dummy_read, GpuTensor::vector),
-                angles,
-            ];
-            p.push(Work::Heads { op: "rope", heads: n_heads as u32 }, "rope", None, &buffers, &params);
-        }
+        let dummy = p.dummy_read.clone();
+        let buffers = [
+            &bf.qkv,
+            &bf.k_cache[il],
+            &bf.v_cache[il],
+            l.q_norm.as_ref().map_or(&dummy, GpuTensor::vector),
+            l.k_norm.as_ref().map_or(&dummy, GpuTensor::vector),
+            bf.qkv_bias[il].as_ref().unwrap_or(&dummy),
+            angles,
+        ];
+        let heads = (c.n_head + 2 * c.n_head_kv) as u32;
+        p.push(Work::Heads { op: "rope", heads }, "rope", None, &buffers, &params);
         // att = softmax(scale q k^T, causal [+ sliding window]) v
         let window = if swa { c.sliding_window } else { 0 };
         let params = [
@@ -875,39 +1054,33 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
             c.attn_softcap.to_bits(),
             window as u32,
             n_ctx as u32,
-            qd as u32,
+            qkv_dim as u32,
             kd as u32,
             vd as u32,
             (c.n_head * c.head_dim_v) as u32,
         ];
-        let buffers = [&bf.q, &bf.k_cache[il], &bf.v_cache[il], &bf.att, &bf.attn_partials];
+        let buffers = [&bf.qkv, &bf.k_cache[il], &bf.v_cache[il], &bf.att, &bf.attn_partials];
         let heads = c.n_head as u32;
         p.kernels.prepare(p.device, "attention_split", None);
         p.push(Work::Attention { heads, window: window as u32 }, "attention", None, &buffers, &params);
         p.push(Work::AttentionCombine { heads }, "attention_combine", None, &[&bf.attn_partials, &bf.att], &params);
-        // x += [rmsnorm *] Wo att
-        p.project_to_residual(c, &l.attn_output, &bf.att, &bf.x, &bf.xb2, &l.post_attention_norm);
-        // xb = rmsnorm(x) * ffn_norm; h = act(W_gate xb) * (W_up xb); x += [rmsnorm *] W_down h
-        p.norm(c, &bf.x, &bf.xb, &l.ffn_norm, false, false);
+        // x += [rmsnorm *] Wo att; xb = rmsnorm(x) * ffn_norm
+        p.project_to_residual(c, &l.attn_output, &bf.att, &bf.x, &bf.xb2, &l.post_attention_norm, Some((&bf.xb, &l.ffn_norm)));
+        // h = act(W_gate xb) * (W_up xb); x += [rmsnorm *] W_down h; xb = rmsnorm(x) * the next attn_norm
         let f = c.n_ff;
+        let gelu = c.activation == Activation::Gelu;
         match &l.ffn_gate_up {
             GateUp::Separate { gate, up } => {
-                p.matmul(MatView::whole(gate.matrix()), &bf.xb, &bf.gate, false, false);
-                p.matmul(MatView::whole(up.matrix()), &bf.xb, &bf.up, false, false);
+                p.gated(MatView::whole(gate.matrix()), MatView::whole(up.matrix()), &bf.xb, &bf.gate, &bf.up, gelu)
             }
-            GateUp::Fused(m) => {
-                let m = m.matrix();
-                p.matmul(MatView::rows(m, 0, f), &bf.xb, &bf.gate, false, false);
-                p.matmul(MatView::rows(m, f, 2 * f), &bf.xb, &bf.up, false, false);
-            }
+            GateUp::Fused(m) => p.gated(MatView::rows(m.matrix(), 0, f), MatView::rows(m.matrix(), f, 2 * f), &bf.xb, &bf.gate, &bf.up, gelu),
         }
-        let work = Work::Elements { op: "ffn_gated", per_token: f as u32, logits: false };
-        p.push(work, "ffn_gated", None, &[&bf.gate, &bf.up], &[f as u32, u32::from(c.activation == Activation::Gelu)]);
-        p.project_to_residual(c, &l.ffn_down, &bf.gate, &bf.x, &bf.xb2, &l.post_ffw_norm);
+        let next = w.layers.get(il + 1).map(|n| (&bf.xb, &n.attn_norm));
+        p.project_to_residual(c, &l.ffn_down, &bf.gate, &bf.x, &bf.xb2, &l.post_ffw_norm, next);
     }
 
     // logits = W_out (rmsnorm(x) * output_norm), for the last n_logits positions only
-    p.norm(c, &bf.x, &bf.xb, &w.output_norm, false, true);
+    p.norm(c, &bf.x, &bf.xb, &w.output_norm, false, true, None);
     p.matmul(MatView::whole(w.output_matrix().matrix()), &bf.xb, &bf.logits, true, false);
     if c.final_softcap > 0.0 {
         let work = Work::Elements { op: "softcap", per_token: c.n_vocab as u32, logits: true };
@@ -1030,17 +1203,17 @@ pub async fn matmul_once(
                 contents: &bytes,
                 usage: wgpu::BufferUsages::STORAGE,
             });
-            MatrixPart { buffer, first_row, rows: n }
+            MatrixPart { buffer, base: 0, first_row, rows: n, format, row_bytes }
         })
         .collect();
-    let matrix = GpuMatrix { format, rows, cols, row_bytes, parts };
+    let matrix = GpuMatrix { rows, cols, parts };
     let xb = storage(device, "x", 4 * x.len() as u64, wgpu::BufferUsages::empty());
     gpu.queue.write_buffer(&xb, 0, bytemuck::cast_slice(x));
     let out_bytes = (4 * rows * n_tokens) as u64;
     let y = storage(device, "y", out_bytes, wgpu::BufferUsages::empty());
     let step = uniform(device, "step", &[n_tokens as u32, n_tokens as u32, 0, 0]);
     let mut kernels = Kernels::new(gpu);
-    let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
+    let mut planner = Planner::new(device, &mut kernels, &step);
     planner.matmul(MatView::whole(&matrix), &xb, &y, false, false);
     let plan = planner.plan;
     let out = run_once(gpu, &kernels, &plan, n_tokens as u32, &y, out_bytes).await?;
@@ -1062,7 +1235,7 @@ pub async fn top_k_once(gpu: &Gpu, logits: &[f32], k: usize) -> Result<Vec<Candi
     let unused = storage(device, "unused", 16, wgpu::BufferUsages::empty());
     let step = uniform(device, "step", &[1, 1, 0, 0]);
     let mut kernels = Kernels::new(gpu);
-    let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
+    let mut planner = Planner::new(device, &mut kernels, &step);
     let result = plan_top_k(&mut planner, &row, &candidates, &unused, n, k);
     let plan = planner.plan;
     let out = run_once(gpu, &kernels, &plan, 1, &candidates[result], 8 * k as u64).await?;
@@ -1087,7 +1260,7 @@ pub async fn scores_once(gpu: &Gpu, logits: &[f32], targets: &[u32]) -> Result<V
     let out = storage(device, "token_scores", 16 * rows as u64, wgpu::BufferUsages::empty());
     let step = uniform(device, "step", &[rows as u32, rows as u32, 0, 0]);
     let mut kernels = Kernels::new(gpu);
-    let mut planner = Planner { device, kernels: &mut kernels, step: &step, plan: Vec::new() };
+    let mut planner = Planner::new(device, &mut kernels, &step);
     plan_scores(&mut planner, &row_buffer, &partials, &target_buffer, &out, n_vocab);
     let plan = planner.plan;
     let bytes = run_once(gpu, &kernels, &plan, rows as u32, &out, 16 * rows as u64).await?;
@@ -1117,21 +1290,23 @@ async fn run_once(gpu: &Gpu, kernels: &Kernels, plan: &[Dispatch], n_tokens: u32
     read_back(gpu, &readback, encoder, src, bytes).await
 }
 
-/// Rows `row_begin..row_end` of a matrix, written as rows of `y_stride` values.
+/// Rows `row_begin..row_end` of a matrix, written as rows of `y_stride` values from value
+/// `y_offset` of each.
 struct MatView<'a> {
     matrix: &'a GpuMatrix,
     row_begin: usize,
     row_end: usize,
     y_stride: usize,
+    y_offset: usize,
 }
 
 impl<'a> MatView<'a> {
     fn whole(m: &'a GpuMatrix) -> Self {
-        MatView { matrix: m, row_begin: 0, row_end: m.rows, y_stride: m.rows }
+        MatView { matrix: m, row_begin: 0, row_end: m.rows, y_stride: m.rows, y_offset: 0 }
     }
-    /// A block of rows written into its own buffer (a fused projection's q, k, v or gate, up).
+    /// A block of rows written into its own buffer (a fused projection's gate or up).
     fn rows(m: &'a GpuMatrix, begin: usize, end: usize) -> Self {
-        MatView { matrix: m, row_begin: begin, row_end: end, y_stride: end - begin }
+        MatView { matrix: m, row_begin: begin, row_end: end, y_stride: end - begin, y_offset: 0 }
     }
 }
 
@@ -1163,10 +1338,10 @@ impl Backend for WgpuBackend {
     fn weight_bytes_per_token(&self) -> u64 {
         let w = &self.weights;
         let bytes = |t: &GpuTensor| match t {
-            GpuTensor::Matrix(m) => (m.rows * m.row_bytes) as u64,
+            GpuTensor::Matrix(m) => m.bytes(),
             GpuTensor::Vector { host, .. } => 4 * host.len() as u64,
         };
-        let mut total = bytes(w.output_matrix()) + w.token_embd.matrix().row_bytes as u64;
+        let mut total = bytes(w.output_matrix()) + w.token_embd.matrix().parts[0].row_bytes as u64;
         for l in &w.layers {
             total += match &l.qkv {
                 Qkv::Separate { q, k, v } => bytes(q) + bytes(k) + bytes(v),

@@ -2,14 +2,16 @@
 //! that makes a kernel's variants: a line `#include NAME` is replaced by `shaders/NAME.wgsl`,
 //! where NAME may be a slot the caller fills ([`Slots`]): `#include format` takes the block
 //! format's `shaders/formats/<type>.wgsl`, which defines `chunk(row_byte, j, cols) ->
-//! array<f32, 32>`, the `j`-th 32 elements of a row, and `#include kv_element` the KV cache's
-//! element type, `kv_f32` or `kv_f16`. `enable` directives, which WGSL wants before anything
+//! array<f32, 32>`, the `j`-th 32 elements of a row; `#include format_b` a second format's file
+//! with its function named `chunk_b` (a buffer holding rows of two formats), and `#include
+//! kv_element` the KV cache's element type, `kv_f32` or `kv_f16`. `enable` directives, which WGSL wants before anything
 //! else, move to the top.
 
 use crate::quant::GgmlType;
 
 /// Every shader source by the name `#include` uses.
 const SOURCES: &[(&str, &str)] = &[
+    ("activation", include_str!("../../../shaders/activation.wgsl")),
     ("attention", include_str!("../../../shaders/attention.wgsl")),
     ("attention_combine", include_str!("../../../shaders/attention_combine.wgsl")),
     ("attention_params", include_str!("../../../shaders/attention_params.wgsl")),
@@ -86,6 +88,8 @@ fn source(name: &str) -> &'static str {
 pub struct Slots {
     /// `#include format`: a [`format_name`].
     pub format: Option<&'static str>,
+    /// `#include format_b`: the second block format (the first where unset).
+    pub format_b: Option<&'static str>,
     /// `#include kv_element`: the KV cache's element type (f32 when unset).
     pub kv_f16: bool,
 }
@@ -94,6 +98,7 @@ impl Slots {
     fn fill(&self, name: &str, by: &str) -> &'static str {
         match name {
             "format" => self.format.unwrap_or_else(|| panic!("shader {by} needs a block format")),
+            "format_b" => self.format_b.or(self.format).unwrap_or_else(|| panic!("shader {by} needs a block format")),
             "kv_element" if self.kv_f16 => "kv_f16",
             "kv_element" => "kv_f32",
             _ => unreachable!("not a slot: {name}"),
@@ -111,15 +116,33 @@ pub fn expand(op: &str, slots: &Slots) -> String {
     directives + &out
 }
 
+/// Where `#include format_b` names the file `#include format` took, its `chunk_b` is `chunk`.
+const CHUNK_B_ALIAS: &str = "fn chunk_b(row: u32, j: u32, cols: u32) -> array<f32, 32> {\n    return chunk(row, j, cols);\n}\n";
+
 fn include(name: &str, slots: &Slots, seen: &mut Vec<String>, directives: &mut String, out: &mut String) {
-    if seen.iter().any(|s| s == name) {
+    include_as(name, slots, seen, directives, out, false)
+}
+
+/// Includes `name`; `as_b`: a format file included as the second format, its `chunk` renamed.
+fn include_as(name: &str, slots: &Slots, seen: &mut Vec<String>, directives: &mut String, out: &mut String, as_b: bool) {
+    let key = if as_b { format!("{name} as b") } else { name.to_string() };
+    if seen.contains(&key) {
         return;
     }
-    seen.push(name.to_string());
+    seen.push(key);
+    if as_b && seen.iter().any(|s| s == name) {
+        out.push_str(CHUNK_B_ALIAS);
+        return;
+    }
     for line in source(name).lines() {
         match line.trim().strip_prefix("#include ").map(str::trim) {
+            Some("format_b") => include_as(slots.fill("format_b", name), slots, seen, directives, out, true),
             Some(slot @ ("format" | "kv_element")) => include(slots.fill(slot, name), slots, seen, directives, out),
             Some(other) => include(other, slots, seen, directives, out),
+            None if as_b && line.starts_with("fn chunk(") => {
+                out.push_str(&line.replacen("fn chunk(", "fn chunk_b(", 1));
+                out.push('\n');
+            }
             None if line.starts_with("enable ") => {
                 directives.push_str(line);
                 directives.push('\n');
@@ -138,7 +161,7 @@ mod tests {
 
     #[test]
     fn includes_are_expanded_once_and_formats_substituted() {
-        let src = expand("matvec", &Slots { format: format_name(GgmlType::Q4K), kv_f16: false });
+        let src = expand("matvec", &Slots { format: format_name(GgmlType::Q4K), ..Slots::default() });
         assert!(!src.contains("#include"));
         assert_eq!(src.matches("fn scale_min_k4").count(), 1);
         assert_eq!(src.matches("struct Step").count(), 1);
@@ -149,8 +172,24 @@ mod tests {
     fn every_supported_type_has_a_format_file() {
         for ty in GgmlType::SUPPORTED {
             let name = format_name(ty).expect("a format file");
-            assert!(expand("matvec", &Slots { format: Some(name), kv_f16: false }).contains("fn chunk"));
+            assert!(expand("matvec", &Slots { format: Some(name), ..Slots::default() }).contains("fn chunk"));
         }
+    }
+
+    #[test]
+    fn a_second_format_gets_its_own_chunk_and_the_same_format_an_alias() {
+        let two = Slots { format: format_name(GgmlType::Q5_0), format_b: format_name(GgmlType::Q8_0), ..Slots::default() };
+        let src = expand("matvec", &two);
+        assert_eq!(src.matches("fn chunk(").count(), 1);
+        assert_eq!(src.matches("fn chunk_b(").count(), 1);
+        assert!(src.contains("22u") && src.contains("34u"), "both block sizes are in the kernel");
+        assert!(!src.contains("return chunk(row, j, cols)"));
+        let one = expand("matvec", &Slots { format: format_name(GgmlType::Q4K), ..Slots::default() });
+        assert_eq!(one.matches("fn chunk(").count(), 1);
+        assert!(one.contains("return chunk(row, j, cols)"), "chunk_b is chunk");
+        // Two K-quants share their scale helper once.
+        let k = Slots { format: format_name(GgmlType::Q4K), format_b: format_name(GgmlType::Q5K), ..Slots::default() };
+        assert_eq!(expand("matmul_tiled", &k).matches("fn scale_min_k4").count(), 1);
     }
 
     #[test]
