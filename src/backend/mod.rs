@@ -6,13 +6,14 @@
 //!
 //! A forward pass is a future: on the CPU it is ready when it is made, and a GPU hands its
 //! results back through a read-back that, in the browser, only the event loop can complete.
-//! Native callers wait on it ([`crate::engine::wait`]); the page's worker awaits it.
+//! Native callers block on it (the engine's `wait`); the page's worker awaits it.
 
 pub mod cpu;
+pub mod logits;
 pub mod wgpu;
 
-use crate::engine::Candidate;
 use crate::model::{ModelConfig, ModelError};
+use logits::Candidate;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -68,19 +69,19 @@ pub trait Backend {
                 .chunks_exact(n_vocab)
                 .zip(targets)
                 .map(|(row, &t)| {
-                    let (logprob, argmax) = crate::engine::log_softmax_at(row, (t as usize).min(n_vocab - 1));
+                    let (logprob, argmax) = logits::log_softmax_at(row, (t as usize).min(n_vocab - 1));
                     TokenScore { logprob, argmax: argmax as u32 }
                 })
                 .collect())
         })
     }
     /// Like [`Backend::forward`] with one logits row, but returns only the `k` most likely
-    /// next tokens after the last token, in [`crate::engine::sampling::canonical_order`]: what
+    /// next tokens after the last token, in [`logits::canonical_order`]: what
     /// sampling with a top-k limit needs. A GPU selects them where the logits are.
     fn forward_top_k<'a>(&'a mut self, tokens: &'a [u32], k: usize) -> Pending<'a, Vec<Candidate>> {
         Box::pin(async move {
             let logits = self.forward(tokens, 1).await?;
-            Ok(crate::engine::top_k(logits, k))
+            Ok(logits::top_k(logits, k))
         })
     }
 }
@@ -125,5 +126,33 @@ impl Backend for Box<dyn Backend> {
     }
     fn forward_top_k<'a>(&'a mut self, tokens: &'a [u32], k: usize) -> Pending<'a, Vec<Candidate>> {
         (**self).forward_top_k(tokens, k)
+    }
+}
+
+#[cfg(test)]
+mod layering {
+    /// The engine drives the backends: no backend source names the engine (the logit helpers
+    /// both use live in `backend::logits`), so the two never import each other.
+    #[test]
+    fn no_backend_source_imports_the_engine() {
+        fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    visit(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (i, line) in text.lines().enumerate() {
+                        let code = line.split("//").next().unwrap_or("");
+                        if code.contains("crate::engine") || code.contains("super::engine") {
+                            found.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        visit(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backend"), &mut found);
+        assert!(found.is_empty(), "the backend imports the engine:\n{}", found.join("\n"));
     }
 }

@@ -10,7 +10,8 @@
 
 mod sampling;
 
-pub use sampling::{argmax, top_k, Candidate, Sampler, Sampling};
+pub use crate::backend::logits::{argmax, canonical_order, log_softmax_at, top_k, Candidate};
+pub use sampling::{Sampler, Sampling};
 
 use crate::backend::{Backend, BackendError, TokenScore};
 use crate::tokenizer::Tokenizer;
@@ -434,20 +435,6 @@ impl<B: Backend> LocalEngine<B> {
         let is_greedy = scores.iter().zip(targets).all(|(s, &t)| s.argmax == t);
         Ok(LogLikelihood { logprob, is_greedy, n_tokens: n_cont, truncated })
     }
-}
-
-/// `log_softmax(row)[target]` in f64, and the argmax (first on ties, as torch/numpy argmax).
-pub fn log_softmax_at(row: &[f32], target: usize) -> (f64, usize) {
-    let mut argmax = 0;
-    let mut max = f32::NEG_INFINITY;
-    for (i, &v) in row.iter().enumerate() {
-        if v > max {
-            max = v;
-            argmax = i;
-        }
-    }
-    let sum: f64 = row.iter().map(|&v| ((v - max) as f64).exp()).sum();
-    ((row[target] - max) as f64 - sum.ln(), argmax)
 }
 
 impl<B: Backend> Engine for LocalEngine<B> {

@@ -1,5 +1,6 @@
 //! Choosing the next token: greedy (argmax) or seeded temperature sampling.
 
+use crate::backend::logits::{argmax, canonical_order, top_k, Candidate};
 use crate::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
@@ -91,71 +92,8 @@ impl Sampler {
     }
 }
 
-/// One token a sampler may pick: its id and logit.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Candidate {
-    pub logit: f32,
-    pub id: u32,
-}
-
-/// The canonical order of candidates: logit descending ([`f32::total_cmp`]), id ascending on
-/// ties. A total order, so the CPU and the GPU's top-k agree on every row, ties included.
-pub fn canonical_order(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
-    b.logit.total_cmp(&a.logit).then(a.id.cmp(&b.id))
-}
-
-/// The `k` largest logits of a row with their ids, in [`canonical_order`] (all of them when
-/// `k` is at least the row's length). One pass with a heap of the `k` best so far: no copy of
-/// a 262144-logit row per sampled token.
-pub fn top_k(logits: &[f32], k: usize) -> Vec<Candidate> {
-    use std::collections::BinaryHeap;
-    /// Orders candidates so that the heap's top is the worst of those kept.
-    struct Kept(Candidate);
-    impl PartialEq for Kept {
-        fn eq(&self, other: &Self) -> bool {
-            self.cmp(other).is_eq()
-        }
-    }
-    impl Eq for Kept {}
-    impl PartialOrd for Kept {
-        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(other))
-        }
-    }
-    impl Ord for Kept {
-        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-            canonical_order(&self.0, &other.0)
-        }
-    }
-    let k = k.min(logits.len());
-    let mut kept: BinaryHeap<Kept> = BinaryHeap::with_capacity(k + 1);
-    for (i, &logit) in logits.iter().enumerate() {
-        let c = Candidate { logit, id: i as u32 };
-        if kept.len() < k {
-            kept.push(Kept(c));
-        } else if let Some(mut worst) = kept.peek_mut() {
-            if canonical_order(&c, &worst.0).is_lt() {
-                *worst = Kept(c);
-            }
-        }
-    }
-    // Ascending in the heap's order is best first.
-    kept.into_sorted_vec().into_iter().map(|c| c.0).collect()
-}
-
 fn best(candidates: &[Candidate]) -> Option<&Candidate> {
     candidates.iter().min_by(|a, b| canonical_order(a, b))
-}
-
-/// Index of the largest value, the first one on ties.
-pub fn argmax(v: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 #[cfg(test)]
@@ -176,17 +114,6 @@ mod tests {
         let k1 = Sampling::Temperature { temperature: 1.0, seed: 7, top_k: 1 };
         assert!(run(&k1).iter().all(|&t| t == 1), "top_k 1 is greedy");
         assert_eq!(Sampler::new(&Sampling::Greedy).sample(&logits), 1);
-    }
-
-    #[test]
-    fn top_k_is_in_canonical_order_with_ties_broken_by_id() {
-        let row = [0.5f32, 2.0, -0.0, 2.0, 0.0, f32::NEG_INFINITY, 0.5, 2.0];
-        let ids = |c: Vec<Candidate>| c.iter().map(|c| c.id).collect::<Vec<_>>();
-        assert_eq!(ids(top_k(&row, 4)), [1, 3, 7, 0]);
-        // total_cmp: +0 ranks above -0.
-        assert_eq!(ids(top_k(&row, 8)), [1, 3, 7, 0, 6, 4, 2, 5]);
-        assert_eq!(ids(top_k(&row, 20)), [1, 3, 7, 0, 6, 4, 2, 5]);
-        assert!(top_k(&row, 0).is_empty());
     }
 
     #[test]

@@ -40,7 +40,7 @@ impl SplitMix {
 /// Byte offsets of a block's f16 scale fields, which random bytes would make inf or NaN.
 fn half_fields(ty: GgmlType) -> &'static [usize] {
     match ty {
-        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => &[0],
+        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 | GgmlType::IQ4_NL | GgmlType::IQ4_XS => &[0],
         GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4K | GgmlType::Q5K => &[0, 2],
         GgmlType::Q2K => &[80, 82],
         GgmlType::Q3K => &[108],
@@ -109,7 +109,7 @@ pub async fn check_kernels(gpu: &Gpu) -> Result<Vec<FormatCheck>, BackendError> 
 }
 
 /// Selects the top k of a 70001-logit row (two passes of the kernel) on the GPU and compares
-/// it with the CPU's `engine::top_k`: the ids and logits in the same order, ties (a third of
+/// it with the CPU's `logits::top_k`: the ids and logits in the same order, ties (a third of
 /// the row shares eight values) broken by id. Returns the first disagreement, if any.
 pub async fn check_top_k(gpu: &Gpu) -> Result<Option<String>, BackendError> {
     let mut rng = SplitMix(23);
@@ -121,7 +121,7 @@ pub async fn check_top_k(gpu: &Gpu) -> Result<Option<String>, BackendError> {
         .collect();
     for k in [1, 40, 256] {
         let got = super::top_k_once(gpu, &row, k).await?;
-        let want = crate::engine::top_k(&row, k);
+        let want = crate::backend::logits::top_k(&row, k);
         if let Some(i) = (0..k).find(|&i| got.get(i).map(|c| (c.id, c.logit.to_bits())) != Some((want[i].id, want[i].logit.to_bits()))) {
             return Ok(Some(format!("top-{k} candidate {i} is {:?} on the GPU, {:?} on the CPU", got.get(i), want[i])));
         }

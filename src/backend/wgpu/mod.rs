@@ -19,7 +19,7 @@ pub mod shaders;
 pub use context::{Gpu, GpuError, GpuOptions, KernelFeatures, KvCache};
 
 use super::{Backend, BackendError, Pending, TokenScore};
-use crate::engine::Candidate;
+use super::logits::Candidate;
 use crate::gguf::{ByteSource, Gguf, TensorInfo};
 use crate::model::{Activation, DecoderWeights, GateUp, LayerWeights, ModelConfig, ModelError, Qkv, RopeLayout};
 use std::collections::HashMap;
@@ -698,7 +698,7 @@ impl WgpuBackend {
         let n_vocab = self.config.n_vocab;
         if k == 0 || k > MAX_GPU_TOP_K || k >= n_vocab {
             let logits = self.logits(tokens, 1).await?;
-            return Ok(crate::engine::top_k(logits, k));
+            return Ok(crate::backend::logits::top_k(logits, k));
         }
         self.check_batch(tokens, 1)?;
         if !self.top_k_plans.contains_key(&k) {
@@ -1221,7 +1221,7 @@ pub async fn matmul_once(
 }
 
 /// The `k` largest of `logits` (one row) with their ids, selected by the planned top-k passes:
-/// what the kernel tests compare with the CPU's `engine::top_k`.
+/// what the kernel tests compare with the CPU's `logits::top_k`.
 pub async fn top_k_once(gpu: &Gpu, logits: &[f32], k: usize) -> Result<Vec<Candidate>, BackendError> {
     if k == 0 || k > MAX_GPU_TOP_K || k > logits.len() {
         return Err(BackendError::Gpu(format!("top_k_once: k = {k} is not in 1..={}", MAX_GPU_TOP_K.min(logits.len()))));
@@ -1244,7 +1244,7 @@ pub async fn top_k_once(gpu: &Gpu, logits: &[f32], k: usize) -> Result<Vec<Candi
 
 /// Per row of `logits` (one row a target), the log-probability of the row's target and the
 /// argmax, reduced by the planned scoring kernels: what the kernel tests compare with the CPU's
-/// `engine::log_softmax_at`.
+/// `logits::log_softmax_at`.
 pub async fn scores_once(gpu: &Gpu, logits: &[f32], targets: &[u32]) -> Result<Vec<TokenScore>, BackendError> {
     let rows = targets.len();
     if rows == 0 || logits.is_empty() || !logits.len().is_multiple_of(rows) {
