@@ -245,3 +245,25 @@ fn demo_sets_run_without_a_data_root() {
     assert_eq!((file["path"].as_str(), file["sha256"].as_str().map(str::len)), (Some("builtin:demo/yesno.jsonl"), Some(64)));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// On a plain terminal (no XDG_RUNTIME_DIR: ssh, a container, a fresh user) the default
+/// `--backend auto` probes the GPU, and the user sees no error where nothing went wrong (Mesa's
+/// device-select layer made libwayland print one twice).
+#[test]
+fn the_gpu_probe_prints_nothing_without_a_runtime_dir() {
+    let model = common::fixture("families/llama_q4_k_m.gguf");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clinicbench"))
+        .args(["generate", "--model", model.to_str().unwrap(), "--max-tokens", "2"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("NODEVICE_SELECT")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"{\"prompt\": \"Hello\"}\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(lines(&out).len(), 1);
+    assert!(!stderr(&out).contains("XDG_RUNTIME_DIR"), "{}", stderr(&out));
+}

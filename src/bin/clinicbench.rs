@@ -188,6 +188,7 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
 struct Fatal(anyhow::Error);
 
 fn main() -> ExitCode {
+    quiet_vulkan_device_select();
     let cli = Cli::parse();
     match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
@@ -196,6 +197,19 @@ fn main() -> ExitCode {
             eprintln!("clinicbench: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select` asks Wayland for the default
+/// GPU, and without a runtime directory libwayland prints "error: XDG_RUNTIME_DIR is invalid or
+/// not set in the environment." on every GPU probe, where nothing went wrong (a plain terminal,
+/// ssh, a container). The layer only reorders adapters, and the backend picks its adapter
+/// itself, so there it is turned off (`NODEVICE_SELECT`, Mesa's switch) unless the user set it.
+fn quiet_vulkan_device_select() {
+    let runtime_dir_ok = std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_dir());
+    if !runtime_dir_ok && std::env::var_os("NODEVICE_SELECT").is_none() {
+        // Before any thread starts: nothing else reads the environment yet.
+        std::env::set_var("NODEVICE_SELECT", "1");
     }
 }
 
