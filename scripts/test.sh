@@ -44,3 +44,14 @@ node tests/browser/large_model.test.mjs "$dist" "$(realpath "$large")"
 # model (the figures are printed, not judged: speed is not a test).
 bench_dist="$(bash scripts/build-bench-page.sh "$CLINICBENCH_MODEL")"
 node tests/browser/bench.mjs "$bench_dist" "$(realpath "$CLINICBENCH_MODEL")" cpu
+# The GPU measurement script runs to the end here, on lavapipe (what it runs on a lent card in
+# one call, ../shared/DEVICE.md): the Gemma 3 270M shape written by scripts/make_shape_models.py,
+# both kernel paths, every line a measurement and not an error.
+python3 -c 'import gguf, numpy' 2>/dev/null || python3 -m pip install --quiet gguf==0.19.0
+bash scripts/gpu-bench.sh --quick --models target/shapes --out target/gpu-bench-quick.jsonl
+python3 - target/gpu-bench-quick.jsonl <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 2 and all("decode_tok_s" in r and r["dispatches_per_token"] > 0 for r in rows), rows
+print("ok   scripts/gpu-bench.sh --quick ran to the end on", rows[0]["backend"])
+PY
