@@ -39,7 +39,14 @@ F16_FIELDS = {
     "Q4_K": [0, 2],  # d, dmin
     "Q5_K": [0, 2],  # d, dmin
     "Q6_K": [208],  # d (after ql[128], qh[64], scales[16])
+    "IQ4_NL": [0],  # d
+    "IQ4_XS": [0],  # d (then scales_h, scales_l[4], qs[128])
 }
+
+# Types whose fixtures also hold blocks with extreme scales: the largest f16 (either sign) and
+# the smallest subnormal, beside the random ones.
+EXTREME = {"IQ4_NL", "IQ4_XS"}
+EXTREME_SCALES = np.array([65504.0, -65504.0, np.float16(2.0**-24)], dtype="<f2")
 
 # Blocks per fixture: enough to cover every sub-block pattern several times.
 BLOCKS_32 = 8  # legacy quants: 256 elements
@@ -88,6 +95,10 @@ def make(name: str, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
         for off in F16_FIELDS[name]:
             scales = random_scales(rng, n_blocks).astype("<f2")
             blocks[:, off : off + 2] = scales.view(np.uint8).reshape(n_blocks, 2)
+        if name in EXTREME:
+            extreme = rng.integers(0, 256, size=(len(EXTREME_SCALES), type_size), dtype=np.uint8)
+            extreme[:, 0:2] = EXTREME_SCALES.view(np.uint8).reshape(-1, 2)
+            blocks = np.concatenate([blocks, extreme])
         data = blocks.reshape(-1)
 
     expected = np.asarray(dequantize(data, qtype), dtype=np.float32).reshape(-1)
@@ -101,7 +112,7 @@ def make(name: str, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     names = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
-             "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
+             "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"]
     for i, name in enumerate(names):
         rng = np.random.default_rng(20240501 + i)
         data, expected = make(name, rng)

@@ -72,8 +72,8 @@ const LL_MEAN_TOL_F16_KV: f64 = 0.02;
 /// A top-2 margin (in logits) below which llama.cpp's greedy choice is treated as a tie.
 const NEAR_TIE: f64 = 0.01;
 
-const MODELS: [&str; 7] =
-    ["llama_q4_k_m", "mistral_q2_k", "qwen2_q5_k_m", "qwen3_q3_k_m", "gemma2_q4_0", "gemma3_q5_0", "phi3_q8_0"];
+const MODELS: [&str; 8] =
+    ["llama_q4_k_m", "mistral_q2_k", "qwen2_q5_k_m", "qwen3_q3_k_m", "gemma2_q4_0", "gemma3_q5_0", "phi3_q8_0", "llama_iq4_xs"];
 
 fn fixture(name: &str) -> Fixture {
     let path = common::fixture(&format!("families/{name}.json"));
@@ -288,6 +288,12 @@ fn phi3_q8_0() {
     check("phi3_q8_0");
 }
 
+/// The 4-bit i-quants: llama.cpp's IQ4_XS mix, queries and keys in IQ4_NL.
+#[test]
+fn llama_iq4_xs() {
+    check("llama_iq4_xs");
+}
+
 // The same bars on the GPU backend: every family and every block format through the WGSL
 // kernels. Three of them run with storage bindings cut to 16 KiB, so every large weight is
 // split over several buffers and fused projections straddle them, as Gemma 3's 178 MB
@@ -328,6 +334,11 @@ fn wgpu_gemma2_q4_0_split_bindings() {
 fn wgpu_gemma3_q5_0_default_limits() {
     let options = GpuOptions { default_limits: true, portable_kernels: true, ..GpuOptions::default() };
     check_on("gemma3_q5_0", &Choice::Wgpu(options));
+}
+
+#[test]
+fn wgpu_llama_iq4_xs() {
+    check_on("llama_iq4_xs", &Choice::Wgpu(GpuOptions::default()));
 }
 
 #[test]

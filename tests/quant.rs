@@ -2,7 +2,7 @@
 //! `gguf.quants.dequantize` (a port of llama.cpp's `dequantize_row_*`), through the fixtures
 //! `scripts/make_quant_fixtures.py` wrote into `tests/fixtures/quant/`.
 //!
-//! - `dequantize` must be bit-exact with the fixtures for all 13 supported types;
+//! - `dequantize` must be bit-exact with the fixtures for all 15 supported types;
 //! - `dot` must agree with `dot_reference` (relative 1e-5 of `sum |w_i x_i|`) on rows built from
 //!   the fixture blocks, and with the fixture values themselves (one-hot `x` picks out each
 //!   element, so the kernels' element order is checked against gguf directly);
@@ -11,8 +11,8 @@
 use clinicbench::quant::{dequantize, dot, dot_reference, GgmlType, QuantError};
 use std::path::PathBuf;
 
-/// The 13 supported types, by the names the fixture files carry.
-const SUPPORTED: [(GgmlType, &str); 13] = [
+/// The 15 supported types, by the names the fixture files carry.
+const SUPPORTED: [(GgmlType, &str); 15] = [
     (GgmlType::F32, "F32"),
     (GgmlType::F16, "F16"),
     (GgmlType::BF16, "BF16"),
@@ -26,6 +26,8 @@ const SUPPORTED: [(GgmlType, &str); 13] = [
     (GgmlType::Q4K, "Q4_K"),
     (GgmlType::Q5K, "Q5_K"),
     (GgmlType::Q6K, "Q6_K"),
+    (GgmlType::IQ4_NL, "IQ4_NL"),
+    (GgmlType::IQ4_XS, "IQ4_XS"),
 ];
 
 fn fixture_path(file: &str) -> PathBuf {
@@ -337,13 +339,13 @@ fn from_id_rejects_unknown_and_removed_ids() {
 }
 
 #[test]
-fn supported_types_are_exactly_the_thirteen() {
+fn supported_types_are_exactly_the_fifteen() {
     let supported: Vec<GgmlType> = GgmlType::ALL
         .into_iter()
         .filter(|t| t.is_supported())
         .collect();
     let want: Vec<GgmlType> = SUPPORTED.iter().map(|&(t, _)| t).collect();
-    assert_eq!(supported.len(), 13);
+    assert_eq!(supported.len(), 15);
     for t in want {
         assert!(supported.contains(&t), "{t}");
     }

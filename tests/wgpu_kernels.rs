@@ -144,7 +144,7 @@ fn bad_shapes_are_errors_not_panics() {
 fn the_pages_kernel_self_check_passes_on_this_adapter() {
     for gpu in both_kernel_paths() {
         let report = pollster::block_on(clinicbench::backend::wgpu::check::check_kernels(&gpu)).unwrap();
-        assert_eq!(report.len(), 13);
+        assert_eq!(report.len(), 15);
         for f in &report {
             assert!(f.ok, "{}: {}: relative error {:e}", gpu.describe(), f.format, f.max_relative_error);
         }

@@ -539,6 +539,83 @@ impl BlockQ6K {
     }
 }
 
+/// The sixteen non-uniform levels of IQ4_NL and IQ4_XS (ggml-common.h `kvalues_iq4nl`).
+pub const IQ4_LEVELS: [i8; 16] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+
+/// IQ4_NL: 32 weights `w = d * IQ4_LEVELS[q]`, `q` a 4-bit index (Q4_0's layout with a
+/// non-uniform grid).
+///
+/// ggml-common.h `block_iq4_nl`; ggml-quants.c `dequantize_row_iq4_nl`.
+/// Layout: `d` f16 @0, `qs` @2 (low nibbles are weights 0..16, high nibbles 16..32).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ4NL {
+    /// Scale, f16 bits.
+    pub d: [u8; 2],
+    /// Two 4-bit level indices per byte.
+    pub qs: [u8; 16],
+}
+const _: () = assert!(size_of::<BlockIQ4NL>() == 18);
+from_bytes!(BlockIQ4NL, [d, qs]);
+
+impl BlockIQ4NL {
+    /// The 32 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; 32] {
+        let d = half(self.d);
+        let mut w = [0.0; 32];
+        for l in 0..16 {
+            let b = self.qs[l];
+            w[l] = d * level(i16::from(IQ4_LEVELS[usize::from(b & 0x0f)]));
+            w[l + 16] = d * level(i16::from(IQ4_LEVELS[usize::from(b >> 4)]));
+        }
+        w
+    }
+}
+
+/// IQ4_XS: 256 weights in eight sub-blocks of 32, `w = d * (ls - 32) * IQ4_LEVELS[q]` with a
+/// 6-bit sub-block scale `ls` (low 4 bits in `scales_l`, high 2 in `scales_h`).
+///
+/// ggml-common.h `block_iq4_xs`; ggml-quants.c `dequantize_row_iq4_xs`.
+/// Layout: `d` f16 @0, `scales_h` u16 @2, `scales_l` @4, `qs` @8 (16 bytes a sub-block, nibbles
+/// as in IQ4_NL).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ4XS {
+    /// Super-block scale, f16 bits.
+    pub d: [u8; 2],
+    /// The high two bits of the eight sub-block scales, little-endian.
+    pub scales_h: [u8; 2],
+    /// The low four bits of the sub-block scales, two a byte (even sub-block low nibble).
+    pub scales_l: [u8; 4],
+    /// Level indices, 16 bytes a sub-block.
+    pub qs: [u8; 128],
+}
+const _: () = assert!(size_of::<BlockIQ4XS>() == 136);
+from_bytes!(BlockIQ4XS, [d, scales_h, scales_l, qs]);
+
+impl BlockIQ4XS {
+    /// The 256 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; QK_K] {
+        let d = half(self.d);
+        let scales_h = u16::from_le_bytes(self.scales_h);
+        let mut w = [0.0; QK_K];
+        for ib in 0..8 {
+            let low = (self.scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f;
+            let high = ((scales_h >> (2 * ib)) & 3) as u8;
+            let ls = i16::from(low | (high << 4));
+            let dl = d * level(ls - 32);
+            for l in 0..16 {
+                let b = self.qs[16 * ib + l];
+                w[32 * ib + l] = dl * level(i16::from(IQ4_LEVELS[usize::from(b & 0x0f)]));
+                w[32 * ib + l + 16] = dl * level(i16::from(IQ4_LEVELS[usize::from(b >> 4)]));
+            }
+        }
+        w
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,8 +18,8 @@
 //! 2-3x slower: LLVM vectorized it two floats at a time.
 
 use super::blocks::{
-    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
-    BlockQ8_0,
+    BlockIQ4NL, BlockIQ4XS, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0,
+    BlockQ5_1, BlockQ6K, BlockQ8_0,
 };
 use super::{bf16_to_f32, f16_to_f32, QK_K};
 
@@ -145,6 +145,16 @@ pub fn dot_q5_1(row: &[u8], x: &[f32]) -> f32 {
 /// Q8_0 row.
 pub fn dot_q8_0(row: &[u8], x: &[f32]) -> f32 {
     dot_blocks::<{ BlockQ8_0::BYTES }, 32>(row, x, |b| BlockQ8_0::from_bytes(b).weights())
+}
+
+/// IQ4_NL row.
+pub fn dot_iq4_nl(row: &[u8], x: &[f32]) -> f32 {
+    dot_blocks::<{ BlockIQ4NL::BYTES }, 32>(row, x, |b| BlockIQ4NL::from_bytes(b).weights())
+}
+
+/// IQ4_XS row.
+pub fn dot_iq4_xs(row: &[u8], x: &[f32]) -> f32 {
+    dot_blocks::<{ BlockIQ4XS::BYTES }, QK_K>(row, x, |b| BlockIQ4XS::from_bytes(b).weights())
 }
 
 /// Q2_K row.

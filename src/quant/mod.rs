@@ -134,7 +134,7 @@ impl GgmlType {
     };
 
     /// The types this module can dequantize and take dot products of.
-    pub const SUPPORTED: [GgmlType; 13] = [
+    pub const SUPPORTED: [GgmlType; 15] = [
         GgmlType::F32,
         GgmlType::F16,
         GgmlType::BF16,
@@ -148,6 +148,8 @@ impl GgmlType {
         GgmlType::Q4K,
         GgmlType::Q5K,
         GgmlType::Q6K,
+        GgmlType::IQ4_NL,
+        GgmlType::IQ4_XS,
     ];
 
     fn entry(self) -> &'static (GgmlType, u32, &'static str, usize, usize) {
@@ -193,7 +195,7 @@ impl GgmlType {
 
     /// Whether [`dequantize`] and [`dot`](fn@dot) accept this type: the 13 types a llama.cpp
     /// Q4_K_M / Q5_K_M / Q8_0 file can hold (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-    /// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K).
+    /// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) and the 4-bit i-quants IQ4_NL and IQ4_XS.
     pub fn is_supported(self) -> bool {
         Self::SUPPORTED.contains(&self)
     }
@@ -212,7 +214,7 @@ pub enum QuantError {
     /// The type is known but this module has no dequantization for it.
     #[error(
         "tensor type {ty} (ggml id {}) is not supported: only F32, F16, BF16, Q4_0, Q4_1, \
-         Q5_0, Q5_1, Q8_0 and Q2_K..Q6_K are",
+         Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL and IQ4_XS are",
         ty.id()
     )]
     Unsupported { ty: GgmlType },
@@ -309,6 +311,12 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Quant
         }
         GgmlType::Q6K => {
             dequantize_blocks::<210, QK_K>(src, dst, |b| blocks::BlockQ6K::from_bytes(b).weights())
+        }
+        GgmlType::IQ4_NL => {
+            dequantize_blocks::<18, 32>(src, dst, |b| blocks::BlockIQ4NL::from_bytes(b).weights())
+        }
+        GgmlType::IQ4_XS => {
+            dequantize_blocks::<136, QK_K>(src, dst, |b| blocks::BlockIQ4XS::from_bytes(b).weights())
         }
         // `check_row` rejected every other type.
         _ => return Err(QuantError::Unsupported { ty }),
@@ -409,6 +417,8 @@ pub fn dot(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
         GgmlType::Q6K => x86::dot_q6_k(row, x),
         #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
         GgmlType::Q6K => dot::dot_q6_k(row, x),
+        GgmlType::IQ4_NL => dot::dot_iq4_nl(row, x),
+        GgmlType::IQ4_XS => dot::dot_iq4_xs(row, x),
         _ => panic!("quant::dot: tensor type {ty} is not supported"),
     }
 }

@@ -52,6 +52,9 @@ const SOURCES: &[(&str, &str)] = &[
     ("formats/q4_k", include_str!("../../../shaders/formats/q4_k.wgsl")),
     ("formats/q5_k", include_str!("../../../shaders/formats/q5_k.wgsl")),
     ("formats/q6_k", include_str!("../../../shaders/formats/q6_k.wgsl")),
+    ("formats/iq4_nl", include_str!("../../../shaders/formats/iq4_nl.wgsl")),
+    ("formats/iq4_xs", include_str!("../../../shaders/formats/iq4_xs.wgsl")),
+    ("iq4_levels", include_str!("../../../shaders/iq4_levels.wgsl")),
 ];
 
 /// The format file of a block type, or `None` for a type the kernels cannot read.
@@ -70,6 +73,8 @@ pub fn format_name(ty: GgmlType) -> Option<&'static str> {
         GgmlType::Q4K => "formats/q4_k",
         GgmlType::Q5K => "formats/q5_k",
         GgmlType::Q6K => "formats/q6_k",
+        GgmlType::IQ4_NL => "formats/iq4_nl",
+        GgmlType::IQ4_XS => "formats/iq4_xs",
         _ => return None,
     })
 }
