@@ -14,6 +14,12 @@ if [ -z "${CLINICBENCH_MODEL:-}" ]; then
   export CLINICBENCH_MODEL
 fi
 cargo build --lib --target wasm32-unknown-unknown
+# The real model requantized to IQ4_XS by llama.cpp, with llama.cpp's answers, for
+# tests/families.rs (requantized_gemma3_iq4_xs), where llama-cpp-python is installed (the test
+# says it skipped otherwise): 240 MB, kept in target/.
+if python3 -c 'import llama_cpp, gguf' 2>/dev/null && ! [ -f target/requantized/gemma3_270m_iq4_xs.json ]; then
+  python3 scripts/make_requantized_model.py --model "$CLINICBENCH_MODEL"
+fi
 cargo test --release --all-targets
 # The Kubernetes manifest against the Job schema, offline (kubectl --dry-run needs a live API
 # server); the Slurm script and the manifest's command run in tests/shards.rs.

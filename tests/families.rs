@@ -75,14 +75,21 @@ const NEAR_TIE: f64 = 0.01;
 const MODELS: [&str; 8] =
     ["llama_q4_k_m", "mistral_q2_k", "qwen2_q5_k_m", "qwen3_q3_k_m", "gemma2_q4_0", "gemma3_q5_0", "phi3_q8_0", "llama_iq4_xs"];
 
+/// A model and its answers: `tests/fixtures/families/NAME`, or, for `requantized/NAME`, the real
+/// model requantized into `target/requantized/` by scripts/make_requantized_model.py.
+fn model_path(name: &str, ext: &str) -> std::path::PathBuf {
+    match name.strip_prefix("requantized/") {
+        Some(file) => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/requantized/{file}.{ext}")),
+        None => common::fixture(&format!("families/{name}.{ext}")),
+    }
+}
+
 fn fixture(name: &str) -> Fixture {
-    let path = common::fixture(&format!("families/{name}.json"));
-    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    serde_json::from_slice(&std::fs::read(model_path(name, "json")).unwrap()).unwrap()
 }
 
 fn open(name: &str) -> Gguf<FileSource> {
-    let path = common::fixture(&format!("families/{name}.gguf"));
-    Gguf::open(FileSource::open(&path).unwrap()).unwrap()
+    Gguf::open(FileSource::open(&model_path(name, "gguf")).unwrap()).unwrap()
 }
 
 /// Loads the model with our engine on `backend` and checks it against the fixture.
@@ -119,7 +126,7 @@ fn load(g: &Gguf<FileSource>, choice: &Choice) -> Option<Box<dyn Backend>> {
 fn check_on(name: &str, choice: &Choice) {
     let fx = fixture(name);
     let g = open(name);
-    assert_eq!(fx.model, format!("{name}.gguf"));
+    assert_eq!(fx.model, format!("{}.gguf", name.rsplit('/').next().unwrap_or(name)));
     for (tensor, ty) in &fx.tensor_types {
         let info = g.tensor(tensor).unwrap_or_else(|| panic!("{name}: tensor {tensor} missing"));
         assert_eq!(info.ty.name(), ty, "{name}: type of {tensor}");
@@ -292,6 +299,22 @@ fn phi3_q8_0() {
 #[test]
 fn llama_iq4_xs() {
     check("llama_iq4_xs");
+}
+
+/// The real Gemma 3 270M requantized by llama.cpp to IQ4_XS (with 640-wide rows a mix of IQ4_XS,
+/// IQ4_NL, Q5_1, Q5_K and Q8_0) against llama.cpp on that file dequantized to F32, where
+/// scripts/make_requantized_model.py has written it (it needs llama-cpp-python; scripts/test.sh
+/// runs it where that is installed). On the CPU: the GPU's kernels for these formats are held
+/// to the CPU's by `wgpu_llama_iq4_xs` and the kernel checks, and lavapipe decodes this model at
+/// 0.1 tokens/s.
+#[test]
+fn requantized_gemma3_iq4_xs() {
+    let name = "requantized/gemma3_270m_iq4_xs";
+    if !model_path(name, "gguf").exists() {
+        eprintln!("skipped: {} is not there (scripts/make_requantized_model.py)", model_path(name, "gguf").display());
+        return;
+    }
+    check(name);
 }
 
 // The same bars on the GPU backend: every family and every block format through the WGSL
