@@ -89,6 +89,13 @@ def make(name: str, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
         bits = finite_random_bits(rng, ELEMENTS_PLAIN, 0xFF, 7, np.uint16)
         bits[:4] = [0x0000, 0x8000, 0x0001, 0x807F]
         data = np.frombuffer(bits.astype("<u2").tobytes(), dtype=np.uint8)
+    elif name == "MXFP4":
+        # E8M0 exponents around 1 (2^-14..2^2), then the extremes: the smallest (subnormal halves)
+        # and the largest whose doubled levels stay finite in f32.
+        blocks = rng.integers(0, 256, size=(BLOCKS_32 + 3, type_size), dtype=np.uint8)
+        blocks[:BLOCKS_32, 0] = rng.integers(113, 130, size=BLOCKS_32)
+        blocks[BLOCKS_32:, 0] = [0, 1, 252]
+        data = blocks.reshape(-1)
     else:
         n_blocks = BLOCKS_K if block_size == 256 else BLOCKS_32
         blocks = rng.integers(0, 256, size=(n_blocks, type_size), dtype=np.uint8)
@@ -112,7 +119,7 @@ def make(name: str, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     names = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
-             "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"]
+             "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4"]
     for i, name in enumerate(names):
         rng = np.random.default_rng(20240501 + i)
         data, expected = make(name, rng)

@@ -2,7 +2,7 @@
 //! `gguf.quants.dequantize` (a port of llama.cpp's `dequantize_row_*`), through the fixtures
 //! `scripts/make_quant_fixtures.py` wrote into `tests/fixtures/quant/`.
 //!
-//! - `dequantize` must be bit-exact with the fixtures for all 15 supported types;
+//! - `dequantize` must be bit-exact with the fixtures for all 16 supported types;
 //! - `dot` must agree with `dot_reference` (relative 1e-5 of `sum |w_i x_i|`) on rows built from
 //!   the fixture blocks, and with the fixture values themselves (one-hot `x` picks out each
 //!   element, so the kernels' element order is checked against gguf directly);
@@ -11,8 +11,8 @@
 use clinicbench::quant::{dequantize, dot, dot_reference, GgmlType, QuantError};
 use std::path::PathBuf;
 
-/// The 15 supported types, by the names the fixture files carry.
-const SUPPORTED: [(GgmlType, &str); 15] = [
+/// The 16 supported types, by the names the fixture files carry.
+const SUPPORTED: [(GgmlType, &str); 16] = [
     (GgmlType::F32, "F32"),
     (GgmlType::F16, "F16"),
     (GgmlType::BF16, "BF16"),
@@ -28,6 +28,7 @@ const SUPPORTED: [(GgmlType, &str); 15] = [
     (GgmlType::Q6K, "Q6_K"),
     (GgmlType::IQ4_NL, "IQ4_NL"),
     (GgmlType::IQ4_XS, "IQ4_XS"),
+    (GgmlType::MXFP4, "MXFP4"),
 ];
 
 fn fixture_path(file: &str) -> PathBuf {
@@ -339,13 +340,13 @@ fn from_id_rejects_unknown_and_removed_ids() {
 }
 
 #[test]
-fn supported_types_are_exactly_the_fifteen() {
+fn supported_types_are_exactly_the_sixteen() {
     let supported: Vec<GgmlType> = GgmlType::ALL
         .into_iter()
         .filter(|t| t.is_supported())
         .collect();
     let want: Vec<GgmlType> = SUPPORTED.iter().map(|&(t, _)| t).collect();
-    assert_eq!(supported.len(), 15);
+    assert_eq!(supported.len(), 16);
     for t in want {
         assert!(supported.contains(&t), "{t}");
     }

@@ -616,6 +616,48 @@ impl BlockIQ4XS {
     }
 }
 
+/// The sixteen FP4 (E2M1) values of MXFP4, doubled to integers (ggml-common.h `kvalues_mxfp4`);
+/// the block scale is halved to match ([`e8m0_half`]).
+pub const MXFP4_LEVELS: [i8; 16] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
+
+/// An E8M0 scale (a power of two, `2^(e - 127)`) halved, as f32 bits exactly as ggml-impl.h's
+/// `ggml_e8m0_to_fp32_half`: subnormal for `e` < 2.
+#[inline(always)]
+pub fn e8m0_half(e: u8) -> f32 {
+    let e = u32::from(e);
+    f32::from_bits(if e < 2 { 0x0020_0000 << e } else { (e - 1) << 23 })
+}
+
+/// MXFP4: 32 weights `w = e8m0_half(e) * MXFP4_LEVELS[q]`, `q` a 4-bit index.
+///
+/// ggml-common.h `block_mxfp4`; ggml-quants.c `dequantize_row_mxfp4`.
+/// Layout: `e` u8 @0, `qs` @1 (low nibbles are weights 0..16, high nibbles 16..32).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockMXFP4 {
+    /// Shared E8M0 exponent.
+    pub e: [u8; 1],
+    /// Two 4-bit level indices per byte.
+    pub qs: [u8; 16],
+}
+const _: () = assert!(size_of::<BlockMXFP4>() == 17);
+from_bytes!(BlockMXFP4, [e, qs]);
+
+impl BlockMXFP4 {
+    /// The 32 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; 32] {
+        let d = e8m0_half(self.e[0]);
+        let mut w = [0.0; 32];
+        for l in 0..16 {
+            let b = self.qs[l];
+            w[l] = d * level(i16::from(MXFP4_LEVELS[usize::from(b & 0x0f)]));
+            w[l + 16] = d * level(i16::from(MXFP4_LEVELS[usize::from(b >> 4)]));
+        }
+        w
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@
 //! 2-3x slower: LLVM vectorized it two floats at a time.
 
 use super::blocks::{
-    BlockIQ4NL, BlockIQ4XS, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0,
+    BlockIQ4NL, BlockIQ4XS, BlockMXFP4, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0,
     BlockQ5_1, BlockQ6K, BlockQ8_0,
 };
 use super::{bf16_to_f32, f16_to_f32, QK_K};
@@ -155,6 +155,11 @@ pub fn dot_iq4_nl(row: &[u8], x: &[f32]) -> f32 {
 /// IQ4_XS row.
 pub fn dot_iq4_xs(row: &[u8], x: &[f32]) -> f32 {
     dot_blocks::<{ BlockIQ4XS::BYTES }, QK_K>(row, x, |b| BlockIQ4XS::from_bytes(b).weights())
+}
+
+/// MXFP4 row.
+pub fn dot_mxfp4(row: &[u8], x: &[f32]) -> f32 {
+    dot_blocks::<{ BlockMXFP4::BYTES }, 32>(row, x, |b| BlockMXFP4::from_bytes(b).weights())
 }
 
 /// Q2_K row.

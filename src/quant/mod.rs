@@ -134,7 +134,7 @@ impl GgmlType {
     };
 
     /// The types this module can dequantize and take dot products of.
-    pub const SUPPORTED: [GgmlType; 15] = [
+    pub const SUPPORTED: [GgmlType; 16] = [
         GgmlType::F32,
         GgmlType::F16,
         GgmlType::BF16,
@@ -150,6 +150,7 @@ impl GgmlType {
         GgmlType::Q6K,
         GgmlType::IQ4_NL,
         GgmlType::IQ4_XS,
+        GgmlType::MXFP4,
     ];
 
     fn entry(self) -> &'static (GgmlType, u32, &'static str, usize, usize) {
@@ -195,7 +196,7 @@ impl GgmlType {
 
     /// Whether [`dequantize`] and [`dot`](fn@dot) accept this type: the 13 types a llama.cpp
     /// Q4_K_M / Q5_K_M / Q8_0 file can hold (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-    /// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) and the 4-bit i-quants IQ4_NL and IQ4_XS.
+    /// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), the 4-bit i-quants IQ4_NL and IQ4_XS, and MXFP4.
     pub fn is_supported(self) -> bool {
         Self::SUPPORTED.contains(&self)
     }
@@ -214,7 +215,7 @@ pub enum QuantError {
     /// The type is known but this module has no dequantization for it.
     #[error(
         "tensor type {ty} (ggml id {}) is not supported: only F32, F16, BF16, Q4_0, Q4_1, \
-         Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL and IQ4_XS are",
+         Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS and MXFP4 are",
         ty.id()
     )]
     Unsupported { ty: GgmlType },
@@ -318,6 +319,9 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Quant
         GgmlType::IQ4_XS => {
             dequantize_blocks::<136, QK_K>(src, dst, |b| blocks::BlockIQ4XS::from_bytes(b).weights())
         }
+        GgmlType::MXFP4 => {
+            dequantize_blocks::<17, 32>(src, dst, |b| blocks::BlockMXFP4::from_bytes(b).weights())
+        }
         // `check_row` rejected every other type.
         _ => return Err(QuantError::Unsupported { ty }),
     }
@@ -419,6 +423,7 @@ pub fn dot(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
         GgmlType::Q6K => dot::dot_q6_k(row, x),
         GgmlType::IQ4_NL => dot::dot_iq4_nl(row, x),
         GgmlType::IQ4_XS => dot::dot_iq4_xs(row, x),
+        GgmlType::MXFP4 => dot::dot_mxfp4(row, x),
         _ => panic!("quant::dot: tensor type {ty} is not supported"),
     }
 }

@@ -66,6 +66,10 @@ pub fn random_weights(ty: GgmlType, rows: usize, cols: usize, seed: u64) -> Vec<
                     let d = half::f16::from_f32(0.1 * rng.unit());
                     block[at..at + 2].copy_from_slice(&d.to_le_bytes());
                 }
+                if ty == GgmlType::MXFP4 {
+                    // An E8M0 exponent for scales of 2^-8..2^-1 (a random byte is as often inf).
+                    block[0] = 119 + (rng.next() % 8) as u8;
+                }
                 out.extend_from_slice(&block);
             }
             out

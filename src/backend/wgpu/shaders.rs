@@ -54,6 +54,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("formats/q6_k", include_str!("../../../shaders/formats/q6_k.wgsl")),
     ("formats/iq4_nl", include_str!("../../../shaders/formats/iq4_nl.wgsl")),
     ("formats/iq4_xs", include_str!("../../../shaders/formats/iq4_xs.wgsl")),
+    ("formats/mxfp4", include_str!("../../../shaders/formats/mxfp4.wgsl")),
     ("iq4_levels", include_str!("../../../shaders/iq4_levels.wgsl")),
 ];
 
@@ -75,6 +76,7 @@ pub fn format_name(ty: GgmlType) -> Option<&'static str> {
         GgmlType::Q6K => "formats/q6_k",
         GgmlType::IQ4_NL => "formats/iq4_nl",
         GgmlType::IQ4_XS => "formats/iq4_xs",
+        GgmlType::MXFP4 => "formats/mxfp4",
         _ => return None,
     })
 }
