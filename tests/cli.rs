@@ -267,3 +267,43 @@ fn the_gpu_probe_prints_nothing_without_a_runtime_dir() {
     assert_eq!(lines(&out).len(), 1);
     assert!(!stderr(&out).contains("XDG_RUNTIME_DIR"), "{}", stderr(&out));
 }
+
+/// A model split into parts (as llama.cpp's gguf-split and PyPI gguf's writer name and lay them
+/// out; tests/fixtures/split made by scripts/split_gguf.py from the llama fixture): the CLI takes
+/// the first part, finds the rest, and answers exactly as the unsplit file does. A later part
+/// given first, a missing part, and a part of another model are errors that say which.
+#[test]
+fn a_split_model_loads_from_its_first_part_and_answers_as_the_whole_file() {
+    let whole = common::fixture("families/llama_q4_k_m.gguf");
+    let first = common::fixture("split/llama-00001-of-00003.gguf");
+    let requests = "{\"context\": \"The patient\", \"continuation\": \" was admitted\"}\n{\"context\": \"\", \"continuation\": \"Hello there\"}\n";
+    let want = run(&["loglikelihood", "--model", whole.to_str().unwrap(), "--backend", "cpu"], requests);
+    let got = run(&["loglikelihood", "--model", first.to_str().unwrap(), "--backend", "cpu"], requests);
+    assert!(want.status.success() && got.status.success(), "{}", stderr(&got));
+    assert_eq!(lines(&got), lines(&want));
+    assert_eq!(lines(&got).len(), 2);
+
+    let second = common::fixture("split/llama-00002-of-00003.gguf");
+    let out = run(&["loglikelihood", "--model", second.to_str().unwrap()], requests);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("part 2 of a model split in 3: give the first part"), "{}", stderr(&out));
+
+    let dir = std::env::temp_dir().join(format!("clinicbench-split-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = |from: &str, to: &str| std::fs::copy(common::fixture(&format!("split/{from}")), dir.join(to)).unwrap();
+    copy("llama-00001-of-00003.gguf", "llama-00001-of-00003.gguf");
+    copy("llama-00002-of-00003.gguf", "llama-00002-of-00003.gguf");
+    let first_copy = dir.join("llama-00001-of-00003.gguf");
+    let out = run(&["loglikelihood", "--model", first_copy.to_str().unwrap()], requests);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("part 3 of 3 of the model is missing"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("llama-00003-of-00003.gguf"), "{}", stderr(&out));
+
+    // Part 2 of a split of another model (mistral_q2_k), under this model's name.
+    copy("other-model-00002-of-00003.gguf", "llama-00002-of-00003.gguf");
+    copy("llama-00003-of-00003.gguf", "llama-00003-of-00003.gguf");
+    let out = run(&["loglikelihood", "--model", first_copy.to_str().unwrap()], requests);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("split model") && stderr(&out).contains("another model"), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}

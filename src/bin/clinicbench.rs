@@ -21,7 +21,7 @@ use clinicbench::backend::cpu::CpuBackend;
 use clinicbench::backend::wgpu::{Gpu, GpuError, GpuOptions, KvCache, WgpuBackend};
 use clinicbench::backend::Backend;
 use clinicbench::engine::{wait, Engine, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
-use clinicbench::gguf::{FileSource, Gguf};
+use clinicbench::gguf::{split, FileSource, Gguf, SplitSource};
 use clinicbench::metrics::{Metric, MetricError, ScoreOptions, Scorer};
 use clinicbench::model::ModelConfig;
 use clinicbench::tokenizer::Tokenizer;
@@ -340,9 +340,45 @@ fn score_line(scorer: &mut Scorer, line: &str) -> Result<()> {
     }
 }
 
-fn open_gguf(path: &Path) -> Result<Gguf<FileSource>> {
+/// Opens a model file, or the first part of a split model with the rest beside it.
+fn open_gguf(path: &Path) -> Result<Gguf<SplitSource<FileSource>>> {
+    let parts = model_parts(path)?;
+    let sources = parts
+        .iter()
+        .map(|p| FileSource::open(p).with_context(|| format!("cannot open model file {}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
+    Gguf::open_parts(sources).with_context(|| format!("cannot read model file {}", path.display()))
+}
+
+/// The files of the model at `path`: itself, or, where it is the first part of a split model
+/// (`NAME-00001-of-0000N.gguf`, as llama.cpp's gguf-split writes), every part in order; a
+/// missing part, or a later part given first, is an error that names the file wanted.
+pub(crate) fn model_parts(path: &Path) -> Result<Vec<PathBuf>> {
     let src = FileSource::open(path).with_context(|| format!("cannot open model file {}", path.display()))?;
-    Gguf::open(src).with_context(|| format!("cannot read model file {}", path.display()))
+    let g = Gguf::open(src).with_context(|| format!("cannot read model file {}", path.display()))?;
+    let Some((no, count)) = split::part_of(&g).with_context(|| format!("cannot read model file {}", path.display()))? else {
+        return Ok(vec![path.to_path_buf()]);
+    };
+    if count <= 1 {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if no != 0 {
+        bail!("{} is part {} of a model split in {count}: give the first part (NAME-00001-of-{count:05}.gguf)", path.display(), no + 1);
+    }
+    let dir = path.parent().unwrap_or(Path::new(""));
+    (1..=count)
+        .map(|k| {
+            let file = split::part_name(name, k, count).with_context(|| {
+                format!("{} is the first of {count} parts, but its name is not NAME-00001-of-{count:05}.gguf, so the others cannot be found", path.display())
+            })?;
+            let part = dir.join(file);
+            if !part.is_file() {
+                bail!("part {k} of {count} of the model is missing: {}", part.display());
+            }
+            Ok(part)
+        })
+        .collect()
 }
 
 fn default_ctx(c: &ModelConfig) -> usize {

@@ -14,9 +14,11 @@
 
 mod metadata;
 mod source;
+pub mod split;
 
 pub use metadata::{MetadataValue, MetadataValueType};
 pub use source::{ByteSource, FileSource, SliceSource};
+pub use split::SplitSource;
 
 use crate::quant::GgmlType;
 use std::collections::HashMap;
@@ -65,6 +67,9 @@ pub enum GgufError {
     MissingTensor(String),
     #[error("general.alignment is {0}; it must be a non-zero multiple of 8")]
     BadAlignment(u64),
+    /// The parts of a split model do not make one model (count, order, a part of another).
+    #[error("split model: {0}")]
+    Split(String),
 }
 
 /// One entry of the tensor index.

@@ -218,12 +218,15 @@ pub fn selected_tasks(
     names.iter().map(|n| find_spec(n, &user)).collect()
 }
 
-/// SHA-256 of a file, streamed (a model may be gigabytes).
+/// SHA-256 of a model's bytes, streamed (a model may be gigabytes): of its file, or of its
+/// parts one after another for a split model.
 fn sha256_file(path: &Path) -> Result<String> {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    std::io::copy(&mut f, &mut hasher)?;
+    for part in super::model_parts(path)? {
+        let mut f = std::fs::File::open(&part).with_context(|| format!("cannot read {}", part.display()))?;
+        std::io::copy(&mut f, &mut hasher)?;
+    }
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
