@@ -41,6 +41,8 @@ F16_FIELDS = {
     "Q6_K": [208],  # d (after ql[128], qh[64], scales[16])
     "IQ4_NL": [0],  # d
     "IQ4_XS": [0],  # d (then scales_h, scales_l[4], qs[128])
+    "TQ1_0": [52],  # d (after qs[48], qh[4])
+    "TQ2_0": [64],  # d (after qs[64])
 }
 
 # Types whose fixtures also hold blocks with extreme scales: the largest f16 (either sign) and
@@ -119,7 +121,7 @@ def make(name: str, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     names = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
-             "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4"]
+             "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4", "TQ1_0", "TQ2_0"]
     for i, name in enumerate(names):
         rng = np.random.default_rng(20240501 + i)
         data, expected = make(name, rng)

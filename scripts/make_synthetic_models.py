@@ -43,7 +43,7 @@ DEFAULT_MODEL = os.path.join(os.path.expanduser("~"), ".cache", "clinicbench", "
 
 # ggml types (ggml.h) and llama ftypes (llama.h) used below.
 F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, BF16 = 0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 30
-IQ4_NL, IQ4_XS, MXFP4 = 20, 23, 39
+IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4 = 20, 23, 34, 35, 39
 FTYPE = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3_K_M": 12, "Q4_K_M": 15,
          "Q5_K_M": 17, "IQ4_NL": 25, "IQ4_XS": 30}
 
@@ -82,12 +82,14 @@ MODELS = [
          head_dim=64, rope_base=1000000.0, eps=1e-6, tied=True, post_norms=True, qk_norm=True,
          sliding_window=8, swa_pattern=2, ftype="Q5_0", token_embd_type=Q5_1,
          overrides={r"attn_(q|k)\.": Q5_1}, **NARROW),
-    # The 4-bit i-quants and MXFP4: llama.cpp's IQ4_XS mix (no importance matrix needed) with the
-    # query and key projections in IQ4_NL and the up projections in MXFP4 (llama.cpp's quantizer),
-    # a Llama 2 SentencePiece vocabulary.
+    # The 4-bit i-quants, MXFP4 and the ternary types: llama.cpp's IQ4_XS mix (no importance
+    # matrix needed) with the query and key projections in IQ4_NL, the up projections in MXFP4, the
+    # output projections in TQ2_0 and the down projections in TQ1_0 (all by llama.cpp's
+    # quantizer; ternary rounding of random weights is crude, the forward pass is still exact), a
+    # Llama 2 SentencePiece vocabulary.
     dict(name="llama_iq4_xs", arch="llama", seed=8, tokenizer="spm:llama2", n_layer=2, n_head=4, n_head_kv=2,
          rope_base=10000.0, eps=1e-5, tied=False, ftype="IQ4_XS",
-         overrides={r"attn_(q|k)\.": IQ4_NL, r"ffn_up": MXFP4}, **WIDE),
+         overrides={r"attn_(q|k)\.": IQ4_NL, r"ffn_up": MXFP4, r"attn_output": TQ2_0, r"ffn_down": TQ1_0}, **WIDE),
     # Phi-3: fused attn_qkv and gate/up, Llama 2 SentencePiece with Phi-3's control tokens, a
     # declared sliding window (which llama.cpp ignores for phi3), Q8_0 plus F32, F16 and BF16 tensors.
     dict(name="phi3_q8_0", arch="phi3", seed=7, tokenizer="spm:phi3", n_layer=1, n_head=4, n_head_kv=2,

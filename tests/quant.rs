@@ -2,7 +2,7 @@
 //! `gguf.quants.dequantize` (a port of llama.cpp's `dequantize_row_*`), through the fixtures
 //! `scripts/make_quant_fixtures.py` wrote into `tests/fixtures/quant/`.
 //!
-//! - `dequantize` must be bit-exact with the fixtures for all 16 supported types;
+//! - `dequantize` must be bit-exact with the fixtures for all 18 supported types;
 //! - `dot` must agree with `dot_reference` (relative 1e-5 of `sum |w_i x_i|`) on rows built from
 //!   the fixture blocks, and with the fixture values themselves (one-hot `x` picks out each
 //!   element, so the kernels' element order is checked against gguf directly);
@@ -11,8 +11,8 @@
 use clinicbench::quant::{dequantize, dot, dot_reference, GgmlType, QuantError};
 use std::path::PathBuf;
 
-/// The 16 supported types, by the names the fixture files carry.
-const SUPPORTED: [(GgmlType, &str); 16] = [
+/// The 18 supported types, by the names the fixture files carry.
+const SUPPORTED: [(GgmlType, &str); 18] = [
     (GgmlType::F32, "F32"),
     (GgmlType::F16, "F16"),
     (GgmlType::BF16, "BF16"),
@@ -29,6 +29,8 @@ const SUPPORTED: [(GgmlType, &str); 16] = [
     (GgmlType::IQ4_NL, "IQ4_NL"),
     (GgmlType::IQ4_XS, "IQ4_XS"),
     (GgmlType::MXFP4, "MXFP4"),
+    (GgmlType::TQ1_0, "TQ1_0"),
+    (GgmlType::TQ2_0, "TQ2_0"),
 ];
 
 fn fixture_path(file: &str) -> PathBuf {
@@ -75,10 +77,12 @@ impl Fixture {
         );
         let distinct: std::collections::HashSet<u32> =
             expected.iter().map(|v| v.to_bits()).collect();
-        assert!(
-            distinct.len() > expected.len() / 16,
-            "{name}: too few distinct values"
-        );
+        // Ternary types hold three values a block (-d, 0, d): what is enough there is every block's.
+        let enough = match ty {
+            GgmlType::TQ1_0 | GgmlType::TQ2_0 => 2 * expected.len() / ty.block_size(),
+            _ => expected.len() / 16,
+        };
+        assert!(distinct.len() > enough, "{name}: too few distinct values");
         Fixture {
             ty,
             bytes,
@@ -340,13 +344,13 @@ fn from_id_rejects_unknown_and_removed_ids() {
 }
 
 #[test]
-fn supported_types_are_exactly_the_sixteen() {
+fn supported_types_are_exactly_the_eighteen() {
     let supported: Vec<GgmlType> = GgmlType::ALL
         .into_iter()
         .filter(|t| t.is_supported())
         .collect();
     let want: Vec<GgmlType> = SUPPORTED.iter().map(|&(t, _)| t).collect();
-    assert_eq!(supported.len(), 16);
+    assert_eq!(supported.len(), 18);
     for t in want {
         assert!(supported.contains(&t), "{t}");
     }

@@ -1,4 +1,4 @@
-//! The GPU's block-format kernels against the CPU reference, for all 16 types, at awkward sizes:
+//! The GPU's block-format kernels against the CPU reference, for all 18 types, at awkward sizes:
 //! 37 rows (not a multiple of the 16-row tile or the 64-thread workgroup), an odd number of
 //! blocks a row, 45 columns for the plain float types (not whole 32-element chunks), 1, 2, 3
 //! and 17 tokens (the matrix-vector kernel, then the tiled kernel with a partial token tile),
@@ -144,7 +144,7 @@ fn bad_shapes_are_errors_not_panics() {
 fn the_pages_kernel_self_check_passes_on_this_adapter() {
     for gpu in both_kernel_paths() {
         let report = pollster::block_on(clinicbench::backend::wgpu::check::check_kernels(&gpu)).unwrap();
-        assert_eq!(report.len(), 16);
+        assert_eq!(report.len(), 18);
         for f in &report {
             assert!(f.ok, "{}: {}: relative error {:e}", gpu.describe(), f.format, f.max_relative_error);
         }

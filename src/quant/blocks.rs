@@ -658,6 +658,88 @@ impl BlockMXFP4 {
     }
 }
 
+/// A ternary digit stored base-3 in a byte (TQ1_0): the byte times `3^k` (wrapping in 8 bits)
+/// brings digit k to the top, and `(byte * 3) >> 8` reads it, as ggml's `dequantize_row_tq1_0`.
+#[inline(always)]
+fn trit(byte: u8, pow3: u8) -> f32 {
+    let q = byte.wrapping_mul(pow3);
+    level(((u16::from(q) * 3) >> 8) as i16 - 1)
+}
+
+/// TQ1_0: 256 ternary weights `w = d * t`, `t` in {-1, 0, 1}, five a byte (1.6875 bits each).
+///
+/// ggml-common.h `block_tq1_0`; ggml-quants.c `dequantize_row_tq1_0`.
+/// Layout: `qs` @0 (48 bytes: the first 32 hold weights 0..160, five digits a byte, digit k of
+/// byte m being weight 32k + m; the next 16 weights 160..240 likewise in rows of 16), `qh` @48
+/// (4 bytes, weights 240..256, four digits a byte), `d` f16 @52.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockTQ1_0 {
+    pub qs: [u8; 48],
+    pub qh: [u8; 4],
+    /// Scale, f16 bits.
+    pub d: [u8; 2],
+}
+const _: () = assert!(size_of::<BlockTQ1_0>() == 54);
+from_bytes!(BlockTQ1_0, [qs, qh, d]);
+
+const POW3: [u8; 5] = [1, 3, 9, 27, 81];
+
+impl BlockTQ1_0 {
+    /// The 256 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; QK_K] {
+        let d = half(self.d);
+        let mut w = [0.0; QK_K];
+        for (k, &p) in POW3.iter().enumerate() {
+            for m in 0..32 {
+                w[32 * k + m] = d * trit(self.qs[m], p);
+            }
+            for m in 0..16 {
+                w[160 + 16 * k + m] = d * trit(self.qs[32 + m], p);
+            }
+        }
+        for (k, &p) in POW3[..4].iter().enumerate() {
+            for m in 0..4 {
+                w[240 + 4 * k + m] = d * trit(self.qh[m], p);
+            }
+        }
+        w
+    }
+}
+
+/// TQ2_0: 256 weights `w = d * (q - 1)`, `q` a 2-bit value, four a byte.
+///
+/// ggml-common.h `block_tq2_0`; ggml-quants.c `dequantize_row_tq2_0`.
+/// Layout: `qs` @0 (64 bytes: bits 2l..2l+2 of byte 32j + m are weight 128j + 32l + m), `d` f16 @64.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockTQ2_0 {
+    pub qs: [u8; 64],
+    /// Scale, f16 bits.
+    pub d: [u8; 2],
+}
+const _: () = assert!(size_of::<BlockTQ2_0>() == 66);
+from_bytes!(BlockTQ2_0, [qs, d]);
+
+impl BlockTQ2_0 {
+    /// The 256 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; QK_K] {
+        let d = half(self.d);
+        let mut w = [0.0; QK_K];
+        for j in 0..2 {
+            for l in 0..4 {
+                for m in 0..32 {
+                    let q = (self.qs[32 * j + m] >> (2 * l)) & 3;
+                    w[128 * j + 32 * l + m] = d * level(i16::from(q) - 1);
+                }
+            }
+        }
+        w
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

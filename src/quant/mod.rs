@@ -134,7 +134,7 @@ impl GgmlType {
     };
 
     /// The types this module can dequantize and take dot products of.
-    pub const SUPPORTED: [GgmlType; 16] = [
+    pub const SUPPORTED: [GgmlType; 18] = [
         GgmlType::F32,
         GgmlType::F16,
         GgmlType::BF16,
@@ -151,6 +151,8 @@ impl GgmlType {
         GgmlType::IQ4_NL,
         GgmlType::IQ4_XS,
         GgmlType::MXFP4,
+        GgmlType::TQ1_0,
+        GgmlType::TQ2_0,
     ];
 
     fn entry(self) -> &'static (GgmlType, u32, &'static str, usize, usize) {
@@ -196,7 +198,8 @@ impl GgmlType {
 
     /// Whether [`dequantize`] and [`dot`](fn@dot) accept this type: the 13 types a llama.cpp
     /// Q4_K_M / Q5_K_M / Q8_0 file can hold (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-    /// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), the 4-bit i-quants IQ4_NL and IQ4_XS, and MXFP4.
+    /// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), the 4-bit i-quants IQ4_NL and IQ4_XS, MXFP4, and the
+    /// ternary TQ1_0 and TQ2_0.
     pub fn is_supported(self) -> bool {
         Self::SUPPORTED.contains(&self)
     }
@@ -215,7 +218,7 @@ pub enum QuantError {
     /// The type is known but this module has no dequantization for it.
     #[error(
         "tensor type {ty} (ggml id {}) is not supported: only F32, F16, BF16, Q4_0, Q4_1, \
-         Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS and MXFP4 are",
+         Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS, MXFP4, TQ1_0 and TQ2_0 are",
         ty.id()
     )]
     Unsupported { ty: GgmlType },
@@ -322,6 +325,12 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Quant
         GgmlType::MXFP4 => {
             dequantize_blocks::<17, 32>(src, dst, |b| blocks::BlockMXFP4::from_bytes(b).weights())
         }
+        GgmlType::TQ1_0 => {
+            dequantize_blocks::<54, QK_K>(src, dst, |b| blocks::BlockTQ1_0::from_bytes(b).weights())
+        }
+        GgmlType::TQ2_0 => {
+            dequantize_blocks::<66, QK_K>(src, dst, |b| blocks::BlockTQ2_0::from_bytes(b).weights())
+        }
         // `check_row` rejected every other type.
         _ => return Err(QuantError::Unsupported { ty }),
     }
@@ -424,6 +433,8 @@ pub fn dot(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
         GgmlType::IQ4_NL => dot::dot_iq4_nl(row, x),
         GgmlType::IQ4_XS => dot::dot_iq4_xs(row, x),
         GgmlType::MXFP4 => dot::dot_mxfp4(row, x),
+        GgmlType::TQ1_0 => dot::dot_tq1_0(row, x),
+        GgmlType::TQ2_0 => dot::dot_tq2_0(row, x),
         _ => panic!("quant::dot: tensor type {ty} is not supported"),
     }
 }

@@ -55,6 +55,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("formats/iq4_nl", include_str!("../../../shaders/formats/iq4_nl.wgsl")),
     ("formats/iq4_xs", include_str!("../../../shaders/formats/iq4_xs.wgsl")),
     ("formats/mxfp4", include_str!("../../../shaders/formats/mxfp4.wgsl")),
+    ("formats/tq1_0", include_str!("../../../shaders/formats/tq1_0.wgsl")),
+    ("formats/tq2_0", include_str!("../../../shaders/formats/tq2_0.wgsl")),
     ("iq4_levels", include_str!("../../../shaders/iq4_levels.wgsl")),
 ];
 
@@ -77,6 +79,8 @@ pub fn format_name(ty: GgmlType) -> Option<&'static str> {
         GgmlType::IQ4_NL => "formats/iq4_nl",
         GgmlType::IQ4_XS => "formats/iq4_xs",
         GgmlType::MXFP4 => "formats/mxfp4",
+        GgmlType::TQ1_0 => "formats/tq1_0",
+        GgmlType::TQ2_0 => "formats/tq2_0",
         _ => return None,
     })
 }
