@@ -89,7 +89,7 @@ fn fixture(name: &str) -> Fixture {
 }
 
 fn open(name: &str) -> Gguf<FileSource> {
-    Gguf::open(FileSource::open(&model_path(name, "gguf")).unwrap()).unwrap()
+    Gguf::open(FileSource::open(model_path(name, "gguf")).unwrap()).unwrap()
 }
 
 /// Loads the model with our engine on `backend` and checks it against the fixture.

@@ -853,6 +853,7 @@ impl<'a> Planner<'a> {
 
     /// `y = rmsnorm(x) * w`, or `y += ...` with `accumulate`; over the logits rows with `logits`;
     /// and with `then`, `z = rmsnorm(y) * w2` of the rows of y it leaves, in the same pass.
+    #[allow(clippy::too_many_arguments)]
     fn norm(&mut self, c: &ModelConfig, x: &wgpu::Buffer, y: &wgpu::Buffer, w: &GpuTensor, accumulate: bool, logits: bool, then: Option<(&wgpu::Buffer, &GpuTensor)>) {
         let params = [c.n_embd as u32, c.rms_eps.to_bits(), u32::from(accumulate), u32::from(logits), u32::from(then.is_some()), 0, 0, 0];
         let (dummy_write, dummy_read) = (self.dummy_write.clone(), self.dummy_read.clone());
