@@ -90,6 +90,16 @@ MODELS = [
     dict(name="llama_iq4_xs", arch="llama", seed=8, tokenizer="spm:llama2", n_layer=2, n_head=4, n_head_kv=2,
          rope_base=10000.0, eps=1e-5, tied=False, ftype="IQ4_XS",
          overrides={r"attn_(q|k)\.": IQ4_NL, r"ffn_up": MXFP4, r"attn_output": TQ2_0, r"ffn_down": TQ1_0}, **WIDE),
+    # SmolLM3: Llama with no RoPE on every fourth layer (layer 3 of 4 here), byte-level BPE,
+    # tied embeddings, llama.cpp's Q4_K_M mix.
+    dict(name="smollm3_q4_k_m", arch="smollm3", seed=9, tokenizer="bpe:llama-bpe", n_layer=4, n_head=4, n_head_kv=2,
+         rope_base=5000000.0, eps=1e-6, tied=True, ftype="Q4_K_M", **WIDE),
+    # Granite 3: Llama with multipliers on the embeddings (2), the attention scores (0.25 instead
+    # of 1/sqrt(64)), each residual branch (0.5) and the logits (divided by 4); Q8_0 with a
+    # Q6_K output.
+    dict(name="granite_q8_0", arch="granite", seed=10, tokenizer="bpe:llama-bpe", n_layer=2, n_head=4, n_head_kv=1,
+         rope_base=10000000.0, eps=1e-5, tied=False, ftype="Q8_0", output_type=Q6_K,
+         granite=dict(embedding_scale=2.0, residual_scale=0.5, attention_scale=0.25, logit_scale=4.0), **WIDE),
     # Phi-3: fused attn_qkv and gate/up, Llama 2 SentencePiece with Phi-3's control tokens, a
     # declared sliding window (which llama.cpp ignores for phi3), Q8_0 plus F32, F16 and BF16 tensors.
     dict(name="phi3_q8_0", arch="phi3", seed=7, tokenizer="spm:phi3", n_layer=1, n_head=4, n_head_kv=2,
@@ -175,8 +185,14 @@ def write_f32_model(path, m, tok):
     if m["head_dim"] != m["n_embd"] // m["n_head"]:
         w.add_uint32(f"{arch}.attention.key_length", m["head_dim"])
         w.add_uint32(f"{arch}.attention.value_length", m["head_dim"])
-    if arch in ("llama", "phi3"):
+    if arch in ("llama", "phi3", "smollm3", "granite"):
         w.add_uint32(f"{arch}.rope.dimension_count", m["head_dim"])
+    if "granite" in m:
+        gm = m["granite"]
+        w.add_float32(f"{arch}.embedding_scale", gm["embedding_scale"])
+        w.add_float32(f"{arch}.residual_scale", gm["residual_scale"])
+        w.add_float32(f"{arch}.attention.scale", gm["attention_scale"])
+        w.add_float32(f"{arch}.logit_scale", gm["logit_scale"])
     if m.get("sliding_window"):
         w.add_uint32(f"{arch}.attention.sliding_window", m["sliding_window"])
     if m.get("rope_base_swa"):

@@ -553,14 +553,65 @@ LLAMA3_TEMPLATE = (
 )
 
 
-def chat_fixture():
+# Templates of further families, as their model repositories publish them, in
+# scripts/chat_templates/: Granite 3.0 instruct (ibm-granite; the copy in
+# chujiezheng/chat_templates), SmolLM3-3B (HuggingFaceTB; checked against the copies in
+# Unsloth's GGUF and in BFCL's SmolLM3 handler, which differ only in the tools section that a
+# conversation without tools never reaches). SmolLM3's has `{% generation %}` blocks and
+# `strftime_now`.
+TEMPLATE_FILES = {"granite": "granite-3.0-instruct.jinja", "smollm3": "smollm3-3b.jinja"}
+# strftime_now's clock in the fixture; the test puts its own date where this one is.
+FIXTURE_NOW = (2026, 1, 2)
+
+
+def template_file(name):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "chat_templates", TEMPLATE_FILES[name]),
+              encoding="utf-8") as f:
+        return f.read()
+
+
+def hf_chat_environment():
+    """The environment transformers renders chat templates in (`_compile_jinja_template`):
+    sandboxed, trim_blocks and lstrip_blocks, loop controls, a `{% generation %}` block that
+    renders its body, `raise_exception` and `strftime_now`."""
+    import datetime
     import jinja2
+    from jinja2 import nodes
+    from jinja2.ext import Extension
     from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class Generation(Extension):
+        tags = {"generation"}
+
+        def parse(self, parser):
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return nodes.CallBlock(self.call_method("_render", []), [], [], body).set_lineno(lineno)
+
+        def _render(self, caller):
+            return caller()
 
     def raise_exception(msg):
         raise jinja2.exceptions.TemplateError(msg)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    def strftime_now(fmt):
+        return datetime.datetime(*FIXTURE_NOW).strftime(fmt)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                        extensions=[Generation, jinja2.ext.loopcontrols])
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = strftime_now
+    return env
+
+
+def chat_fixture():
+    import jinja2
+
+    def raise_exception(msg):
+        raise jinja2.exceptions.TemplateError(msg)
+
+    env = hf_chat_environment()
+    extra = {name: template_file(name) for name in TEMPLATE_FILES}
     convs = [
         [("user", "What is the normal range of serum sodium?")],
         [("system", "You are a careful clinician."), ("user", "  Dose of amoxicillin?  "),
@@ -569,7 +620,7 @@ def chat_fixture():
         [("user", "")],
     ]
     cases = []
-    for name, tpl in [("gemma3", GEMMA3_TEMPLATE), ("chatml", CHATML_TEMPLATE), ("llama3", LLAMA3_TEMPLATE)]:
+    for name, tpl in [("gemma3", GEMMA3_TEMPLATE), ("chatml", CHATML_TEMPLATE), ("llama3", LLAMA3_TEMPLATE)] + list(extra.items()):
         t = env.from_string(tpl)
         for conv in convs:
             for agp in (True, False):
@@ -593,8 +644,17 @@ def chat_fixture():
         err = str(e)
     cases.append({"template": "gemma3", "messages": [("user", "a"), ("user", "b")], "add_generation_prompt": True,
                   "rendered": None, "error": err})
+    # SmolLM3's reasoning switches: "/no_think" in the system turn, and "/system_override".
+    t = env.from_string(extra["smollm3"])
+    for system in ["Answer briefly. /no_think", "/system_override You are a triage nurse. /think"]:
+        conv = [("system", system), ("user", "Fever and stiff neck?"), ("assistant", "\nSee a doctor now."),
+                ("user", "Why?")]
+        msgs = [{"role": r, "content": c} for r, c in conv]
+        cases.append({"template": "smollm3", "messages": conv, "add_generation_prompt": True,
+                      "rendered": t.render(messages=msgs, add_generation_prompt=True), "error": None})
     write_json("chat.json", {"templates": {"gemma3": GEMMA3_TEMPLATE, "chatml": CHATML_TEMPLATE,
-                                           "llama3": LLAMA3_TEMPLATE},
+                                           "llama3": LLAMA3_TEMPLATE, **extra},
+                             "fixture_date": __import__("datetime").datetime(*FIXTURE_NOW).strftime("%d %B %Y"),
                              "cases": cases})
     print(f"chat.json: {len(cases)} cases")
 

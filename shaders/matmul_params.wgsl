@@ -22,7 +22,9 @@ struct Matmul {
     w_base_b: u32,
     // 0: a plain product; 1: SiLU(gate) * up; 2: GELU(gate) * up.
     gated: u32,
-    _pad0: u32,
+    // What each result is multiplied by as it is stored (Granite's residual and logit
+    // multipliers; 1 elsewhere, which leaves every value as it was).
+    scale: f32,
     _pad1: u32,
 }
 
@@ -63,8 +65,8 @@ fn gate_times_up(gate: f32, up: f32) -> f32 {
 
 fn store(i: u32, v: f32) {
     if (P.accumulate == 1u) {
-        Y[i] += v;
+        Y[i] += P.scale * v;
     } else {
-        Y[i] = v;
+        Y[i] = P.scale * v;
     }
 }

@@ -72,8 +72,18 @@ const LL_MEAN_TOL_F16_KV: f64 = 0.02;
 /// A top-2 margin (in logits) below which llama.cpp's greedy choice is treated as a tie.
 const NEAR_TIE: f64 = 0.01;
 
-const MODELS: [&str; 8] =
-    ["llama_q4_k_m", "mistral_q2_k", "qwen2_q5_k_m", "qwen3_q3_k_m", "gemma2_q4_0", "gemma3_q5_0", "phi3_q8_0", "llama_iq4_xs"];
+const MODELS: [&str; 10] = [
+    "llama_q4_k_m",
+    "mistral_q2_k",
+    "qwen2_q5_k_m",
+    "qwen3_q3_k_m",
+    "gemma2_q4_0",
+    "gemma3_q5_0",
+    "phi3_q8_0",
+    "llama_iq4_xs",
+    "smollm3_q4_k_m",
+    "granite_q8_0",
+];
 
 /// A model and its answers: `tests/fixtures/families/NAME`, or, for `requantized/NAME`, the real
 /// model requantized into `target/requantized/` by scripts/make_requantized_model.py.
@@ -301,6 +311,18 @@ fn llama_iq4_xs() {
     check("llama_iq4_xs");
 }
 
+/// SmolLM3: layer 3 of 4 attends without RoPE.
+#[test]
+fn smollm3_q4_k_m() {
+    check("smollm3_q4_k_m");
+}
+
+/// Granite: embedding, attention, residual and logit multipliers.
+#[test]
+fn granite_q8_0() {
+    check("granite_q8_0");
+}
+
 /// The real Gemma 3 270M requantized by llama.cpp to IQ4_XS (with 640-wide rows a mix of IQ4_XS,
 /// IQ4_NL, Q5_1, Q5_K and Q8_0) against llama.cpp on that file dequantized to F32, where
 /// scripts/make_requantized_model.py has written it (it needs llama-cpp-python; scripts/test.sh
@@ -365,6 +387,16 @@ fn wgpu_llama_iq4_xs() {
 }
 
 #[test]
+fn wgpu_smollm3_q4_k_m() {
+    check_on("smollm3_q4_k_m", &Choice::Wgpu(GpuOptions::default()));
+}
+
+#[test]
+fn wgpu_granite_q8_0_split_bindings() {
+    check_on("granite_q8_0", &Choice::Wgpu(split()));
+}
+
+#[test]
 fn wgpu_phi3_q8_0_split_bindings() {
     check_on("phi3_q8_0", &Choice::Wgpu(split()));
 }
@@ -399,7 +431,7 @@ fn fixtures_cover_every_supported_type() {
 #[test]
 fn prefill_flops_count_every_layer_matrix_and_attention() {
     use clinicbench::model::ModelConfig;
-    for name in ["llama_q4_k_m", "mistral_q2_k", "qwen2_q5_k_m", "qwen3_q3_k_m", "gemma2_q4_0", "gemma3_q5_0", "phi3_q8_0"] {
+    for name in MODELS.into_iter().filter(|n| *n != "llama_iq4_xs") {
         let path = common::fixture(&format!("families/{name}.gguf"));
         let g = Gguf::open(FileSource::open(&path).unwrap()).unwrap();
         let c = ModelConfig::from_gguf(&g).unwrap();

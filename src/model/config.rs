@@ -7,6 +7,11 @@ use crate::gguf::{ByteSource, Gguf, GgufError};
 pub enum Family {
     /// Llama 2/3, Mistral, SmolLM, TinyLlama, BioMistral (`llama`, `mistral`).
     Llama,
+    /// SmolLM3: Llama with no RoPE on every fourth layer.
+    SmolLM3,
+    /// IBM Granite 3 (dense): Llama with multipliers on the embeddings, the attention scores,
+    /// each residual branch and the logits.
+    Granite,
     Qwen2,
     Qwen3,
     Gemma2,
@@ -18,6 +23,8 @@ impl Family {
     fn from_arch(arch: &str) -> Option<Family> {
         Some(match arch {
             "llama" | "mistral" => Family::Llama,
+            "smollm3" => Family::SmolLM3,
+            "granite" => Family::Granite,
             "qwen2" => Family::Qwen2,
             "qwen3" => Family::Qwen3,
             "gemma2" => Family::Gemma2,
@@ -86,8 +93,15 @@ pub struct ModelConfig {
     pub attn_softcap: f32,
     /// The same on the final logits (Gemma 2), 0 for none.
     pub final_softcap: f32,
-    /// Embeddings are multiplied by this (Gemma: sqrt(n_embd)).
+    /// Embeddings are multiplied by this (Gemma: sqrt(n_embd); Granite: its embedding_scale).
     pub embd_scale: f32,
+    /// Each sub-layer's output is multiplied by this before the residual add (Granite).
+    pub residual_scale: f32,
+    /// Logits are multiplied by this (Granite: 1 / logit_scale).
+    pub logit_multiplier: f32,
+    /// Layer `il` applies no RoPE when `(il + 1) % no_rope_period == 0` (SmolLM3: 4; 0: every
+    /// layer rotates).
+    pub no_rope_period: usize,
     pub activation: Activation,
 }
 
@@ -96,7 +110,7 @@ pub struct ModelConfig {
 pub enum ModelError {
     #[error(transparent)]
     Gguf(#[from] GgufError),
-    #[error("architecture {0:?} is not supported (supported: llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3)")]
+    #[error("architecture {0:?} is not supported (supported: llama, mistral, smollm3, granite, qwen2, qwen3, gemma2, gemma3, phi3)")]
     UnsupportedArchitecture(String),
     #[error("model hyperparameter {key}: {problem}")]
     BadHyperparameter { key: String, problem: String },
@@ -192,6 +206,9 @@ impl ModelConfig {
             attn_softcap: 0.0,
             final_softcap: 0.0,
             embd_scale: 1.0,
+            residual_scale: 1.0,
+            logit_multiplier: 1.0,
+            no_rope_period: 0,
             activation: Activation::Silu,
         };
 
@@ -201,6 +218,28 @@ impl ModelConfig {
                 c.rope_layout = RopeLayout::Interleaved;
                 // llama.cpp's llama graph has no sliding window: a declared one (Mistral v0.1's
                 // 4096) is ignored there, so it is here (tests/families.rs, mistral_q2_k).
+                c.sliding_window = 0;
+            }
+            Family::SmolLM3 => {
+                c.rope_layout = RopeLayout::Interleaved;
+                // llama.cpp fixes the period in code (`n_no_rope_layer_step = 4`); no key holds it.
+                c.no_rope_period = 4;
+            }
+            Family::Granite => {
+                c.rope_layout = RopeLayout::Interleaved;
+                // llama.cpp requires all four multipliers (llama-model.cpp, LLM_ARCH_GRANITE).
+                let required = |k: &str| -> Result<f32, ModelError> {
+                    let v = g.get_f32(&key(k))?;
+                    if v.is_finite() && v != 0.0 {
+                        Ok(v)
+                    } else {
+                        Err(ModelError::BadHyperparameter { key: key(k), problem: format!("{v} is not a usable multiplier") })
+                    }
+                };
+                c.embd_scale = required("embedding_scale")?;
+                c.residual_scale = required("residual_scale")?;
+                c.attn_scale = required("attention.scale")?;
+                c.logit_multiplier = 1.0 / required("logit_scale")?;
                 c.sliding_window = 0;
             }
             Family::Qwen2 | Family::Qwen3 => {}
@@ -266,6 +305,11 @@ impl ModelConfig {
             1 => true,
             p => il % p < p - 1,
         }
+    }
+
+    /// Whether layer `il` rotates its queries and keys.
+    pub fn uses_rope(&self, il: usize) -> bool {
+        self.no_rope_period == 0 || (il + 1) % self.no_rope_period != 0
     }
 
     /// Floating-point operations (a multiply-add is two) of prefilling `prompt_tokens` tokens
@@ -335,6 +379,9 @@ mod tests {
             attn_softcap: 0.0,
             final_softcap: 0.0,
             embd_scale: 1.0,
+            residual_scale: 1.0,
+            logit_multiplier: 1.0,
+            no_rope_period: 0,
             activation: Activation::Gelu,
         }
     }

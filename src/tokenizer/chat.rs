@@ -52,7 +52,8 @@ pub(crate) fn render(
     });
     env.add_function("strftime_now", |fmt: String| -> String { strftime_now(&fmt) });
     env.set_unknown_method_callback(py_method);
-    let tmpl = env.template_from_str(template).map_err(|e| format!("{e:#}"))?;
+    let template = without_generation_tags(template);
+    let tmpl = env.template_from_str(&template).map_err(|e| format!("{e:#}"))?;
     let msgs: Vec<Value> = messages
         .iter()
         .map(|(role, content)| Value::from_iter([("role", Value::from(*role)), ("content", Value::from(*content))]))
@@ -79,6 +80,22 @@ pub(crate) fn render(
             _ => format!("{e:#}"),
         }),
     }
+}
+
+/// The template with Hugging Face's `{% generation %}` ... `{% endgeneration %}` blocks (which
+/// mark the assistant's text for training masks and render their body unchanged, as
+/// transformers' `AssistantTracker` does outside training) made plain `if true` blocks: the
+/// same block tags, so `trim_blocks`, `lstrip_blocks` and the `-`/`+` markers act on them as
+/// before. SmolLM3's template has them; minijinja knows no such tag.
+fn without_generation_tags(template: &str) -> std::borrow::Cow<'_, str> {
+    if !template.contains("generation") {
+        return template.into();
+    }
+    let tag = fancy_regex::Regex::new(r"\{%([-+]?)\s*(end)?generation\s*([-+]?)%\}").expect("a valid pattern");
+    tag.replace_all(template, |c: &fancy_regex::Captures| {
+        let body = if c.get(2).is_some() { "endif" } else { "if true" };
+        format!("{{%{} {body} {}%}}", &c[1], &c[3])
+    })
 }
 
 /// Refuses a string method's result that would pass [`MAX_TEMPLATE_OUTPUT`] bytes, before it
@@ -405,6 +422,15 @@ mod tests {
             "Tuesday July 07/23/24 14:05:09 205 %"
         );
         assert_eq!(format_time(0, "%Y-%m-%d %a"), "1970-01-01 Thu");
+    }
+
+    /// `{% generation %}` renders its body, and its whitespace markers act as on any block tag
+    /// (the markers, the word inside a string and a variable of that name are left alone).
+    #[test]
+    fn generation_blocks_render_their_body() {
+        let t = "a\n  {%- generation -%}\n b {{ 'generation' }}\n{%+ endgeneration %}\n{% generation %}\nc{% endgeneration %}";
+        assert_eq!(render(t, &[], false, "", "").unwrap(), "ab generation\nc");
+        assert_eq!(without_generation_tags("{{ generation }}"), "{{ generation }}");
     }
 
     #[test]

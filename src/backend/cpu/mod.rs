@@ -329,19 +329,21 @@ impl CpuBackend {
             let swa = c.is_swa_layer(il);
             let angles = if swa { &s.rope_swa } else { &s.rope_full };
             let interleaved = c.rope_layout == RopeLayout::Interleaved;
+            // SmolLM3 leaves every fourth layer unrotated (n_rot 0: the heads pass through).
+            let n_rot = if c.uses_rope(il) { c.n_rot } else { 0 };
             for t in 0..n {
                 let cs = &angles[t * half..(t + 1) * half];
                 for head in s.q[t * qd..(t + 1) * qd].chunks_exact_mut(c.head_dim) {
                     if let Some(qn) = &l.q_norm {
                         ops::rms_norm_inplace(head, qn.vector(), c.rms_eps);
                     }
-                    ops::rope_head(head, cs, c.n_rot, interleaved);
+                    ops::rope_head(head, cs, n_rot, interleaved);
                 }
                 for head in s.k[t * kd..(t + 1) * kd].chunks_exact_mut(c.head_dim) {
                     if let Some(kn) = &l.k_norm {
                         ops::rms_norm_inplace(head, kn.vector(), c.rms_eps);
                     }
-                    ops::rope_head(head, cs, c.n_rot, interleaved);
+                    ops::rope_head(head, cs, n_rot, interleaved);
                 }
             }
             // Append this batch's keys and values to the cache.
@@ -358,7 +360,7 @@ impl CpuBackend {
             if let Some(pn) = &l.post_attention_norm {
                 s.xb2[..n * d].chunks_exact_mut(d).for_each(|r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
             }
-            s.x[..n * d].iter_mut().zip(&s.xb2[..n * d]).for_each(|(x, y)| *x += y);
+            add_residual(&mut s.x[..n * d], &s.xb2[..n * d], c.residual_scale);
 
             // xb = rmsnorm(x) * ffn_norm; h = act(W_gate xb) * (W_up xb); xb2 = W_down h
             for t in 0..n {
@@ -384,7 +386,7 @@ impl CpuBackend {
             if let Some(pn) = &l.post_ffw_norm {
                 s.xb2[..n * d].chunks_exact_mut(d).for_each(|r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
             }
-            s.x[..n * d].iter_mut().zip(&s.xb2[..n * d]).for_each(|(x, y)| *x += y);
+            add_residual(&mut s.x[..n * d], &s.xb2[..n * d], c.residual_scale);
         }
         self.kv.len = p0 + n;
 
@@ -396,11 +398,23 @@ impl CpuBackend {
         let nv = c.n_vocab;
         let logits = &mut s.logits[..n_logits * nv];
         matmul(w.output_matrix().matrix(), &s.xb[..n_logits * d], logits, n_logits);
+        if c.logit_multiplier != 1.0 {
+            logits.iter_mut().for_each(|v| *v *= c.logit_multiplier);
+        }
         if c.final_softcap > 0.0 {
             let cap = c.final_softcap;
             logits.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh());
         }
         Ok(&s.logits[..n_logits * nv])
+    }
+}
+
+/// `x += scale * y`, the residual add (Granite scales each branch; 1 elsewhere, skipped).
+fn add_residual(x: &mut [f32], y: &[f32], scale: f32) {
+    if scale == 1.0 {
+        x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+    } else {
+        x.iter_mut().zip(y).for_each(|(x, y)| *x += scale * y);
     }
 }
 

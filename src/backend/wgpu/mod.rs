@@ -782,6 +782,11 @@ impl<'a> Planner<'a> {
     /// `y[.., view rows] = W[view rows] x` (or `+=` with `accumulate`): one dispatch for each
     /// two parts of one buffer the rows fall in (a fused q|k|v in two block formats is one).
     fn matmul(&mut self, m: MatView, x: &wgpu::Buffer, y: &wgpu::Buffer, logits: bool, accumulate: bool) {
+        self.matmul_scaled(m, x, y, logits, accumulate, 1.0);
+    }
+
+    /// [`Self::matmul`] with each result multiplied by `scale` as it is stored.
+    fn matmul_scaled(&mut self, m: MatView, x: &wgpu::Buffer, y: &wgpu::Buffer, logits: bool, accumulate: bool, scale: f32) {
         let mat = m.matrix;
         let parts: Vec<_> = mat.parts_in(m.row_begin, m.row_end).collect();
         let mut i = 0;
@@ -794,7 +799,7 @@ impl<'a> Planner<'a> {
             };
             i += if rows > rows_a { 2 } else { 1 };
             let y_base = m.y_offset + a.1 - m.row_begin;
-            let product = Product { a, b, rows, rows_a, cols: mat.cols, y_base, y_stride: m.y_stride, gated: 0 };
+            let product = Product { a, b, rows, rows_a, cols: mat.cols, y_base, y_stride: m.y_stride, gated: 0, scale };
             self.product(product, x, y, logits, accumulate);
         }
     }
@@ -810,7 +815,7 @@ impl<'a> Planner<'a> {
         let (rows, cols) = (gate.row_end - gate.row_begin, gate.matrix.cols);
         match (one(&gate), one(&up)) {
             (Some(a), Some(b)) if a.0.buffer == b.0.buffer => {
-                let product = Product { a, b, rows, rows_a: rows, cols, y_base: 0, y_stride: rows, gated: 1 + u32::from(gelu) };
+                let product = Product { a, b, rows, rows_a: rows, cols, y_base: 0, y_stride: rows, gated: 1 + u32::from(gelu), scale: 1.0 };
                 self.product(product, x, y, false, false);
             }
             _ => {
@@ -844,7 +849,7 @@ impl<'a> Planner<'a> {
             b.row_bytes as u32,
             (b.base + (b_lo - b.first_row) * b.row_bytes) as u32,
             p.gated,
-            0,
+            p.scale.to_bits(),
             0,
         ];
         let work = Work::Matmul { formats, rows: p.rows as u32, logits };
@@ -877,13 +882,16 @@ impl<'a> Planner<'a> {
         post_norm: &Option<GpuTensor>,
         next: Option<(&wgpu::Buffer, &GpuTensor)>,
     ) {
+        // A scaled residual branch with a post-norm is no family's (config.rs); it would need
+        // the scale after the norm.
+        debug_assert!(post_norm.is_none() || c.residual_scale == 1.0);
         match post_norm {
             Some(pn) => {
                 self.matmul(MatView::whole(w.matrix()), h, scratch, false, false);
                 self.norm(c, scratch, x, pn, true, false, next);
             }
             None => {
-                self.matmul(MatView::whole(w.matrix()), h, x, false, true);
+                self.matmul_scaled(MatView::whole(w.matrix()), h, x, false, true, c.residual_scale);
                 if let Some((xb, norm)) = next {
                     self.norm(c, x, xb, norm, false, false, None);
                 }
@@ -904,6 +912,7 @@ struct Product<'a> {
     y_base: usize,
     y_stride: usize,
     gated: u32,
+    scale: f32,
 }
 
 /// Each token's q|k|v bias as one row, where the layer has any (zeros for a missing part).
@@ -1019,7 +1028,8 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
             c.head_dim_v as u32,
             c.n_head as u32,
             c.n_head_kv as u32,
-            c.n_rot as u32,
+            // SmolLM3 leaves every fourth layer unrotated.
+            if c.uses_rope(il) { c.n_rot as u32 } else { 0 },
             u32::from(c.rope_layout == RopeLayout::Interleaved),
             u32::from(l.q_norm.is_some()),
             u32::from(l.k_norm.is_some()),
@@ -1082,7 +1092,7 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
 
     // logits = W_out (rmsnorm(x) * output_norm), for the last n_logits positions only
     p.norm(c, &bf.x, &bf.xb, &w.output_norm, false, true, None);
-    p.matmul(MatView::whole(w.output_matrix().matrix()), &bf.xb, &bf.logits, true, false);
+    p.matmul_scaled(MatView::whole(w.output_matrix().matrix()), &bf.xb, &bf.logits, true, false, c.logit_multiplier);
     if c.final_softcap > 0.0 {
         let work = Work::Elements { op: "softcap", per_token: c.n_vocab as u32, logits: true };
         p.push(work, "softcap", None, &[&bf.logits], &[c.n_vocab as u32, c.final_softcap.to_bits()]);
