@@ -100,6 +100,12 @@ MODELS = [
     dict(name="granite_q8_0", arch="granite", seed=10, tokenizer="bpe:llama-bpe", n_layer=2, n_head=4, n_head_kv=1,
          rope_base=10000000.0, eps=1e-5, tied=False, ftype="Q8_0", output_type=Q6_K,
          granite=dict(embedding_scale=2.0, residual_scale=0.5, attention_scale=0.25, logit_scale=4.0), **WIDE),
+    # OLMo 2: no input norms, RMSNorm of each sub-layer's output, queries and keys normalized
+    # over all heads together, NeoX RoPE; Q5_1 with Q8_0 value projections, Llama 2
+    # SentencePiece.
+    dict(name="olmo2_q5_1", arch="olmo2", seed=11, tokenizer="spm:llama2", n_layer=2, n_head=4, n_head_kv=2,
+         rope_base=500000.0, eps=1e-6, tied=False, pre_norms=False, qk_norm="full", post_norms=True, ftype="Q5_1",
+         overrides={r"attn_v": Q8_0}, **NARROW),
     # Phi-3: fused attn_qkv and gate/up, Llama 2 SentencePiece with Phi-3's control tokens, a
     # declared sliding window (which llama.cpp ignores for phi3), Q8_0 plus F32, F16 and BF16 tensors.
     dict(name="phi3_q8_0", arch="phi3", seed=7, tokenizer="spm:phi3", n_layer=1, n_head=4, n_head_kv=2,
@@ -137,7 +143,8 @@ def make_weights(m, n_vocab):
         t["token_embd.weight"] = rng.standard_normal((n_vocab, d)).astype(np.float32)
     for il in range(m["n_layer"]):
         p = f"blk.{il}."
-        t[p + "attn_norm.weight"] = norm(d)
+        if m.get("pre_norms", True):
+            t[p + "attn_norm.weight"] = norm(d)
         if m.get("fused"):
             t[p + "attn_qkv.weight"] = mat(qd + 2 * kd, d)
         else:
@@ -148,13 +155,17 @@ def make_weights(m, n_vocab):
             t[p + "attn_q.bias"] = (0.5 * rng.standard_normal(qd)).astype(np.float32)
             t[p + "attn_k.bias"] = (0.5 * rng.standard_normal(kd)).astype(np.float32)
             t[p + "attn_v.bias"] = (0.5 * rng.standard_normal(kd)).astype(np.float32)
-        if m.get("qk_norm"):
+        if m.get("qk_norm") == "full":  # OLMo 2: over all heads
+            t[p + "attn_q_norm.weight"] = norm(qd)
+            t[p + "attn_k_norm.weight"] = norm(kd)
+        elif m.get("qk_norm"):
             t[p + "attn_q_norm.weight"] = norm(hd)
             t[p + "attn_k_norm.weight"] = norm(hd)
         t[p + "attn_output.weight"] = mat(d, qd)
         if m.get("post_norms"):
             t[p + "post_attention_norm.weight"] = norm(d)
-        t[p + "ffn_norm.weight"] = norm(d)
+        if m.get("pre_norms", True):
+            t[p + "ffn_norm.weight"] = norm(d)
         if m.get("fused"):
             t[p + "ffn_up.weight"] = mat(2 * f, d)
         else:

@@ -555,11 +555,13 @@ LLAMA3_TEMPLATE = (
 
 # Templates of further families, as their model repositories publish them, in
 # scripts/chat_templates/: Granite 3.0 instruct (ibm-granite; the copy in
-# chujiezheng/chat_templates), SmolLM3-3B (HuggingFaceTB; checked against the copies in
+# chujiezheng/chat_templates), OLMo 2 instruct (allenai's Tulu format, as OLMo-2-1124-7B-Instruct and
+# OLMo-2-0425-1B-Instruct carry it), SmolLM3-3B (HuggingFaceTB; checked against the copies in
 # Unsloth's GGUF and in BFCL's SmolLM3 handler, which differ only in the tools section that a
 # conversation without tools never reaches). SmolLM3's has `{% generation %}` blocks and
 # `strftime_now`.
-TEMPLATE_FILES = {"granite": "granite-3.0-instruct.jinja", "smollm3": "smollm3-3b.jinja"}
+TEMPLATE_FILES = {"granite": "granite-3.0-instruct.jinja", "olmo2": "olmo-2-instruct.jinja",
+                  "smollm3": "smollm3-3b.jinja"}
 # strftime_now's clock in the fixture; the test puts its own date where this one is.
 FIXTURE_NOW = (2026, 1, 2)
 

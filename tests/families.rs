@@ -72,7 +72,7 @@ const LL_MEAN_TOL_F16_KV: f64 = 0.02;
 /// A top-2 margin (in logits) below which llama.cpp's greedy choice is treated as a tie.
 const NEAR_TIE: f64 = 0.01;
 
-const MODELS: [&str; 10] = [
+const MODELS: [&str; 11] = [
     "llama_q4_k_m",
     "mistral_q2_k",
     "qwen2_q5_k_m",
@@ -83,6 +83,7 @@ const MODELS: [&str; 10] = [
     "llama_iq4_xs",
     "smollm3_q4_k_m",
     "granite_q8_0",
+    "olmo2_q5_1",
 ];
 
 /// A model and its answers: `tests/fixtures/families/NAME`, or, for `requantized/NAME`, the real
@@ -323,6 +324,12 @@ fn granite_q8_0() {
     check("granite_q8_0");
 }
 
+/// OLMo 2: output norms instead of input norms, queries and keys normalized over all heads.
+#[test]
+fn olmo2_q5_1() {
+    check("olmo2_q5_1");
+}
+
 /// The real Gemma 3 270M requantized by llama.cpp to IQ4_XS (with 640-wide rows a mix of IQ4_XS,
 /// IQ4_NL, Q5_1, Q5_K and Q8_0) against llama.cpp on that file dequantized to F32, where
 /// scripts/make_requantized_model.py has written it (it needs llama-cpp-python; scripts/test.sh
@@ -394,6 +401,11 @@ fn wgpu_smollm3_q4_k_m() {
 #[test]
 fn wgpu_granite_q8_0_split_bindings() {
     check_on("granite_q8_0", &Choice::Wgpu(split()));
+}
+
+#[test]
+fn wgpu_olmo2_q5_1() {
+    check_on("olmo2_q5_1", &Choice::Wgpu(GpuOptions::default()));
 }
 
 #[test]

@@ -12,6 +12,9 @@ pub enum Family {
     /// IBM Granite 3 (dense): Llama with multipliers on the embeddings, the attention scores,
     /// each residual branch and the logits.
     Granite,
+    /// OLMo 2: no norm before attention or the feed-forward, RMSNorm of each sub-layer's output
+    /// instead, and of all queries (and all keys) together before RoPE.
+    Olmo2,
     Qwen2,
     Qwen3,
     Gemma2,
@@ -25,6 +28,7 @@ impl Family {
             "llama" | "mistral" => Family::Llama,
             "smollm3" => Family::SmolLM3,
             "granite" => Family::Granite,
+            "olmo2" => Family::Olmo2,
             "qwen2" => Family::Qwen2,
             "qwen3" => Family::Qwen3,
             "gemma2" => Family::Gemma2,
@@ -102,6 +106,11 @@ pub struct ModelConfig {
     /// Layer `il` applies no RoPE when `(il + 1) % no_rope_period == 0` (SmolLM3: 4; 0: every
     /// layer rotates).
     pub no_rope_period: usize,
+    /// The query and key norms span all heads together (OLMo 2: weights of q_dim and k_dim),
+    /// not each head (Qwen 3, Gemma 3: head_dim).
+    pub qk_norm_full: bool,
+    /// Each sub-layer normalizes its input (every family but OLMo 2, which normalizes outputs).
+    pub pre_norms: bool,
     pub activation: Activation,
 }
 
@@ -110,7 +119,7 @@ pub struct ModelConfig {
 pub enum ModelError {
     #[error(transparent)]
     Gguf(#[from] GgufError),
-    #[error("architecture {0:?} is not supported (supported: llama, mistral, smollm3, granite, qwen2, qwen3, gemma2, gemma3, phi3)")]
+    #[error("architecture {0:?} is not supported (supported: llama, mistral, smollm3, granite, olmo2, qwen2, qwen3, gemma2, gemma3, phi3)")]
     UnsupportedArchitecture(String),
     #[error("model hyperparameter {key}: {problem}")]
     BadHyperparameter { key: String, problem: String },
@@ -209,6 +218,8 @@ impl ModelConfig {
             residual_scale: 1.0,
             logit_multiplier: 1.0,
             no_rope_period: 0,
+            qk_norm_full: false,
+            pre_norms: true,
             activation: Activation::Silu,
         };
 
@@ -241,6 +252,18 @@ impl ModelConfig {
                 c.attn_scale = required("attention.scale")?;
                 c.logit_multiplier = 1.0 / required("logit_scale")?;
                 c.sliding_window = 0;
+            }
+            Family::Olmo2 => {
+                c.qk_norm_full = true;
+                c.pre_norms = false;
+                // llama.cpp's olmo2 graph slides on some layers when a window is declared
+                // (OLMo 3's layout); no OLMo 2 file declares one, and none is tested here.
+                if c.sliding_window > 0 {
+                    return Err(ModelError::BadHyperparameter {
+                        key: key("attention.sliding_window"),
+                        problem: "sliding-window OLMo models are not supported".into(),
+                    });
+                }
             }
             Family::Qwen2 | Family::Qwen3 => {}
             Family::Phi3 => {
@@ -382,6 +405,8 @@ mod tests {
             residual_scale: 1.0,
             logit_multiplier: 1.0,
             no_rope_period: 0,
+            qk_norm_full: false,
+            pre_norms: true,
             activation: Activation::Gelu,
         }
     }

@@ -9,8 +9,8 @@ use crate::gguf::{ByteSource, Gguf, TensorInfo};
 
 /// The weights of one transformer block. Shapes are given as (rows, cols) = (out, in).
 pub struct LayerWeights<T> {
-    /// RMSNorm before attention, (n_embd).
-    pub attn_norm: T,
+    /// RMSNorm before attention, (n_embd); none in OLMo 2.
+    pub attn_norm: Option<T>,
     /// Query, key, value projections, (q_dim, n_embd), (k_dim, n_embd), (v_dim, n_embd) —
     /// or one fused (q_dim + k_dim + v_dim, n_embd) matrix (Phi-3).
     pub qkv: Qkv<T>,
@@ -18,20 +18,21 @@ pub struct LayerWeights<T> {
     pub q_bias: Option<T>,
     pub k_bias: Option<T>,
     pub v_bias: Option<T>,
-    /// Per-head RMSNorm of queries and keys, (head_dim) (Qwen 3, Gemma 3).
+    /// RMSNorm of queries and keys, per head (head_dim: Qwen 3, Gemma 3) or over all heads
+    /// (q_dim and k_dim: OLMo 2).
     pub q_norm: Option<T>,
     pub k_norm: Option<T>,
     /// Attention output projection, (n_embd, q_dim).
     pub attn_output: T,
-    /// RMSNorm of the attention output before the residual (Gemma 2/3), (n_embd).
+    /// RMSNorm of the attention output before the residual (Gemma 2/3, OLMo 2), (n_embd).
     pub post_attention_norm: Option<T>,
-    /// RMSNorm before the feed-forward, (n_embd).
-    pub ffn_norm: T,
+    /// RMSNorm before the feed-forward, (n_embd); none in OLMo 2.
+    pub ffn_norm: Option<T>,
     /// Gate and up projections, (n_ff, n_embd) each — or one fused (2 n_ff, n_embd) (Phi-3).
     pub ffn_gate_up: GateUp<T>,
     /// Down projection, (n_embd, n_ff).
     pub ffn_down: T,
-    /// RMSNorm of the feed-forward output before the residual (Gemma 2/3), (n_embd).
+    /// RMSNorm of the feed-forward output before the residual (Gemma 2/3, OLMo 2), (n_embd).
     pub post_ffw_norm: Option<T>,
 }
 
@@ -133,7 +134,8 @@ impl<T> DecoderWeights<T> {
         let mut layers = Vec::with_capacity(c.n_layer);
         for il in 0..c.n_layer {
             let n = |s: &str| format!("blk.{il}.{s}");
-            let attn_norm = get!(n("attn_norm.weight"), [c.n_embd])?;
+            // Families with pre-norms must have them; OLMo 2's would be refused as unused.
+            let attn_norm = if c.pre_norms { Some(get!(n("attn_norm.weight"), [c.n_embd])?) } else { None };
             let qkv = if opt(&n("attn_qkv.weight")) {
                 Qkv::Fused(get!(n("attn_qkv.weight"), [c.q_dim() + c.k_dim() + c.v_dim(), c.n_embd])?)
             } else {
@@ -143,14 +145,18 @@ impl<T> DecoderWeights<T> {
                     v: get!(n("attn_v.weight"), [c.v_dim(), c.n_embd])?,
                 }
             };
-            let q_bias = maybe!(n("attn_q.bias"), [c.q_dim()]);
-            let k_bias = maybe!(n("attn_k.bias"), [c.k_dim()]);
-            let v_bias = maybe!(n("attn_v.bias"), [c.v_dim()]);
-            let q_norm = maybe!(n("attn_q_norm.weight"), [c.head_dim]);
-            let k_norm = maybe!(n("attn_k_norm.weight"), [c.head_dim]);
+            // OLMo 2 has no biases (llama.cpp reads none: a file with them is refused as holding
+            // tensors the decoder does not use).
+            let biased = c.family != Family::Olmo2;
+            let q_bias = if biased { maybe!(n("attn_q.bias"), [c.q_dim()]) } else { None };
+            let k_bias = if biased { maybe!(n("attn_k.bias"), [c.k_dim()]) } else { None };
+            let v_bias = if biased { maybe!(n("attn_v.bias"), [c.v_dim()]) } else { None };
+            let (q_norm_width, k_norm_width) = if c.qk_norm_full { (c.q_dim(), c.k_dim()) } else { (c.head_dim, c.head_dim) };
+            let q_norm = maybe!(n("attn_q_norm.weight"), [q_norm_width]);
+            let k_norm = maybe!(n("attn_k_norm.weight"), [k_norm_width]);
             let attn_output = get!(n("attn_output.weight"), [c.n_embd, c.n_head * c.head_dim_v])?;
             let post_attention_norm = maybe!(n("post_attention_norm.weight"), [c.n_embd]);
-            let ffn_norm = get!(n("ffn_norm.weight"), [c.n_embd])?;
+            let ffn_norm = if c.pre_norms { Some(get!(n("ffn_norm.weight"), [c.n_embd])?) } else { None };
             let ffn_gate_up = if opt(&n("ffn_gate.weight")) {
                 GateUp::Separate {
                     gate: get!(n("ffn_gate.weight"), [c.n_ff, c.n_embd])?,
@@ -162,7 +168,7 @@ impl<T> DecoderWeights<T> {
             let ffn_down = get!(n("ffn_down.weight"), [c.n_embd, c.n_ff])?;
             let post_ffw_norm = maybe!(n("post_ffw_norm.weight"), [c.n_embd]);
 
-            let needs_qk_norm = matches!(c.family, Family::Qwen3 | Family::Gemma3);
+            let needs_qk_norm = matches!(c.family, Family::Qwen3 | Family::Gemma3 | Family::Olmo2);
             if needs_qk_norm && (q_norm.is_none() || k_norm.is_none()) {
                 return Err(ModelError::BadTensor {
                     name: n("attn_q_norm.weight"),
@@ -170,7 +176,7 @@ impl<T> DecoderWeights<T> {
                 }
                 .into());
             }
-            let needs_post_norms = matches!(c.family, Family::Gemma2 | Family::Gemma3);
+            let needs_post_norms = matches!(c.family, Family::Gemma2 | Family::Gemma3 | Family::Olmo2);
             if needs_post_norms && (post_attention_norm.is_none() || post_ffw_norm.is_none()) {
                 return Err(ModelError::BadTensor {
                     name: n("post_attention_norm.weight"),

@@ -296,10 +296,8 @@ impl CpuBackend {
         }
 
         for (il, l) in w.layers.iter().enumerate() {
-            // xb = rmsnorm(x) * attn_norm
-            for t in 0..n {
-                ops::rms_norm(&s.x[t * d..(t + 1) * d], l.attn_norm.vector(), c.rms_eps, &mut s.xb[t * d..(t + 1) * d]);
-            }
+            // xb = rmsnorm(x) * attn_norm (OLMo 2: xb = x)
+            pre_norm(&s.x[..n * d], l.attn_norm.as_ref().map(|g| g.vector()), c.rms_eps, &mut s.xb[..n * d]);
             // q, k, v = Wq xb, Wk xb, Wv xb (+ biases)
             match &l.qkv {
                 Qkv::Separate { q, k, v } => {
@@ -325,7 +323,16 @@ impl CpuBackend {
                     }
                 }
             }
-            // Per-head RMSNorm of queries and keys (Qwen 3, Gemma 3), then RoPE.
+            // RMSNorm of queries and keys over all heads together (OLMo 2) ...
+            if c.qk_norm_full {
+                for (buf, norm, width) in [(&mut s.q, &l.q_norm, qd), (&mut s.k, &l.k_norm, kd)] {
+                    if let Some(g) = norm {
+                        buf[..n * width].chunks_exact_mut(width).for_each(|r| ops::rms_norm_inplace(r, g.vector(), c.rms_eps));
+                    }
+                }
+            }
+            let (q_head_norm, k_head_norm) = if c.qk_norm_full { (None, None) } else { (l.q_norm.as_ref(), l.k_norm.as_ref()) };
+            // ... or per head (Qwen 3, Gemma 3); then RoPE.
             let swa = c.is_swa_layer(il);
             let angles = if swa { &s.rope_swa } else { &s.rope_full };
             let interleaved = c.rope_layout == RopeLayout::Interleaved;
@@ -334,13 +341,13 @@ impl CpuBackend {
             for t in 0..n {
                 let cs = &angles[t * half..(t + 1) * half];
                 for head in s.q[t * qd..(t + 1) * qd].chunks_exact_mut(c.head_dim) {
-                    if let Some(qn) = &l.q_norm {
+                    if let Some(qn) = q_head_norm {
                         ops::rms_norm_inplace(head, qn.vector(), c.rms_eps);
                     }
                     ops::rope_head(head, cs, n_rot, interleaved);
                 }
                 for head in s.k[t * kd..(t + 1) * kd].chunks_exact_mut(c.head_dim) {
-                    if let Some(kn) = &l.k_norm {
+                    if let Some(kn) = k_head_norm {
                         ops::rms_norm_inplace(head, kn.vector(), c.rms_eps);
                     }
                     ops::rope_head(head, cs, n_rot, interleaved);
@@ -362,10 +369,8 @@ impl CpuBackend {
             }
             add_residual(&mut s.x[..n * d], &s.xb2[..n * d], c.residual_scale);
 
-            // xb = rmsnorm(x) * ffn_norm; h = act(W_gate xb) * (W_up xb); xb2 = W_down h
-            for t in 0..n {
-                ops::rms_norm(&s.x[t * d..(t + 1) * d], l.ffn_norm.vector(), c.rms_eps, &mut s.xb[t * d..(t + 1) * d]);
-            }
+            // xb = rmsnorm(x) * ffn_norm (OLMo 2: xb = x); h = act(W_gate xb) * (W_up xb); xb2 = W_down h
+            pre_norm(&s.x[..n * d], l.ffn_norm.as_ref().map(|g| g.vector()), c.rms_eps, &mut s.xb[..n * d]);
             let f = c.n_ff;
             match &l.ffn_gate_up {
                 GateUp::Separate { gate, up } => {
@@ -406,6 +411,18 @@ impl CpuBackend {
             logits.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh());
         }
         Ok(&s.logits[..n_logits * nv])
+    }
+}
+
+/// A sub-layer's input: each row of `x` RMS-normalized with `norm`, or `x` itself where the
+/// family has no input norm (OLMo 2).
+fn pre_norm(x: &[f32], norm: Option<&[f32]>, eps: f32, out: &mut [f32]) {
+    match norm {
+        Some(g) => {
+            let d = g.len();
+            x.chunks_exact(d).zip(out.chunks_exact_mut(d)).for_each(|(x, out)| ops::rms_norm(x, g, eps, out));
+        }
+        None => out.copy_from_slice(x),
     }
 }
 

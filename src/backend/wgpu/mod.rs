@@ -41,6 +41,7 @@ fn op_layout(op: &str) -> (&'static str, &'static [Bind]) {
         "embed" => ("embed", &[Read, Read, ReadWrite, Uniform, Uniform]),
         "rms_norm" => ("rms_norm", &[Read, ReadWrite, Read, ReadWrite, Read, Uniform, Uniform]),
         "rope" => ("rope", &[ReadWrite, ReadWrite, ReadWrite, Read, Read, Read, Read, Uniform, Uniform]),
+        "qk_norm" => ("qk_norm", &[ReadWrite, Read, Read, Uniform, Uniform]),
         "attention" | "attention_split" => ("attention", &[Read, Read, Read, ReadWrite, ReadWrite, Uniform, Uniform]),
         "attention_combine" => ("attention_combine", &[Read, ReadWrite, Uniform, Uniform]),
         "ffn_gated" => ("ffn_gated", &[ReadWrite, Read, Uniform, Uniform]),
@@ -1001,10 +1002,12 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
         p.push(work, "embed", Some([part.format, part.format]), &[&part.buffer, &bf.tokens, &bf.x], &params);
     }
 
-    // xb = rmsnorm(x) * attn_norm (later layers' come with the previous layer's residual add)
-    if let Some(first) = w.layers.first() {
-        p.norm(c, &bf.x, &bf.xb, &first.attn_norm, false, false, None);
+    // xb = rmsnorm(x) * attn_norm (later layers' come with the previous layer's residual add);
+    // without input norms (OLMo 2) the sub-layers read x itself.
+    if let Some(norm) = w.layers.first().and_then(|l| l.attn_norm.as_ref()) {
+        p.norm(c, &bf.x, &bf.xb, norm, false, false, None);
     }
+    let attn_input = if c.pre_norms { &bf.xb } else { &bf.x };
     let qkv_dim = qd + kd + vd;
     for (il, l) in w.layers.iter().enumerate() {
         // q|k|v = W_qkv xb
@@ -1015,11 +1018,23 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
         match &l.qkv {
             Qkv::Separate { q, k, v } => {
                 for (m, at, rows) in [(q, 0, qd), (k, qd, kd), (v, qd + kd, vd)] {
-                    p.matmul(into_row(m, at, rows, qkv_dim), &bf.xb, &bf.qkv, false, false);
+                    p.matmul(into_row(m, at, rows, qkv_dim), attn_input, &bf.qkv, false, false);
                 }
             }
-            Qkv::Fused(m) => p.matmul(into_row(m, 0, qkv_dim, qkv_dim), &bf.xb, &bf.qkv, false, false),
+            Qkv::Fused(m) => p.matmul(into_row(m, 0, qkv_dim, qkv_dim), attn_input, &bf.qkv, false, false),
         }
+        // OLMo 2: all query heads normalized together, and all key heads, first.
+        let (q_head_norm, k_head_norm) = if c.qk_norm_full {
+            // Its weights are loaded without biases (weights.rs), which would come first.
+            debug_assert!(bf.qkv_bias[il].is_none());
+            let dummy = p.dummy_read.clone();
+            let norms = [l.q_norm.as_ref().map_or(&dummy, GpuTensor::vector), l.k_norm.as_ref().map_or(&dummy, GpuTensor::vector)];
+            let params = [qd as u32, kd as u32, qkv_dim as u32, qd as u32, c.rms_eps.to_bits(), 0, 0, 0];
+            p.push(Work::Heads { op: "qk_norm", heads: 2 }, "qk_norm", None, &[&bf.qkv, norms[0], norms[1]], &params);
+            (None, None)
+        } else {
+            (l.q_norm.as_ref(), l.k_norm.as_ref())
+        };
         // Each head: + bias, per-head RMSNorm, RoPE; keys and values into the cache.
         let swa = c.is_swa_layer(il);
         let angles = if swa { &bf.angles_swa } else { &bf.angles_full };
@@ -1031,8 +1046,8 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
             // SmolLM3 leaves every fourth layer unrotated.
             if c.uses_rope(il) { c.n_rot as u32 } else { 0 },
             u32::from(c.rope_layout == RopeLayout::Interleaved),
-            u32::from(l.q_norm.is_some()),
-            u32::from(l.k_norm.is_some()),
+            u32::from(q_head_norm.is_some()),
+            u32::from(k_head_norm.is_some()),
             u32::from(bf.qkv_bias[il].is_some()),
             c.rms_eps.to_bits(),
             qkv_dim as u32,
@@ -1047,8 +1062,8 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
             &bf.qkv,
             &bf.k_cache[il],
             &bf.v_cache[il],
-            l.q_norm.as_ref().map_or(&dummy, GpuTensor::vector),
-            l.k_norm.as_ref().map_or(&dummy, GpuTensor::vector),
+            q_head_norm.map_or(&dummy, GpuTensor::vector),
+            k_head_norm.map_or(&dummy, GpuTensor::vector),
             bf.qkv_bias[il].as_ref().unwrap_or(&dummy),
             angles,
         ];
@@ -1076,17 +1091,19 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
         p.push(Work::Attention { heads, window: window as u32 }, "attention", None, &buffers, &params);
         p.push(Work::AttentionCombine { heads }, "attention_combine", None, &[&bf.attn_partials, &bf.att], &params);
         // x += [rmsnorm *] Wo att; xb = rmsnorm(x) * ffn_norm
-        p.project_to_residual(c, &l.attn_output, &bf.att, &bf.x, &bf.xb2, &l.post_attention_norm, Some((&bf.xb, &l.ffn_norm)));
+        let ffn_norm = l.ffn_norm.as_ref().map(|g| (&bf.xb, g));
+        p.project_to_residual(c, &l.attn_output, &bf.att, &bf.x, &bf.xb2, &l.post_attention_norm, ffn_norm);
+        let ffn_input = if c.pre_norms { &bf.xb } else { &bf.x };
         // h = act(W_gate xb) * (W_up xb); x += [rmsnorm *] W_down h; xb = rmsnorm(x) * the next attn_norm
         let f = c.n_ff;
         let gelu = c.activation == Activation::Gelu;
         match &l.ffn_gate_up {
             GateUp::Separate { gate, up } => {
-                p.gated(MatView::whole(gate.matrix()), MatView::whole(up.matrix()), &bf.xb, &bf.gate, &bf.up, gelu)
+                p.gated(MatView::whole(gate.matrix()), MatView::whole(up.matrix()), ffn_input, &bf.gate, &bf.up, gelu)
             }
-            GateUp::Fused(m) => p.gated(MatView::rows(m.matrix(), 0, f), MatView::rows(m.matrix(), f, 2 * f), &bf.xb, &bf.gate, &bf.up, gelu),
+            GateUp::Fused(m) => p.gated(MatView::rows(m.matrix(), 0, f), MatView::rows(m.matrix(), f, 2 * f), ffn_input, &bf.gate, &bf.up, gelu),
         }
-        let next = w.layers.get(il + 1).map(|n| (&bf.xb, &n.attn_norm));
+        let next = w.layers.get(il + 1).and_then(|n| n.attn_norm.as_ref()).map(|g| (&bf.xb, g));
         p.project_to_residual(c, &l.ffn_down, &bf.gate, &bf.x, &bf.xb2, &l.post_ffw_norm, next);
     }
 

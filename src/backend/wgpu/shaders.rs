@@ -30,6 +30,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("matvec_dot", include_str!("../../../shaders/matvec_dot.wgsl")),
     ("matvec_subgroup", include_str!("../../../shaders/matvec_subgroup.wgsl")),
     ("rms_norm", include_str!("../../../shaders/rms_norm.wgsl")),
+    ("qk_norm", include_str!("../../../shaders/qk_norm.wgsl")),
     ("rope", include_str!("../../../shaders/rope.wgsl")),
     ("score_params", include_str!("../../../shaders/score_params.wgsl")),
     ("score_reduce", include_str!("../../../shaders/score_reduce.wgsl")),
