@@ -106,6 +106,12 @@ MODELS = [
     dict(name="olmo2_q5_1", arch="olmo2", seed=11, tokenizer="spm:llama2", n_layer=2, n_head=4, n_head_kv=2,
          rope_base=500000.0, eps=1e-6, tied=False, pre_norms=False, qk_norm="full", post_norms=True, ftype="Q5_1",
          overrides={r"attn_v": Q8_0}, **NARROW),
+    # YaRN RoPE scaling as long-context Qwen 2.5 files declare it (factor 4 over an original
+    # context of 64, so the ramp between interpolated and original frequencies falls inside the
+    # heads: pairs 0..8 of 32 blend), Q8_0.
+    dict(name="qwen2_yarn_q8_0", arch="qwen2", seed=12, tokenizer="bpe:qwen2", n_layer=1, n_head=2, n_head_kv=1,
+         head_dim=64, rope_base=10000.0, eps=1e-6, tied=True, ftype="Q8_0",
+         yarn=dict(factor=4.0, original_context_length=64), **NARROW),
     # Phi-3: fused attn_qkv and gate/up, Llama 2 SentencePiece with Phi-3's control tokens, a
     # declared sliding window (which llama.cpp ignores for phi3), Q8_0 plus F32, F16 and BF16 tensors.
     dict(name="phi3_q8_0", arch="phi3", seed=7, tokenizer="spm:phi3", n_layer=1, n_head=4, n_head_kv=2,
@@ -198,6 +204,10 @@ def write_f32_model(path, m, tok):
         w.add_uint32(f"{arch}.attention.value_length", m["head_dim"])
     if arch in ("llama", "phi3", "smollm3", "granite"):
         w.add_uint32(f"{arch}.rope.dimension_count", m["head_dim"])
+    if "yarn" in m:
+        w.add_string(f"{arch}.rope.scaling.type", "yarn")
+        w.add_float32(f"{arch}.rope.scaling.factor", m["yarn"]["factor"])
+        w.add_uint32(f"{arch}.rope.scaling.original_context_length", m["yarn"]["original_context_length"])
     if "granite" in m:
         gm = m["granite"]
         w.add_float32(f"{arch}.embedding_scale", gm["embedding_scale"])

@@ -72,7 +72,7 @@ const LL_MEAN_TOL_F16_KV: f64 = 0.02;
 /// A top-2 margin (in logits) below which llama.cpp's greedy choice is treated as a tie.
 const NEAR_TIE: f64 = 0.01;
 
-const MODELS: [&str; 11] = [
+const MODELS: [&str; 12] = [
     "llama_q4_k_m",
     "mistral_q2_k",
     "qwen2_q5_k_m",
@@ -84,6 +84,7 @@ const MODELS: [&str; 11] = [
     "smollm3_q4_k_m",
     "granite_q8_0",
     "olmo2_q5_1",
+    "qwen2_yarn_q8_0",
 ];
 
 /// A model and its answers: `tests/fixtures/families/NAME`, or, for `requantized/NAME`, the real
@@ -330,6 +331,32 @@ fn olmo2_q5_1() {
     check("olmo2_q5_1");
 }
 
+/// YaRN RoPE scaling: interpolated and original frequencies blended along the heads, the
+/// rotation's magnitude scaled.
+#[test]
+fn qwen2_yarn_q8_0() {
+    check("qwen2_yarn_q8_0");
+}
+
+/// A RoPE scaling this engine does not compute (llama.cpp's `longrope`, or any other name) is
+/// refused with its name, not run unscaled.
+#[test]
+fn unknown_rope_scaling_is_refused_by_name() {
+    use clinicbench::gguf::SliceSource;
+    use clinicbench::model::ModelConfig;
+    let mut bytes = std::fs::read(model_path("qwen2_yarn_q8_0", "gguf")).unwrap();
+    // The value of qwen2.rope.scaling.type: type 8 (string), length 4, "yarn".
+    let mut pattern = b"qwen2.rope.scaling.type".to_vec();
+    pattern.extend(8u32.to_le_bytes());
+    pattern.extend(4u64.to_le_bytes());
+    pattern.extend(b"yarn");
+    let at = bytes.windows(pattern.len()).position(|w| w == pattern).expect("the scaling type in the header") + pattern.len() - 4;
+    bytes[at..at + 4].copy_from_slice(b"ntkv");
+    let g = Gguf::open(SliceSource(bytes)).unwrap();
+    let e = ModelConfig::from_gguf(&g).unwrap_err().to_string();
+    assert!(e.contains("RoPE scaling \"ntkv\" is not supported"), "{e}");
+}
+
 /// The real Gemma 3 270M requantized by llama.cpp to IQ4_XS (with 640-wide rows a mix of IQ4_XS,
 /// IQ4_NL, Q5_1, Q5_K and Q8_0) against llama.cpp on that file dequantized to F32, where
 /// scripts/make_requantized_model.py has written it (it needs llama-cpp-python; scripts/test.sh
@@ -406,6 +433,11 @@ fn wgpu_granite_q8_0_split_bindings() {
 #[test]
 fn wgpu_olmo2_q5_1() {
     check_on("olmo2_q5_1", &Choice::Wgpu(GpuOptions::default()));
+}
+
+#[test]
+fn wgpu_qwen2_yarn_q8_0() {
+    check_on("qwen2_yarn_q8_0", &Choice::Wgpu(GpuOptions::default()));
 }
 
 #[test]

@@ -83,6 +83,8 @@ pub struct ModelConfig {
     pub rope_base: f32,
     /// Multiplier on positions (1 / linear scaling factor).
     pub rope_freq_scale: f32,
+    /// YaRN's blend of interpolated and original frequencies, where the file asks for it.
+    pub rope_yarn: Option<Yarn>,
     /// RoPE base of sliding-window layers where it differs (Gemma 3: 10000).
     pub rope_base_swa: f32,
     pub rope_freq_scale_swa: f32,
@@ -112,6 +114,33 @@ pub struct ModelConfig {
     /// Each sub-layer normalizes its input (every family but OLMo 2, which normalizes outputs).
     pub pre_norms: bool,
     pub activation: Activation,
+}
+
+/// YaRN RoPE scaling (`rope.scaling.type = yarn`), with llama.cpp's defaults: dimensions that
+/// turn fewer than `beta_slow` times over the original context are interpolated (positions
+/// times the frequency scale), those that turn more than `beta_fast` times keep their
+/// frequency, a linear ramp between; the rotation is scaled by `attn_factor (1 + 0.1 ln(1 /
+/// freq_scale))`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Yarn {
+    /// The context length the model was trained with before the extension.
+    pub n_ctx_orig: usize,
+    /// How much of the ramp applies (llama.cpp: 1 for YaRN).
+    pub ext_factor: f32,
+    pub attn_factor: f32,
+    pub beta_fast: f32,
+    pub beta_slow: f32,
+}
+
+impl Yarn {
+    /// The first and last rotated dimension (pair index times two) of the ramp, for `n_rot`
+    /// rotated dimensions with RoPE base `base` (ggml_rope_yarn_corr_dims).
+    pub fn correction_dims(&self, n_rot: usize, base: f32) -> [f32; 2] {
+        let dim = |beta: f32| n_rot as f32 * (self.n_ctx_orig as f32 / (beta * 2.0 * std::f32::consts::PI)).ln() / (2.0 * base.ln());
+        let start = dim(self.beta_fast).floor();
+        let end = dim(self.beta_slow).ceil();
+        [start.max(0.0), end.min(n_rot as f32 - 1.0)]
+    }
 }
 
 /// Why a model cannot be run.
@@ -180,9 +209,48 @@ impl ModelConfig {
             });
         }
         let rope_base = opt_f32("rope.freq_base")?.unwrap_or(10000.0);
-        let rope_freq_scale = match opt_f32("rope.scaling.factor")? {
-            Some(f) if f > 0.0 && g.get_str(&key("rope.scaling.type")).unwrap_or("linear") == "linear" => 1.0 / f,
-            _ => 1.0,
+        // llama.cpp: the factor divides positions under any scaling type but "none"; YaRN also
+        // blends interpolated and original frequencies and scales the rotation's magnitude.
+        let scaling_type = match g.get(&key("rope.scaling.type")) {
+            Some(_) => g.get_str(&key("rope.scaling.type"))?.to_string(),
+            None => "linear".to_string(),
+        };
+        let factor = opt_f32("rope.scaling.factor")?.filter(|&f| f != 0.0);
+        if let Some(f) = factor {
+            if !(f.is_finite() && f > 0.0) {
+                return Err(ModelError::BadHyperparameter { key: key("rope.scaling.factor"), problem: format!("{f} is not a scaling factor") });
+            }
+        }
+        let rope_freq_scale = match (scaling_type.as_str(), factor) {
+            ("none", _) | (_, None) => 1.0,
+            (_, Some(f)) => 1.0 / f,
+        };
+        let rope_yarn = match scaling_type.as_str() {
+            "none" | "linear" => None,
+            "yarn" => {
+                let n_ctx_orig = opt_usize("rope.scaling.original_context_length")?.or(opt_usize("context_length")?).unwrap_or(2048);
+                let finite = |k: &str, default: f32| -> Result<f32, ModelError> {
+                    let v = opt_f32(k)?.unwrap_or(default);
+                    if v.is_finite() {
+                        Ok(v)
+                    } else {
+                        Err(ModelError::BadHyperparameter { key: key(k), problem: format!("{v} is not finite") })
+                    }
+                };
+                Some(Yarn {
+                    n_ctx_orig,
+                    ext_factor: finite("rope.scaling.yarn_ext_factor", 1.0)?,
+                    attn_factor: finite("rope.scaling.yarn_attn_factor", 1.0)?,
+                    beta_fast: finite("rope.scaling.yarn_beta_fast", 32.0)?,
+                    beta_slow: finite("rope.scaling.yarn_beta_slow", 1.0)?,
+                })
+            }
+            other => {
+                return Err(ModelError::BadHyperparameter {
+                    key: key("rope.scaling.type"),
+                    problem: format!("RoPE scaling {other:?} is not supported (none, linear and yarn are)"),
+                })
+            }
         };
         let sliding_window = opt_usize("attention.sliding_window")?.unwrap_or(0);
         let n_vocab = match g.get_array("tokenizer.ggml.tokens") {
@@ -207,6 +275,7 @@ impl ModelConfig {
             n_rot,
             rope_base,
             rope_freq_scale,
+            rope_yarn,
             rope_base_swa: rope_base,
             rope_freq_scale_swa: rope_freq_scale,
             sliding_window,
@@ -394,6 +463,7 @@ mod tests {
             n_rot: 2,
             rope_base: 1.0,
             rope_freq_scale: 1.0,
+            rope_yarn: None,
             rope_base_swa: 1.0,
             rope_freq_scale_swa: 1.0,
             sliding_window: 4,

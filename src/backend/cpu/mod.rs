@@ -291,8 +291,9 @@ impl CpuBackend {
         let factors = w.rope_freqs.as_ref().map(|f| f.vector());
         for t in 0..n {
             let pos = p0 + t;
-            ops::rope_angles(pos, c.n_rot, c.rope_base, c.rope_freq_scale, factors, &mut s.rope_full[t * half..(t + 1) * half]);
-            ops::rope_angles(pos, c.n_rot, c.rope_base_swa, c.rope_freq_scale_swa, factors, &mut s.rope_swa[t * half..(t + 1) * half]);
+            let yarn = c.rope_yarn.as_ref();
+            ops::rope_angles(pos, c.n_rot, c.rope_base, c.rope_freq_scale, factors, yarn, &mut s.rope_full[t * half..(t + 1) * half]);
+            ops::rope_angles(pos, c.n_rot, c.rope_base_swa, c.rope_freq_scale_swa, factors, yarn, &mut s.rope_swa[t * half..(t + 1) * half]);
         }
 
         for (il, l) in w.layers.iter().enumerate() {

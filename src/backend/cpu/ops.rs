@@ -4,6 +4,7 @@
 //! sums and softmax denominators, RoPE angles built by repeated multiplication) so that our
 //! logits stay within rounding of llama.cpp's.
 
+use crate::model::Yarn;
 use crate::quant::{self, GgmlType};
 
 /// A weight matrix in its stored block format: `rows` rows of `cols` elements, row-major.
@@ -297,15 +298,40 @@ pub fn rms_norm_inplace(x: &mut [f32], w: &[f32], eps: f32) {
 
 /// The rotation angles' cosines and sines for one position: `n_rot / 2` pairs.
 ///
-/// As ggml_rope builds them: `theta_i = pos * freq_scale * base^(-2i/n_rot) / freq_factor_i`,
-/// with the power taken by repeated multiplication in f32.
-pub fn rope_angles(pos: usize, n_rot: usize, base: f32, freq_scale: f32, factors: Option<&[f32]>, cs: &mut [(f32, f32)]) {
+/// As ggml_rope builds them (`rope_yarn`): `theta_i = freq_scale * (pos * base^(-2i/n_rot) /
+/// freq_factor_i)`, with the power taken by repeated multiplication in f32; under YaRN the
+/// angle blends that with the unscaled one along a ramp over the pairs, and the cosine and sine
+/// carry YaRN's magnitude.
+pub fn rope_angles(
+    pos: usize,
+    n_rot: usize,
+    base: f32,
+    freq_scale: f32,
+    factors: Option<&[f32]>,
+    yarn: Option<&Yarn>,
+    cs: &mut [(f32, f32)],
+) {
     let theta_scale = base.powf(-2.0 / n_rot as f32);
+    let (ext_factor, mut mscale, corr) = match yarn {
+        Some(y) => (y.ext_factor, y.attn_factor, y.correction_dims(n_rot, base)),
+        None => (0.0, 1.0, [0.0, 0.0]),
+    };
+    if ext_factor != 0.0 {
+        mscale *= 1.0 + 0.1 * (1.0 / freq_scale).ln();
+    }
     let mut theta = pos as f32;
     for (i, slot) in cs.iter_mut().enumerate().take(n_rot / 2) {
         let ff = factors.map_or(1.0, |f| f[i]);
-        let t = freq_scale * theta / ff;
-        *slot = (t.cos(), t.sin());
+        let extrapolated = theta / ff;
+        let interpolated = freq_scale * extrapolated;
+        let t = if ext_factor != 0.0 {
+            let y = (i as f32 - corr[0]) / (corr[1] - corr[0]).max(0.001);
+            let ramp_mix = (1.0 - y.clamp(0.0, 1.0)) * ext_factor;
+            interpolated * (1.0 - ramp_mix) + extrapolated * ramp_mix
+        } else {
+            interpolated
+        };
+        *slot = (t.cos() * mscale, t.sin() * mscale);
         theta *= theta_scale;
     }
 }
@@ -425,7 +451,7 @@ mod tests {
     #[test]
     fn rope_layouts_pair_different_dimensions() {
         let mut cs = vec![(0.0, 0.0); 2];
-        rope_angles(1, 4, 10000.0, 1.0, None, &mut cs);
+        rope_angles(1, 4, 10000.0, 1.0, None, None, &mut cs);
         // Position 1, pair 0 rotates by 1 radian; pair 1 by 10000^(-1/2) = 0.01 radians.
         assert!((cs[0].1 - 1f32.sin()).abs() < 1e-6);
         assert!((cs[1].1 - 0.01f32.sin()).abs() < 1e-6);

@@ -621,7 +621,7 @@ impl WgpuBackend {
                 [(c.rope_base, c.rope_freq_scale, &b.angles_full), (c.rope_base_swa, c.rope_freq_scale_swa, &b.angles_swa)]
             {
                 for t in 0..n {
-                    crate::backend::cpu::ops::rope_angles(p0 + t, c.n_rot, base, scale, factors, &mut cs);
+                    crate::backend::cpu::ops::rope_angles(p0 + t, c.n_rot, base, scale, factors, c.rope_yarn.as_ref(), &mut cs);
                     for (i, &(cos, sin)) in cs.iter().enumerate() {
                         self.angles_host[2 * (t * half + i)] = cos;
                         self.angles_host[2 * (t * half + i) + 1] = sin;
