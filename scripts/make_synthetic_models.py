@@ -45,7 +45,7 @@ DEFAULT_MODEL = os.path.join(os.path.expanduser("~"), ".cache", "clinicbench", "
 F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, BF16 = 0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 30
 IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4 = 20, 23, 34, 35, 39
 FTYPE = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3_K_M": 12, "Q4_K_M": 15,
-         "Q5_K_M": 17, "IQ4_NL": 25, "IQ4_XS": 30}
+         "Q5_K_M": 17, "Q6_K": 18, "IQ4_NL": 25, "IQ4_XS": 30}
 
 # ---------------------------------------------------------------------------------------------
 # models
@@ -112,6 +112,12 @@ MODELS = [
     dict(name="qwen2_yarn_q8_0", arch="qwen2", seed=12, tokenizer="bpe:qwen2", n_layer=1, n_head=2, n_head_kv=1,
          head_dim=64, rope_base=10000.0, eps=1e-6, tied=True, ftype="Q8_0",
          yarn=dict(factor=4.0, original_context_length=64), **NARROW),
+    # Mistral 3 (Ministral 3's text model): Llama with YaRN (factor 4 over an original context of
+    # 64) and attention temperature scaling (queries scaled by 1 + 0.5 ln(1 + floor(pos / 64))
+    # from position 64 on, which the longer test texts reach), Q6_K, Llama 2 SentencePiece.
+    dict(name="mistral3_q6_k", arch="mistral3", seed=13, tokenizer="spm:llama2", n_layer=2, n_head=4, n_head_kv=2,
+         rope_base=1000000.0, eps=1e-5, tied=False, ftype="Q6_K", attn_temperature_scale=0.5,
+         yarn=dict(factor=4.0, original_context_length=64), **WIDE),
     # Phi-3: fused attn_qkv and gate/up, Llama 2 SentencePiece with Phi-3's control tokens, a
     # declared sliding window (which llama.cpp ignores for phi3), Q8_0 plus F32, F16 and BF16 tensors.
     dict(name="phi3_q8_0", arch="phi3", seed=7, tokenizer="spm:phi3", n_layer=1, n_head=4, n_head_kv=2,
@@ -202,12 +208,14 @@ def write_f32_model(path, m, tok):
     if m["head_dim"] != m["n_embd"] // m["n_head"]:
         w.add_uint32(f"{arch}.attention.key_length", m["head_dim"])
         w.add_uint32(f"{arch}.attention.value_length", m["head_dim"])
-    if arch in ("llama", "phi3", "smollm3", "granite"):
+    if arch in ("llama", "phi3", "smollm3", "granite", "mistral3"):
         w.add_uint32(f"{arch}.rope.dimension_count", m["head_dim"])
     if "yarn" in m:
         w.add_string(f"{arch}.rope.scaling.type", "yarn")
         w.add_float32(f"{arch}.rope.scaling.factor", m["yarn"]["factor"])
         w.add_uint32(f"{arch}.rope.scaling.original_context_length", m["yarn"]["original_context_length"])
+    if "attn_temperature_scale" in m:
+        w.add_float32(f"{arch}.attention.temperature_scale", m["attn_temperature_scale"])
     if "granite" in m:
         gm = m["granite"]
         w.add_float32(f"{arch}.embedding_scale", gm["embedding_scale"])

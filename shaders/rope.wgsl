@@ -21,8 +21,10 @@ struct Rope {
     stride: u32,
     k_offset: u32,
     v_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // With has_q_scale, queries are multiplied by A[q_scale_at + t].x after rotation (Mistral
+    // 3's attention temperature: a scale by position).
+    q_scale_at: u32,
+    has_q_scale: u32,
     _pad2: u32,
 }
 
@@ -116,7 +118,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let pos = S.p0 + t;
     for (var i = tid; i < dim; i += WG) {
         if (kind == 0u) {
-            QKV[base + i] = head[i];
+            var v = head[i];
+            if (P.has_q_scale == 1u) {
+                v *= A[P.q_scale_at + t].x;
+            }
+            QKV[base + i] = v;
         } else if (kind == 1u) {
             KC[pos * (P.v_offset - P.k_offset) + offset - P.k_offset + i] = KvElement(head[i]);
         } else {

@@ -72,7 +72,7 @@ const LL_MEAN_TOL_F16_KV: f64 = 0.02;
 /// A top-2 margin (in logits) below which llama.cpp's greedy choice is treated as a tie.
 const NEAR_TIE: f64 = 0.01;
 
-const MODELS: [&str; 12] = [
+const MODELS: [&str; 13] = [
     "llama_q4_k_m",
     "mistral_q2_k",
     "qwen2_q5_k_m",
@@ -85,6 +85,7 @@ const MODELS: [&str; 12] = [
     "granite_q8_0",
     "olmo2_q5_1",
     "qwen2_yarn_q8_0",
+    "mistral3_q6_k",
 ];
 
 /// A model and its answers: `tests/fixtures/families/NAME`, or, for `requantized/NAME`, the real
@@ -338,6 +339,12 @@ fn qwen2_yarn_q8_0() {
     check("qwen2_yarn_q8_0");
 }
 
+/// Mistral 3: YaRN and the attention temperature (queries scaled from position 64 on here).
+#[test]
+fn mistral3_q6_k() {
+    check("mistral3_q6_k");
+}
+
 /// A RoPE scaling this engine does not compute (llama.cpp's `longrope`, or any other name) is
 /// refused with its name, not run unscaled.
 #[test]
@@ -438,6 +445,11 @@ fn wgpu_olmo2_q5_1() {
 #[test]
 fn wgpu_qwen2_yarn_q8_0() {
     check_on("qwen2_yarn_q8_0", &Choice::Wgpu(GpuOptions::default()));
+}
+
+#[test]
+fn wgpu_mistral3_q6_k() {
+    check_on("mistral3_q6_k", &Choice::Wgpu(GpuOptions::default()));
 }
 
 #[test]

@@ -12,6 +12,10 @@ pub enum Family {
     /// IBM Granite 3 (dense): Llama with multipliers on the embeddings, the attention scores,
     /// each residual branch and the logits.
     Granite,
+    /// Mistral 3 (Ministral 3's text model): Llama with YaRN and, where the file asks for it,
+    /// queries scaled up with their position beyond the original context (Llama 4's attention
+    /// temperature).
+    Mistral3,
     /// OLMo 2: no norm before attention or the feed-forward, RMSNorm of each sub-layer's output
     /// instead, and of all queries (and all keys) together before RoPE.
     Olmo2,
@@ -29,6 +33,7 @@ impl Family {
             "smollm3" => Family::SmolLM3,
             "granite" => Family::Granite,
             "olmo2" => Family::Olmo2,
+            "mistral3" => Family::Mistral3,
             "qwen2" => Family::Qwen2,
             "qwen3" => Family::Qwen3,
             "gemma2" => Family::Gemma2,
@@ -113,6 +118,10 @@ pub struct ModelConfig {
     pub qk_norm_full: bool,
     /// Each sub-layer normalizes its input (every family but OLMo 2, which normalizes outputs).
     pub pre_norms: bool,
+    /// Attention temperature (Mistral 3): queries at position `pos` are multiplied by
+    /// `1 + attn_temp_scale * ln(1 + floor((pos + 1) / attn_temp_floor))` (0: none).
+    pub attn_temp_scale: f32,
+    pub attn_temp_floor: usize,
     pub activation: Activation,
 }
 
@@ -148,7 +157,7 @@ impl Yarn {
 pub enum ModelError {
     #[error(transparent)]
     Gguf(#[from] GgufError),
-    #[error("architecture {0:?} is not supported (supported: llama, mistral, smollm3, granite, olmo2, qwen2, qwen3, gemma2, gemma3, phi3)")]
+    #[error("architecture {0:?} is not supported (supported: llama, mistral, mistral3, smollm3, granite, olmo2, qwen2, qwen3, gemma2, gemma3, phi3)")]
     UnsupportedArchitecture(String),
     #[error("model hyperparameter {key}: {problem}")]
     BadHyperparameter { key: String, problem: String },
@@ -289,6 +298,8 @@ impl ModelConfig {
             no_rope_period: 0,
             qk_norm_full: false,
             pre_norms: true,
+            attn_temp_scale: 0.0,
+            attn_temp_floor: 1,
             activation: Activation::Silu,
         };
 
@@ -321,6 +332,22 @@ impl ModelConfig {
                 c.attn_scale = required("attention.scale")?;
                 c.logit_multiplier = 1.0 / required("logit_scale")?;
                 c.sliding_window = 0;
+            }
+            Family::Mistral3 => {
+                c.rope_layout = RopeLayout::Interleaved;
+                c.sliding_window = 0;
+                if let Some(t) = opt_f32("attention.temperature_scale")?.filter(|&t| t != 0.0) {
+                    // llama.cpp: the floor is the original context of YaRN.
+                    let floor = c.rope_yarn.map(|y| y.n_ctx_orig).unwrap_or(0);
+                    if !t.is_finite() || floor == 0 {
+                        return Err(ModelError::BadHyperparameter {
+                            key: key("attention.temperature_scale"),
+                            problem: format!("{t} with an original context of {floor} tokens"),
+                        });
+                    }
+                    c.attn_temp_scale = t;
+                    c.attn_temp_floor = floor;
+                }
             }
             Family::Olmo2 => {
                 c.qk_norm_full = true;
@@ -397,6 +424,15 @@ impl ModelConfig {
             1 => true,
             p => il % p < p - 1,
         }
+    }
+
+    /// What queries at position `pos` are multiplied by (Mistral 3's attention temperature).
+    pub fn query_scale(&self, pos: usize) -> f32 {
+        if self.attn_temp_scale == 0.0 {
+            return 1.0;
+        }
+        let steps = (pos as f32 / self.attn_temp_floor as f32).floor();
+        ((steps + 1.0) as f64).ln() as f32 * self.attn_temp_scale + 1.0
     }
 
     /// Whether layer `il` rotates its queries and keys.
@@ -477,6 +513,8 @@ mod tests {
             no_rope_period: 0,
             qk_norm_full: false,
             pre_norms: true,
+            attn_temp_scale: 0.0,
+            attn_temp_floor: 1,
             activation: Activation::Gelu,
         }
     }

@@ -354,6 +354,13 @@ impl CpuBackend {
                     ops::rope_head(head, cs, n_rot, interleaved);
                 }
             }
+            // Mistral 3 scales queries with their position (its attention temperature).
+            if c.attn_temp_scale != 0.0 {
+                for t in 0..n {
+                    let scale = c.query_scale(p0 + t);
+                    s.q[t * qd..(t + 1) * qd].iter_mut().for_each(|v| *v *= scale);
+                }
+            }
             // Append this batch's keys and values to the cache.
             self.kv.k[il][p0 * kd..(p0 + n) * kd].copy_from_slice(&s.k[..n * kd]);
             self.kv.v[il][p0 * vd..(p0 + n) * vd].copy_from_slice(&s.v[..n * vd]);

@@ -465,8 +465,9 @@ impl WgpuBackend {
             logits: f("logits", b * c.n_vocab as u64),
             tokens: f("tokens", b),
             targets: f("targets", b),
-            angles_full: f("angles", b * c.n_rot as u64),
-            angles_swa: f("angles_swa", b * c.n_rot as u64),
+            // (cos, sin) of each (token, frequency), then each token's query scale (Mistral 3).
+            angles_full: f("angles", b * (c.n_rot as u64 + 2)),
+            angles_swa: f("angles_swa", b * (c.n_rot as u64 + 2)),
             token_scores: f("token_scores", 4 * b),
             score_partials: f("score_partials", 4 * b * c.n_vocab.div_ceil(SCORE_CHUNK) as u64),
             top_k: [0, 1].map(|_| f("top_k", 2 * (c.n_vocab.div_ceil(TOP_K_ITEMS_PER_GROUP) * MAX_GPU_TOP_K) as u64)),
@@ -486,7 +487,7 @@ impl WgpuBackend {
             }),
         };
         let logits_host = Vec::new();
-        let angles_host = vec![0.0; max_batch * c.n_rot];
+        let angles_host = vec![0.0; max_batch * (c.n_rot + 2)];
         let mut backend = WgpuBackend {
             config,
             weights,
@@ -503,7 +504,7 @@ impl WgpuBackend {
             gpu,
         };
         let mut planner = Planner::new(&backend.gpu.device, &mut backend.kernels, &backend.buffers.step);
-        backend.score_dispatch = plan_forward(&mut planner, &backend.config, &backend.weights, &backend.buffers, n_ctx);
+        backend.score_dispatch = plan_forward(&mut planner, &backend.config, &backend.weights, &backend.buffers, n_ctx, max_batch);
         backend.plan = planner.plan;
         backend.settle()?;
         Ok(backend)
@@ -628,6 +629,14 @@ impl WgpuBackend {
                     }
                 }
                 q.write_buffer(buffer, 0, bytemuck::cast_slice(&self.angles_host[..2 * n * half]));
+            }
+        }
+        // Each token's query scale (Mistral 3's attention temperature) after the angles.
+        if c.attn_temp_scale != 0.0 {
+            let scales: Vec<f32> = (0..n).flat_map(|t| [c.query_scale(p0 + t), 0.0]).collect();
+            let at = (8 * self.max_batch * half) as u64;
+            for buffer in [&b.angles_full, &b.angles_swa] {
+                q.write_buffer(buffer, at, bytemuck::cast_slice(&scales));
             }
         }
         let mut encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
@@ -989,7 +998,7 @@ fn fuse_rows(gpu: &Gpu, matrices: &[&GpuMatrix]) -> Option<GpuMatrix> {
 
 /// Records the whole forward pass once; it reads like the model. Returns the index of the
 /// scoring dispatch (the plan before it ends at the logits).
-fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>, bf: &Buffers, n_ctx: usize) -> usize {
+fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>, bf: &Buffers, n_ctx: usize, max_batch: usize) -> usize {
     let (qd, kd, vd) = (c.q_dim(), c.k_dim(), c.v_dim());
 
     // x = embed(tokens) * embd_scale, from each part of the table
@@ -1053,8 +1062,9 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
             qkv_dim as u32,
             qd as u32,
             (qd + kd) as u32,
-            0,
-            0,
+            // Where each token's query scale sits in the angles buffer, and whether there is one.
+            (max_batch * (c.n_rot / 2)) as u32,
+            u32::from(c.attn_temp_scale != 0.0),
             0,
         ];
         let dummy = p.dummy_read.clone();
