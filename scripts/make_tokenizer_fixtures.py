@@ -558,10 +558,14 @@ LLAMA3_TEMPLATE = (
 # chujiezheng/chat_templates), OLMo 2 instruct (allenai's Tulu format, as OLMo-2-1124-7B-Instruct and
 # OLMo-2-0425-1B-Instruct carry it), SmolLM3-3B (HuggingFaceTB; checked against the copies in
 # Unsloth's GGUF and in BFCL's SmolLM3 handler, which differ only in the tools section that a
-# conversation without tools never reaches). SmolLM3's has `{% generation %}` blocks and
-# `strftime_now`.
+# conversation without tools never reaches), Mistral Small 3.1 instruct (a `mistral3` model;
+# llama.cpp's models/templates copy). SmolLM3's has `{% generation %}` blocks; SmolLM3's and
+# Mistral's call `strftime_now`; Mistral's writes a string literal over lines ending in a
+# backslash.
 TEMPLATE_FILES = {"granite": "granite-3.0-instruct.jinja", "olmo2": "olmo-2-instruct.jinja",
-                  "smollm3": "smollm3-3b.jinja"}
+                  "smollm3": "smollm3-3b.jinja", "mistral3": "mistral-small-3.1-instruct.jinja"}
+# The date formats the templates ask strftime_now for.
+DATE_FORMATS = ["%d %B %Y", "%Y-%m-%d"]
 # strftime_now's clock in the fixture; the test puts its own date where this one is.
 FIXTURE_NOW = (2026, 1, 2)
 
@@ -656,7 +660,8 @@ def chat_fixture():
                       "rendered": t.render(messages=msgs, add_generation_prompt=True), "error": None})
     write_json("chat.json", {"templates": {"gemma3": GEMMA3_TEMPLATE, "chatml": CHATML_TEMPLATE,
                                            "llama3": LLAMA3_TEMPLATE, **extra},
-                             "fixture_date": __import__("datetime").datetime(*FIXTURE_NOW).strftime("%d %B %Y"),
+                             "fixture_dates": {f: __import__("datetime").datetime(*FIXTURE_NOW).strftime(f)
+                                               for f in DATE_FORMATS},
                              "cases": cases})
     print(f"chat.json: {len(cases)} cases")
 

@@ -52,7 +52,7 @@ pub(crate) fn render(
     });
     env.add_function("strftime_now", |fmt: String| -> String { strftime_now(&fmt) });
     env.set_unknown_method_callback(py_method);
-    let template = without_generation_tags(template);
+    let template = without_line_continuations(&without_generation_tags(template)).into_owned();
     let tmpl = env.template_from_str(&template).map_err(|e| format!("{e:#}"))?;
     let msgs: Vec<Value> = messages
         .iter()
@@ -96,6 +96,72 @@ fn without_generation_tags(template: &str) -> std::borrow::Cow<'_, str> {
         let body = if c.get(2).is_some() { "endif" } else { "if true" };
         format!("{{%{} {body} {}%}}", &c[1], &c[3])
     })
+}
+
+/// The template with each backslash-newline inside a string literal of a tag removed: jinja2
+/// reads string literals as Python does, where a backslash before a line break continues the
+/// line (Mistral Small 3.1's default system message is written so), while minijinja keeps both
+/// characters. Text outside tags, where jinja2 keeps them too, is left alone.
+fn without_line_continuations(template: &str) -> std::borrow::Cow<'_, str> {
+    if !template.contains("\\\n") && !template.contains("\\\r\n") {
+        return template.into();
+    }
+    let bytes = template.as_bytes();
+    let mut out = String::with_capacity(template.len());
+    let (mut in_tag, mut quote): (Option<u8>, Option<u8>) = (None, None);
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        match (in_tag, quote) {
+            (None, _) => {
+                if rest.starts_with(b"{{") || rest.starts_with(b"{%") {
+                    in_tag = Some(rest[1]);
+                } else if rest.starts_with(b"{#") {
+                    // A comment: copied through to its end.
+                    let end = template[i..].find("#}").map_or(bytes.len(), |e| i + e + 2);
+                    out.push_str(&template[i..end]);
+                    i = end;
+                    continue;
+                }
+            }
+            (Some(kind), None) => {
+                let close = if kind == b'{' { b"}}" } else { b"%}" };
+                if rest.starts_with(close) {
+                    out.push_str(&template[i..i + 2]);
+                    in_tag = None;
+                    i += 2;
+                    continue;
+                }
+                if rest[0] == b'"' || rest[0] == b'\'' {
+                    quote = Some(rest[0]);
+                }
+            }
+            (Some(_), Some(q)) => {
+                if rest.starts_with(b"\\\n") {
+                    i += 2;
+                    continue;
+                }
+                if rest.starts_with(b"\\\r\n") {
+                    i += 3;
+                    continue;
+                }
+                if rest[0] == b'\\' && rest.len() > 1 {
+                    // An escape: the next character does not end the string.
+                    let n = 1 + template[i + 1..].chars().next().map_or(0, char::len_utf8);
+                    out.push_str(&template[i..i + n]);
+                    i += n;
+                    continue;
+                }
+                if rest[0] == q {
+                    quote = None;
+                }
+            }
+        }
+        let n = template[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&template[i..i + n]);
+        i += n;
+    }
+    out.into()
 }
 
 /// Refuses a string method's result that would pass [`MAX_TEMPLATE_OUTPUT`] bytes, before it
@@ -431,6 +497,14 @@ mod tests {
         let t = "a\n  {%- generation -%}\n b {{ 'generation' }}\n{%+ endgeneration %}\n{% generation %}\nc{% endgeneration %}";
         assert_eq!(render(t, &[], false, "", "").unwrap(), "ab generation\nc");
         assert_eq!(without_generation_tags("{{ generation }}"), "{{ generation }}");
+    }
+
+    /// A backslash before a line break inside a string literal continues the line, as in
+    /// jinja2 (Python's literals); outside tags, and after an escaped backslash, both stay.
+    #[test]
+    fn string_literals_continue_lines_like_python() {
+        let t = "a\\\nb{{ \"c\\\nd\" + 'e\\\r\nf' + \"\\\\\" }}\\\n{# x\\\n #}{% set s = \"g\\\nh\" %}{{ s }}";
+        assert_eq!(render(t, &[], false, "", "").unwrap(), "a\\\nbcdef\\\\\ngh");
     }
 
     #[test]
