@@ -43,11 +43,13 @@ F16_FIELDS = {
     "IQ4_XS": [0],  # d (then scales_h, scales_l[4], qs[128])
     "TQ1_0": [52],  # d (after qs[48], qh[4])
     "TQ2_0": [64],  # d (after qs[64])
+    "IQ3_XXS": [0],  # d (then qs[64], scales_and_signs[32])
+    "IQ3_S": [0],  # d (then qs[64], qh[8], signs[32], scales[4])
 }
 
 # Types whose fixtures also hold blocks with extreme scales: the largest f16 (either sign) and
 # the smallest subnormal, beside the random ones.
-EXTREME = {"IQ4_NL", "IQ4_XS"}
+EXTREME = {"IQ4_NL", "IQ4_XS", "IQ3_XXS", "IQ3_S"}
 EXTREME_SCALES = np.array([65504.0, -65504.0, np.float16(2.0**-24)], dtype="<f2")
 
 # Blocks per fixture: enough to cover every sub-block pattern several times.
@@ -121,7 +123,8 @@ def make(name: str, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     names = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
-             "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4", "TQ1_0", "TQ2_0"]
+             "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4", "TQ1_0", "TQ2_0",
+             "IQ3_XXS", "IQ3_S"]
     for i, name in enumerate(names):
         rng = np.random.default_rng(20240501 + i)
         data, expected = make(name, rng)

@@ -43,9 +43,9 @@ DEFAULT_MODEL = os.path.join(os.path.expanduser("~"), ".cache", "clinicbench", "
 
 # ggml types (ggml.h) and llama ftypes (llama.h) used below.
 F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, BF16 = 0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 30
-IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4 = 20, 23, 34, 35, 39
+IQ3_XXS, IQ4_NL, IQ3_S, IQ4_XS, TQ1_0, TQ2_0, MXFP4 = 18, 20, 21, 23, 34, 35, 39
 FTYPE = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3_K_M": 12, "Q4_K_M": 15,
-         "Q5_K_M": 17, "Q6_K": 18, "IQ4_NL": 25, "IQ4_XS": 30}
+         "Q5_K_M": 17, "Q6_K": 18, "IQ3_XXS": 23, "IQ4_NL": 25, "IQ3_S": 26, "IQ4_XS": 30}
 
 # ---------------------------------------------------------------------------------------------
 # models
@@ -118,6 +118,12 @@ MODELS = [
     dict(name="mistral3_q6_k", arch="mistral3", seed=13, tokenizer="spm:llama2", n_layer=2, n_head=4, n_head_kv=2,
          rope_base=1000000.0, eps=1e-5, tied=False, ftype="Q6_K", attn_temperature_scale=0.5,
          yarn=dict(factor=4.0, original_context_length=64), **WIDE),
+    # The 3-bit i-quants: llama.cpp's IQ3_S mix (no importance matrix needed) with the query and
+    # key projections replaced by random valid IQ3_XXS blocks (llama.cpp's quantizer asks an
+    # importance matrix for IQ3_XXS; any bytes are valid blocks, llama.cpp runs them as read), a
+    # Llama 2 SentencePiece vocabulary.
+    dict(name="llama_iq3_s", arch="llama", seed=14, tokenizer="spm:llama2", n_layer=2, n_head=4, n_head_kv=2,
+         rope_base=10000.0, eps=1e-5, tied=False, ftype="IQ3_S", raw_types={r"attn_(q|k)\.": IQ3_XXS}, **WIDE),
     # Phi-3: fused attn_qkv and gate/up, Llama 2 SentencePiece with Phi-3's control tokens, a
     # declared sliding window (which llama.cpp ignores for phi3), Q8_0 plus F32, F16 and BF16 tensors.
     dict(name="phi3_q8_0", arch="phi3", seed=7, tokenizer="spm:phi3", n_layer=1, n_head=4, n_head_kv=2,
@@ -243,6 +249,41 @@ def write_f32_model(path, m, tok):
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+
+
+def with_raw_blocks(path, m):
+    """Rewrites the model at `path` with the tensors matching `m["raw_types"]` replaced by
+    random blocks of the given type (same shape), their f16 scale at byte 0 drawn near the
+    size that keeps activations near 1; for the types llama.cpp quantizes only with an
+    importance matrix."""
+    import re
+    import gguf
+    rng = np.random.default_rng(m["seed"] + 1000)
+    r = gguf.GGUFReader(path)
+    tmp = path + ".tmp"
+    w = gguf.GGUFWriter(tmp, r.fields["general.architecture"].contents())
+    for key, field in r.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        vtype = field.types[0]
+        w.add_key_value(key, field.contents(), vtype, field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None)
+    for t in r.tensors:
+        ty = next((ty for pat, ty in m["raw_types"].items() if re.search(pat, t.name)), None)
+        if ty is None:
+            w.add_tensor(t.name, t.data, raw_shape=t.data.shape, raw_dtype=t.tensor_type)
+            continue
+        qt = gguf.GGMLQuantizationType(ty)
+        block_elems, block_bytes = gguf.GGML_QUANT_SIZES[qt]
+        rows, cols = int(t.shape[1]), int(t.shape[0])
+        blocks = rng.integers(0, 256, size=(rows * cols // block_elems, block_bytes), dtype=np.uint8)
+        d = (0.0008 * (1.0 + 0.2 * rng.standard_normal(len(blocks)))).astype("<f2")
+        blocks[:, 0:2] = d.view(np.uint8).reshape(-1, 2)
+        w.add_tensor(t.name, blocks.reshape(rows, -1), raw_shape=(rows, cols // block_elems * block_bytes), raw_dtype=qt)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    os.replace(tmp, path)
 
 
 def quantize(src, dst, m):
@@ -419,6 +460,8 @@ def build(m, gemma_model, tmp):
     out = os.path.join(OUT, m["name"] + ".gguf")
     write_f32_model(f32, m, tok)
     quantize(f32, out, m)
+    if "raw_types" in m:
+        with_raw_blocks(out, m)
     types = dequantize_copy(out, deq)
     ref_ll, ref_gen = answers(deq)
     q_ll, _ = answers(out, ll_only=True)

@@ -72,7 +72,7 @@ const LL_MEAN_TOL_F16_KV: f64 = 0.02;
 /// A top-2 margin (in logits) below which llama.cpp's greedy choice is treated as a tie.
 const NEAR_TIE: f64 = 0.01;
 
-const MODELS: [&str; 13] = [
+const MODELS: [&str; 14] = [
     "llama_q4_k_m",
     "mistral_q2_k",
     "qwen2_q5_k_m",
@@ -86,6 +86,7 @@ const MODELS: [&str; 13] = [
     "olmo2_q5_1",
     "qwen2_yarn_q8_0",
     "mistral3_q6_k",
+    "llama_iq3_s",
 ];
 
 /// A model and its answers: `tests/fixtures/families/NAME`, or, for `requantized/NAME`, the real
@@ -364,6 +365,12 @@ fn unknown_rope_scaling_is_refused_by_name() {
     assert!(e.contains("RoPE scaling \"ntkv\" is not supported"), "{e}");
 }
 
+/// The 3-bit i-quants: llama.cpp's IQ3_S mix, queries and keys in IQ3_XXS.
+#[test]
+fn llama_iq3_s() {
+    check("llama_iq3_s");
+}
+
 /// The real Gemma 3 270M requantized by llama.cpp to IQ4_XS (with 640-wide rows a mix of IQ4_XS,
 /// IQ4_NL, Q5_1, Q5_K and Q8_0) against llama.cpp on that file dequantized to F32, where
 /// scripts/make_requantized_model.py has written it (it needs llama-cpp-python; scripts/test.sh
@@ -453,6 +460,11 @@ fn wgpu_mistral3_q6_k() {
 }
 
 #[test]
+fn wgpu_llama_iq3_s() {
+    check_on("llama_iq3_s", &Choice::Wgpu(GpuOptions::default()));
+}
+
+#[test]
 fn wgpu_phi3_q8_0_split_bindings() {
     check_on("phi3_q8_0", &Choice::Wgpu(split()));
 }
@@ -487,7 +499,7 @@ fn fixtures_cover_every_supported_type() {
 #[test]
 fn prefill_flops_count_every_layer_matrix_and_attention() {
     use clinicbench::model::ModelConfig;
-    for name in MODELS.into_iter().filter(|n| *n != "llama_iq4_xs") {
+    for name in MODELS.into_iter().filter(|n| !n.starts_with("llama_iq")) {
         let path = common::fixture(&format!("families/{name}.gguf"));
         let g = Gguf::open(FileSource::open(&path).unwrap()).unwrap();
         let c = ModelConfig::from_gguf(&g).unwrap();

@@ -2,7 +2,7 @@
 //! `gguf.quants.dequantize` (a port of llama.cpp's `dequantize_row_*`), through the fixtures
 //! `scripts/make_quant_fixtures.py` wrote into `tests/fixtures/quant/`.
 //!
-//! - `dequantize` must be bit-exact with the fixtures for all 18 supported types;
+//! - `dequantize` must be bit-exact with the fixtures for all 20 supported types;
 //! - `dot` must agree with `dot_reference` (relative 1e-5 of `sum |w_i x_i|`) on rows built from
 //!   the fixture blocks, and with the fixture values themselves (one-hot `x` picks out each
 //!   element, so the kernels' element order is checked against gguf directly);
@@ -11,8 +11,8 @@
 use clinicbench::quant::{dequantize, dot, dot_reference, GgmlType, QuantError};
 use std::path::PathBuf;
 
-/// The 18 supported types, by the names the fixture files carry.
-const SUPPORTED: [(GgmlType, &str); 18] = [
+/// The 20 supported types, by the names the fixture files carry.
+const SUPPORTED: [(GgmlType, &str); 20] = [
     (GgmlType::F32, "F32"),
     (GgmlType::F16, "F16"),
     (GgmlType::BF16, "BF16"),
@@ -31,6 +31,8 @@ const SUPPORTED: [(GgmlType, &str); 18] = [
     (GgmlType::MXFP4, "MXFP4"),
     (GgmlType::TQ1_0, "TQ1_0"),
     (GgmlType::TQ2_0, "TQ2_0"),
+    (GgmlType::IQ3_XXS, "IQ3_XXS"),
+    (GgmlType::IQ3_S, "IQ3_S"),
 ];
 
 fn fixture_path(file: &str) -> PathBuf {
@@ -344,13 +346,13 @@ fn from_id_rejects_unknown_and_removed_ids() {
 }
 
 #[test]
-fn supported_types_are_exactly_the_eighteen() {
+fn supported_types_are_exactly_the_twenty() {
     let supported: Vec<GgmlType> = GgmlType::ALL
         .into_iter()
         .filter(|t| t.is_supported())
         .collect();
     let want: Vec<GgmlType> = SUPPORTED.iter().map(|&(t, _)| t).collect();
-    assert_eq!(supported.len(), 18);
+    assert_eq!(supported.len(), 20);
     for t in want {
         assert!(supported.contains(&t), "{t}");
     }

@@ -23,6 +23,7 @@
 //! indexed loops or `array::from_fn` rather than `array::map`. Measured here, `array::map` or a
 //! direct `i8 -> f32` conversion made LLVM vectorize two floats at a time, 2-3x slower.
 
+use super::iq_grids::{IQ3S_GRID, IQ3XXS_GRID, KSIGNS};
 use super::{f16_to_f32, QK_K};
 use std::mem::size_of;
 
@@ -733,6 +734,107 @@ impl BlockTQ2_0 {
                 for m in 0..32 {
                     let q = (self.qs[32 * j + m] >> (2 * l)) & 3;
                     w[128 * j + 32 * l + m] = d * level(i16::from(q) - 1);
+                }
+            }
+        }
+        w
+    }
+}
+
+/// The value of magnitude `m` (0..4) of a grid entry, negated where sign bit `bit` of `signs`
+/// is set.
+#[inline(always)]
+fn signed_grid(db: f32, entry: u32, m: usize, signs: u8, bit: usize) -> f32 {
+    let w = db * level(((entry >> (8 * m)) & 0xff) as i16);
+    if signs & (1 << bit) != 0 {
+        -w
+    } else {
+        w
+    }
+}
+
+/// IQ3_XXS: 256 weights in eight sub-blocks of 32; each group of four is an entry of
+/// `IQ3XXS_GRID` (an 8-bit index), each group of eight takes its signs from `KSIGNS` (a 7-bit
+/// index), and a sub-block's scale is `d (0.5 + s) / 2` with a 4-bit `s`.
+///
+/// ggml-common.h `block_iq3_xxs`; ggml-quants.c `dequantize_row_iq3_xxs`.
+/// Layout: `d` f16 @0, `qs` @2 (64 grid indices), then eight u32 @66: bits 0..28 four 7-bit
+/// sign indices, 28..32 the scale.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ3XXS {
+    /// Super-block scale, f16 bits.
+    pub d: [u8; 2],
+    /// Grid indices, eight a sub-block.
+    pub qs: [u8; 64],
+    /// Signs and scale of each sub-block, little-endian u32s.
+    pub scales_and_signs: [u8; 32],
+}
+const _: () = assert!(size_of::<BlockIQ3XXS>() == 98);
+from_bytes!(BlockIQ3XXS, [d, qs, scales_and_signs]);
+
+impl BlockIQ3XXS {
+    /// The 256 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; QK_K] {
+        let d = half(self.d);
+        let mut w = [0.0; QK_K];
+        for ib in 0..8 {
+            let aux = u32::from_le_bytes(self.scales_and_signs[4 * ib..4 * ib + 4].try_into().unwrap());
+            let db = d * (0.5 + (aux >> 28) as f32) * 0.5;
+            for l in 0..4 {
+                let signs = KSIGNS[((aux >> (7 * l)) & 127) as usize];
+                let g1 = IQ3XXS_GRID[usize::from(self.qs[8 * ib + 2 * l])];
+                let g2 = IQ3XXS_GRID[usize::from(self.qs[8 * ib + 2 * l + 1])];
+                for m in 0..4 {
+                    w[32 * ib + 8 * l + m] = signed_grid(db, g1, m, signs, m);
+                    w[32 * ib + 8 * l + m + 4] = signed_grid(db, g2, m, signs, m + 4);
+                }
+            }
+        }
+        w
+    }
+}
+
+/// IQ3_S: 256 weights in eight sub-blocks of 32; each group of four is an entry of `IQ3S_GRID`
+/// (a 9-bit index: a byte of `qs` and a bit of `qh`), each weight has its own sign bit, and a
+/// sub-block's scale is `d (1 + 2 s)` with a 4-bit `s`.
+///
+/// ggml-common.h `block_iq3_s`; ggml-quants.c `dequantize_row_iq3_s`.
+/// Layout: `d` f16 @0, `qs` @2, `qh` @66 (a byte a sub-block), `signs` @74 (four bytes a
+/// sub-block), `scales` @106 (two 4-bit scales a byte, even sub-block low).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ3S {
+    /// Super-block scale, f16 bits.
+    pub d: [u8; 2],
+    /// Low eight bits of the grid indices, eight a sub-block.
+    pub qs: [u8; 64],
+    /// Ninth bits of the grid indices, a byte a sub-block (bit k: index k).
+    pub qh: [u8; 8],
+    /// A sign bit a weight.
+    pub signs: [u8; 32],
+    /// Sub-block scales, 4 bits each.
+    pub scales: [u8; 4],
+}
+const _: () = assert!(size_of::<BlockIQ3S>() == 110);
+from_bytes!(BlockIQ3S, [d, qs, qh, signs, scales]);
+
+impl BlockIQ3S {
+    /// The 256 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; QK_K] {
+        let d = half(self.d);
+        let mut w = [0.0; QK_K];
+        for ib in 0..8 {
+            let s = (self.scales[ib / 2] >> (4 * (ib % 2))) & 0x0f;
+            let db = d * level(1 + 2 * i16::from(s));
+            for k in 0..8 {
+                let index = usize::from(self.qs[8 * ib + k]) | (usize::from((self.qh[ib] >> k) & 1) << 8);
+                let entry = IQ3S_GRID[index];
+                for m in 0..4 {
+                    let v = 4 * k + m;
+                    w[32 * ib + v] = signed_grid(db, entry, m, self.signs[4 * ib + v / 8], v % 8);
                 }
             }
         }

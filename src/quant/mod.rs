@@ -22,6 +22,7 @@
 
 pub mod blocks;
 pub mod dot;
+mod iq_grids;
 #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
 mod x86;
 
@@ -134,7 +135,7 @@ impl GgmlType {
     };
 
     /// The types this module can dequantize and take dot products of.
-    pub const SUPPORTED: [GgmlType; 18] = [
+    pub const SUPPORTED: [GgmlType; 20] = [
         GgmlType::F32,
         GgmlType::F16,
         GgmlType::BF16,
@@ -153,6 +154,8 @@ impl GgmlType {
         GgmlType::MXFP4,
         GgmlType::TQ1_0,
         GgmlType::TQ2_0,
+        GgmlType::IQ3_XXS,
+        GgmlType::IQ3_S,
     ];
 
     fn entry(self) -> &'static (GgmlType, u32, &'static str, usize, usize) {
@@ -198,8 +201,8 @@ impl GgmlType {
 
     /// Whether [`dequantize`] and [`dot`](fn@dot) accept this type: the 13 types a llama.cpp
     /// Q4_K_M / Q5_K_M / Q8_0 file can hold (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-    /// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), the 4-bit i-quants IQ4_NL and IQ4_XS, MXFP4, and the
-    /// ternary TQ1_0 and TQ2_0.
+    /// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), the i-quants IQ4_NL, IQ4_XS, IQ3_XXS and IQ3_S, MXFP4,
+    /// and the ternary TQ1_0 and TQ2_0.
     pub fn is_supported(self) -> bool {
         Self::SUPPORTED.contains(&self)
     }
@@ -218,7 +221,7 @@ pub enum QuantError {
     /// The type is known but this module has no dequantization for it.
     #[error(
         "tensor type {ty} (ggml id {}) is not supported: only F32, F16, BF16, Q4_0, Q4_1, \
-         Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS, MXFP4, TQ1_0 and TQ2_0 are",
+         Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S, MXFP4, TQ1_0 and TQ2_0 are",
         ty.id()
     )]
     Unsupported { ty: GgmlType },
@@ -331,6 +334,12 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Quant
         GgmlType::TQ2_0 => {
             dequantize_blocks::<66, QK_K>(src, dst, |b| blocks::BlockTQ2_0::from_bytes(b).weights())
         }
+        GgmlType::IQ3_XXS => {
+            dequantize_blocks::<98, QK_K>(src, dst, |b| blocks::BlockIQ3XXS::from_bytes(b).weights())
+        }
+        GgmlType::IQ3_S => {
+            dequantize_blocks::<110, QK_K>(src, dst, |b| blocks::BlockIQ3S::from_bytes(b).weights())
+        }
         // `check_row` rejected every other type.
         _ => return Err(QuantError::Unsupported { ty }),
     }
@@ -435,6 +444,8 @@ pub fn dot(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
         GgmlType::MXFP4 => dot::dot_mxfp4(row, x),
         GgmlType::TQ1_0 => dot::dot_tq1_0(row, x),
         GgmlType::TQ2_0 => dot::dot_tq2_0(row, x),
+        GgmlType::IQ3_XXS => dot::dot_iq3_xxs(row, x),
+        GgmlType::IQ3_S => dot::dot_iq3_s(row, x),
         _ => panic!("quant::dot: tensor type {ty} is not supported"),
     }
 }

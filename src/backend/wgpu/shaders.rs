@@ -59,6 +59,9 @@ const SOURCES: &[(&str, &str)] = &[
     ("formats/tq1_0", include_str!("../../../shaders/formats/tq1_0.wgsl")),
     ("formats/tq2_0", include_str!("../../../shaders/formats/tq2_0.wgsl")),
     ("iq4_levels", include_str!("../../../shaders/iq4_levels.wgsl")),
+    ("formats/iq3_xxs", include_str!("../../../shaders/formats/iq3_xxs.wgsl")),
+    ("formats/iq3_s", include_str!("../../../shaders/formats/iq3_s.wgsl")),
+    ("iq3_grids", include_str!("../../../shaders/iq3_grids.wgsl")),
 ];
 
 /// The format file of a block type, or `None` for a type the kernels cannot read.
@@ -79,6 +82,8 @@ pub fn format_name(ty: GgmlType) -> Option<&'static str> {
         GgmlType::Q6K => "formats/q6_k",
         GgmlType::IQ4_NL => "formats/iq4_nl",
         GgmlType::IQ4_XS => "formats/iq4_xs",
+        GgmlType::IQ3_XXS => "formats/iq3_xxs",
+        GgmlType::IQ3_S => "formats/iq3_s",
         GgmlType::MXFP4 => "formats/mxfp4",
         GgmlType::TQ1_0 => "formats/tq1_0",
         GgmlType::TQ2_0 => "formats/tq2_0",
