@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Writes the grids and sign table of the 3-bit i-quants, held once each for the CPU
-(src/quant/iq_grids.rs) and the GPU (shaders/iq3_grids.wgsl), from PyPI `gguf`'s copy of
-ggml-common.h's tables (gguf.quants: `grid_hex` unpacked through `grid_map`, `ksigns`):
+"""Writes the grids and sign table of the 2- and 3-bit i-quants, held once each for the CPU
+(src/quant/iq_grids.rs) and the GPU (a file a table in shaders/), from
+PyPI `gguf`'s copy of ggml-common.h's tables (gguf.quants: `grid_hex` unpacked through
+`grid_map`, `ksigns`):
 
     python3 scripts/make_iq_grids.py
 
-iq3xxs_grid: 256 entries of four magnitudes; iq3s_grid: 512; ksigns_iq2xs: 128 sign bytes
-(7 bits of index give 8 signs with even parity). Each grid entry is written as one u32 whose
-bytes are the four magnitudes, as ggml stores them.
+iq3xxs_grid: 256 entries of four magnitudes; iq3s_grid: 512; iq2xxs_grid, iq2xs_grid, iq2s_grid:
+256, 512 and 1024 entries of eight; ksigns_iq2xs: 128 sign bytes (7 bits of index give 8 signs
+with even parity). Each grid entry is written as u32s whose bytes are its magnitudes, as ggml
+stores them (a u64 for the 2-bit grids: two u32s, low first).
 """
 
 import os
@@ -24,6 +26,19 @@ def grid_words(cls):
     assert g.shape[1] == 4 and np.all(g == np.round(g)) and g.max() < 256
     b = g.astype(np.uint32)
     return [int(r[0] | (r[1] << 8) | (r[2] << 16) | (r[3] << 24)) for r in b]
+
+
+def grid_words8(cls):
+    """Two u32 words (low, high) an entry of an eight-magnitude grid."""
+    cls.init_grid()
+    g = np.asarray(cls.grid, dtype=np.float32).reshape(cls.grid_shape)
+    assert g.shape[1] == 8 and np.all(g == np.round(g)) and g.max() < 256
+    b = [[int(v) for v in r] for r in g]
+    out = []
+    for r in b:
+        out.append(r[0] | (r[1] << 8) | (r[2] << 16) | (r[3] << 24))
+        out.append(r[4] | (r[5] << 8) | (r[6] << 16) | (r[7] << 24))
+    return out
 
 
 def rows(values, per_line, fmt):
@@ -46,25 +61,60 @@ def main():
            "/// making the parity even.", "pub const KSIGNS: [u8; 128] = ["]
     rs += ["    " + r for r in rows(ksigns, 16, lambda v: f"{int(v)}")]
     rs += ["];", ""]
+    iq2 = [("IQ2XXS_GRID", "iq2xxs_grid", grid_words8(quants.IQ2_XXS)),
+           ("IQ2XS_GRID", "iq2xs_grid", grid_words8(quants.IQ2_XS)),
+           ("IQ2S_GRID", "iq2s_grid", grid_words8(quants.IQ2_S))]
+    for name, ggml, words in iq2:
+        rs += [f"/// `{ggml}`: eight magnitudes a byte each, as two words (low four first).",
+               f"pub const {name}: [u32; {len(words)}] = ["]
+        rs += ["    " + r for r in rows(words, 8, lambda v: f"0x{v:08x}")]
+        rs += ["];", ""]
     with open(os.path.join(ROOT, "src", "quant", "iq_grids.rs"), "w") as f:
         f.write("\n".join(rs))
 
-    wg = [f"// The grids and sign table of the 3-bit i-quants ({header}).",
-          "// Entries hold four magnitudes a byte each; ksigns four sign bytes a word.",
-          "const IQ3XXS_GRID = array<u32, 256>("]
-    wg += ["    " + r for r in rows(xxs, 8, lambda v: f"0x{v:08x}u")]
-    wg += [");", "", "const IQ3S_GRID = array<u32, 512>("]
-    wg += ["    " + r for r in rows(s, 8, lambda v: f"0x{v:08x}u")]
-    ks_words = [int(ksigns[i] | (ksigns[i + 1] << 8) | (ksigns[i + 2] << 16) | (ksigns[i + 3] << 24)) for i in range(0, 128, 4)]
-    wg += [");", "", "const KSIGNS = array<u32, 32>("]
-    wg += ["    " + r for r in rows(ks_words, 8, lambda v: f"0x{v:08x}u")]
-    wg += [");", "", "// The eight signs of a 7-bit index (bit j set: value j negative).",
-           "fn ksigns(i: u32) -> u32 {", "    return (KSIGNS[i / 4u] >> (8u * (i % 4u))) & 0xffu;", "}",
-           "", "// Magnitude m (0..4) of a grid entry.", "fn grid_byte(entry: u32, m: u32) -> f32 {",
-           "    return f32((entry >> (8u * m)) & 0xffu);", "}", ""]
-    with open(os.path.join(ROOT, "shaders", "iq3_grids.wgsl"), "w") as f:
-        f.write("\n".join(wg))
-    print(f"iq_grids.rs and iq3_grids.wgsl: {len(xxs)} + {len(s)} grid entries, {len(ksigns)} sign bytes")
+    # One file a table, so that a kernel initializes only what its format reads.
+    def wgsl_table(file, comment, name, words):
+        lines = [f"// {comment} ({header}).",
+                 "// A module-scope private array: each invocation initializes its copy once (a `const`",
+                 "// array indexed at run time would be copied at every use).",
+                 f"var<private> {name}: array<u32, {len(words)}> = array<u32, {len(words)}>("]
+        lines += ["    " + r for r in rows(words, 8, lambda v: f"0x{v:08x}u")]
+        lines += [");", ""]
+        return lines
+
+    ks_words = [ksigns[i] | (ksigns[i + 1] << 8) | (ksigns[i + 2] << 16) | (ksigns[i + 3] << 24) for i in range(0, 128, 4)]
+    tables = {
+        "iq3xxs_grid": wgsl_table("iq3xxs_grid", "iq3xxs_grid, the grid of IQ3_XXS: four magnitudes an entry, a byte each",
+                                  "IQ3XXS_GRID", xxs),
+        "iq3s_grid": wgsl_table("iq3s_grid", "iq3s_grid, the grid of IQ3_S: four magnitudes an entry, a byte each",
+                                "IQ3S_GRID", s),
+        "ksigns": wgsl_table("ksigns", "ksigns_iq2xs, four sign bytes a word", "KSIGNS", ks_words)
+        + ["// The eight signs of a 7-bit index (bit j set: value j negative).",
+           "fn ksigns(i: u32) -> u32 {", "    return (KSIGNS[i / 4u] >> (8u * (i % 4u))) & 0xffu;", "}", ""],
+        "grid4": ["// Magnitude m (0..4) of a 3-bit grid entry, a byte each.", "fn grid_byte(entry: u32, m: u32) -> f32 {",
+                  "    return f32((entry >> (8u * m)) & 0xffu);", "}", ""],
+    }
+    for file, lines in tables.items():
+        with open(os.path.join(ROOT, "shaders", f"{file}.wgsl"), "w") as f:
+            f.write("\n".join(lines))
+
+    # One file a grid, so that a kernel initializes only its own format's table.
+    for name, ggml, words in iq2:
+        w2 = [f"// {ggml}, the grid of {ggml[:-5].upper()} ({header}).",
+              "// An entry is two words, magnitudes 0..4 in the first, 4..8 in the second, a byte each;",
+              "// a module-scope private array: each invocation initializes its copy once.",
+              f"var<private> {name}: array<u32, {len(words)}> = array<u32, {len(words)}>("]
+        w2 += ["    " + r for r in rows(words, 8, lambda v: f"0x{v:08x}u")]
+        w2 += [");", ""]
+        with open(os.path.join(ROOT, "shaders", f"{ggml}.wgsl"), "w") as f:
+            f.write("\n".join(w2))
+    w8 = ["// Magnitude m (0..8) of a 2-bit grid entry given as its two words.",
+          "fn grid8_byte(lo: u32, hi: u32, m: u32) -> f32 {",
+          "    return f32((select(lo, hi, m >= 4u) >> (8u * (m % 4u))) & 0xffu);", "}", ""]
+    with open(os.path.join(ROOT, "shaders", "grid8.wgsl"), "w") as f:
+        f.write("\n".join(w8))
+    print(f"iq_grids.rs and shaders/: {len(xxs)} + {len(s)} 3-bit grid entries, {len(ksigns)} sign bytes, "
+          f"{' + '.join(str(len(w) // 2) for _, _, w in iq2)} 2-bit grid entries")
 
 
 if __name__ == "__main__":

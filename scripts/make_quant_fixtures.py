@@ -45,11 +45,14 @@ F16_FIELDS = {
     "TQ2_0": [64],  # d (after qs[64])
     "IQ3_XXS": [0],  # d (then qs[64], scales_and_signs[32])
     "IQ3_S": [0],  # d (then qs[64], qh[8], signs[32], scales[4])
+    "IQ2_XXS": [0],  # d (then qs[32] u16)
+    "IQ2_XS": [0],  # d (then qs[32] u16, scales[8])
+    "IQ2_S": [0],  # d (then qs[32], signs[32], qh[8], scales[8])
 }
 
 # Types whose fixtures also hold blocks with extreme scales: the largest f16 (either sign) and
 # the smallest subnormal, beside the random ones.
-EXTREME = {"IQ4_NL", "IQ4_XS", "IQ3_XXS", "IQ3_S"}
+EXTREME = {"IQ4_NL", "IQ4_XS", "IQ3_XXS", "IQ3_S", "IQ2_XXS", "IQ2_XS", "IQ2_S"}
 EXTREME_SCALES = np.array([65504.0, -65504.0, np.float16(2.0**-24)], dtype="<f2")
 
 # Blocks per fixture: enough to cover every sub-block pattern several times.
@@ -124,7 +127,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     names = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
              "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4", "TQ1_0", "TQ2_0",
-             "IQ3_XXS", "IQ3_S"]
+             "IQ3_XXS", "IQ3_S", "IQ2_XXS", "IQ2_XS", "IQ2_S"]
     for i, name in enumerate(names):
         rng = np.random.default_rng(20240501 + i)
         data, expected = make(name, rng)

@@ -43,7 +43,7 @@ DEFAULT_MODEL = os.path.join(os.path.expanduser("~"), ".cache", "clinicbench", "
 
 # ggml types (ggml.h) and llama ftypes (llama.h) used below.
 F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, BF16 = 0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 30
-IQ3_XXS, IQ4_NL, IQ3_S, IQ4_XS, TQ1_0, TQ2_0, MXFP4 = 18, 20, 21, 23, 34, 35, 39
+IQ2_XXS, IQ2_XS, IQ3_XXS, IQ4_NL, IQ3_S, IQ2_S, IQ4_XS, TQ1_0, TQ2_0, MXFP4 = 16, 17, 18, 20, 21, 22, 23, 34, 35, 39
 FTYPE = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3_K_M": 12, "Q4_K_M": 15,
          "Q5_K_M": 17, "Q6_K": 18, "IQ3_XXS": 23, "IQ4_NL": 25, "IQ3_S": 26, "IQ4_XS": 30}
 
@@ -91,9 +91,9 @@ MODELS = [
          rope_base=10000.0, eps=1e-5, tied=False, ftype="IQ4_XS",
          overrides={r"attn_(q|k)\.": IQ4_NL, r"ffn_up": MXFP4, r"attn_output": TQ2_0, r"ffn_down": TQ1_0}, **WIDE),
     # SmolLM3: Llama with no RoPE on every fourth layer (layer 3 of 4 here), byte-level BPE,
-    # tied embeddings, llama.cpp's Q4_K_M mix.
-    dict(name="smollm3_q4_k_m", arch="smollm3", seed=9, tokenizer="bpe:llama-bpe", n_layer=4, n_head=4, n_head_kv=2,
-         rope_base=5000000.0, eps=1e-6, tied=True, ftype="Q4_K_M", **WIDE),
+    # tied embeddings, Q8_0 (narrow: four layers on lavapipe).
+    dict(name="smollm3_q8_0", arch="smollm3", seed=9, tokenizer="bpe:llama-bpe", n_layer=4, n_head=4, n_head_kv=2,
+         rope_base=5000000.0, eps=1e-6, tied=True, ftype="Q8_0", **NARROW),
     # Granite 3: Llama with multipliers on the embeddings (2), the attention scores (0.25 instead
     # of 1/sqrt(64)), each residual branch (0.5) and the logits (divided by 4); Q8_0 with a
     # Q6_K output.
@@ -118,12 +118,15 @@ MODELS = [
     dict(name="mistral3_q6_k", arch="mistral3", seed=13, tokenizer="spm:llama2", n_layer=2, n_head=4, n_head_kv=2,
          rope_base=1000000.0, eps=1e-5, tied=False, ftype="Q6_K", attn_temperature_scale=0.5,
          yarn=dict(factor=4.0, original_context_length=64), **WIDE),
-    # The 3-bit i-quants: llama.cpp's IQ3_S mix (no importance matrix needed) with the query and
-    # key projections replaced by random valid IQ3_XXS blocks (llama.cpp's quantizer asks an
-    # importance matrix for IQ3_XXS; any bytes are valid blocks, llama.cpp runs them as read), a
-    # Llama 2 SentencePiece vocabulary.
-    dict(name="llama_iq3_s", arch="llama", seed=14, tokenizer="spm:llama2", n_layer=2, n_head=4, n_head_kv=2,
-         rope_base=10000.0, eps=1e-5, tied=False, ftype="IQ3_S", raw_types={r"attn_(q|k)\.": IQ3_XXS}, **WIDE),
+    # The 3- and 2-bit i-quants: llama.cpp's IQ3_S mix (no importance matrix needed), then the
+    # tensors of the types its quantizer makes only with an importance matrix replaced by random
+    # valid blocks (any bytes are valid; llama.cpp runs them as read), with block scales that
+    # keep activations near 1: queries and keys IQ3_XXS, gate IQ2_XXS, up IQ2_XS, down IQ2_S.
+    # A Llama 2 SentencePiece vocabulary.
+    dict(name="llama_iq3_iq2", arch="llama", seed=14, tokenizer="spm:llama2", n_layer=1, n_head=4, n_head_kv=2,
+         rope_base=10000.0, eps=1e-5, tied=False, ftype="IQ3_S",
+         raw_types={r"attn_(q|k)\.": (IQ3_XXS, 0.0008), r"ffn_gate": (IQ2_XXS, 0.002), r"ffn_up": (IQ2_XS, 0.002),
+                    r"ffn_down": (IQ2_S, 0.002)}, **WIDE),
     # Phi-3: fused attn_qkv and gate/up, Llama 2 SentencePiece with Phi-3's control tokens, a
     # declared sliding window (which llama.cpp ignores for phi3), Q8_0 plus F32, F16 and BF16 tensors.
     dict(name="phi3_q8_0", arch="phi3", seed=7, tokenizer="spm:phi3", n_layer=1, n_head=4, n_head_kv=2,
@@ -253,9 +256,8 @@ def write_f32_model(path, m, tok):
 
 def with_raw_blocks(path, m):
     """Rewrites the model at `path` with the tensors matching `m["raw_types"]` replaced by
-    random blocks of the given type (same shape), their f16 scale at byte 0 drawn near the
-    size that keeps activations near 1; for the types llama.cpp quantizes only with an
-    importance matrix."""
+    random blocks of the given (type, scale) (same shape), their f16 scale at byte 0 drawn near
+    `scale`; for the types llama.cpp quantizes only with an importance matrix."""
     import re
     import gguf
     rng = np.random.default_rng(m["seed"] + 1000)
@@ -268,7 +270,7 @@ def with_raw_blocks(path, m):
         vtype = field.types[0]
         w.add_key_value(key, field.contents(), vtype, field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None)
     for t in r.tensors:
-        ty = next((ty for pat, ty in m["raw_types"].items() if re.search(pat, t.name)), None)
+        ty, scale = next((v for pat, v in m["raw_types"].items() if re.search(pat, t.name)), (None, None))
         if ty is None:
             w.add_tensor(t.name, t.data, raw_shape=t.data.shape, raw_dtype=t.tensor_type)
             continue
@@ -276,7 +278,7 @@ def with_raw_blocks(path, m):
         block_elems, block_bytes = gguf.GGML_QUANT_SIZES[qt]
         rows, cols = int(t.shape[1]), int(t.shape[0])
         blocks = rng.integers(0, 256, size=(rows * cols // block_elems, block_bytes), dtype=np.uint8)
-        d = (0.0008 * (1.0 + 0.2 * rng.standard_normal(len(blocks)))).astype("<f2")
+        d = (scale * (1.0 + 0.2 * rng.standard_normal(len(blocks)))).astype("<f2")
         blocks[:, 0:2] = d.view(np.uint8).reshape(-1, 2)
         w.add_tensor(t.name, blocks.reshape(rows, -1), raw_shape=(rows, cols // block_elems * block_bytes), raw_dtype=qt)
     w.write_header_to_file()

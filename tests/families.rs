@@ -81,12 +81,12 @@ const MODELS: [&str; 14] = [
     "gemma3_q5_0",
     "phi3_q8_0",
     "llama_iq4_xs",
-    "smollm3_q4_k_m",
+    "smollm3_q8_0",
     "granite_q8_0",
     "olmo2_q5_1",
     "qwen2_yarn_q8_0",
     "mistral3_q6_k",
-    "llama_iq3_s",
+    "llama_iq3_iq2",
 ];
 
 /// A model and its answers: `tests/fixtures/families/NAME`, or, for `requantized/NAME`, the real
@@ -317,8 +317,8 @@ fn llama_iq4_xs() {
 
 /// SmolLM3: layer 3 of 4 attends without RoPE.
 #[test]
-fn smollm3_q4_k_m() {
-    check("smollm3_q4_k_m");
+fn smollm3_q8_0() {
+    check("smollm3_q8_0");
 }
 
 /// Granite: embedding, attention, residual and logit multipliers.
@@ -365,10 +365,11 @@ fn unknown_rope_scaling_is_refused_by_name() {
     assert!(e.contains("RoPE scaling \"ntkv\" is not supported"), "{e}");
 }
 
-/// The 3-bit i-quants: llama.cpp's IQ3_S mix, queries and keys in IQ3_XXS.
+/// The 3- and 2-bit i-quants: llama.cpp's IQ3_S mix, queries and keys in IQ3_XXS, the
+/// feed-forward in IQ2_XXS, IQ2_XS and IQ2_S.
 #[test]
-fn llama_iq3_s() {
-    check("llama_iq3_s");
+fn llama_iq3_iq2() {
+    check("llama_iq3_iq2");
 }
 
 /// The real Gemma 3 270M requantized by llama.cpp to IQ4_XS (with 640-wide rows a mix of IQ4_XS,
@@ -435,8 +436,8 @@ fn wgpu_llama_iq4_xs() {
 }
 
 #[test]
-fn wgpu_smollm3_q4_k_m() {
-    check_on("smollm3_q4_k_m", &Choice::Wgpu(GpuOptions::default()));
+fn wgpu_smollm3_q8_0() {
+    check_on("smollm3_q8_0", &Choice::Wgpu(GpuOptions::default()));
 }
 
 #[test]
@@ -460,8 +461,8 @@ fn wgpu_mistral3_q6_k() {
 }
 
 #[test]
-fn wgpu_llama_iq3_s() {
-    check_on("llama_iq3_s", &Choice::Wgpu(GpuOptions::default()));
+fn wgpu_llama_iq3_iq2() {
+    check_on("llama_iq3_iq2", &Choice::Wgpu(GpuOptions::default()));
 }
 
 #[test]

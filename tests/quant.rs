@@ -2,7 +2,7 @@
 //! `gguf.quants.dequantize` (a port of llama.cpp's `dequantize_row_*`), through the fixtures
 //! `scripts/make_quant_fixtures.py` wrote into `tests/fixtures/quant/`.
 //!
-//! - `dequantize` must be bit-exact with the fixtures for all 20 supported types;
+//! - `dequantize` must be bit-exact with the fixtures for all 23 supported types;
 //! - `dot` must agree with `dot_reference` (relative 1e-5 of `sum |w_i x_i|`) on rows built from
 //!   the fixture blocks, and with the fixture values themselves (one-hot `x` picks out each
 //!   element, so the kernels' element order is checked against gguf directly);
@@ -11,8 +11,8 @@
 use clinicbench::quant::{dequantize, dot, dot_reference, GgmlType, QuantError};
 use std::path::PathBuf;
 
-/// The 20 supported types, by the names the fixture files carry.
-const SUPPORTED: [(GgmlType, &str); 20] = [
+/// The 23 supported types, by the names the fixture files carry.
+const SUPPORTED: [(GgmlType, &str); 23] = [
     (GgmlType::F32, "F32"),
     (GgmlType::F16, "F16"),
     (GgmlType::BF16, "BF16"),
@@ -33,6 +33,9 @@ const SUPPORTED: [(GgmlType, &str); 20] = [
     (GgmlType::TQ2_0, "TQ2_0"),
     (GgmlType::IQ3_XXS, "IQ3_XXS"),
     (GgmlType::IQ3_S, "IQ3_S"),
+    (GgmlType::IQ2_XXS, "IQ2_XXS"),
+    (GgmlType::IQ2_XS, "IQ2_XS"),
+    (GgmlType::IQ2_S, "IQ2_S"),
 ];
 
 fn fixture_path(file: &str) -> PathBuf {
@@ -346,13 +349,13 @@ fn from_id_rejects_unknown_and_removed_ids() {
 }
 
 #[test]
-fn supported_types_are_exactly_the_twenty() {
+fn supported_types_are_exactly_the_twenty_three() {
     let supported: Vec<GgmlType> = GgmlType::ALL
         .into_iter()
         .filter(|t| t.is_supported())
         .collect();
     let want: Vec<GgmlType> = SUPPORTED.iter().map(|&(t, _)| t).collect();
-    assert_eq!(supported.len(), 20);
+    assert_eq!(supported.len(), 23);
     for t in want {
         assert!(supported.contains(&t), "{t}");
     }
@@ -408,7 +411,7 @@ fn dequantize_reports_bad_lengths_and_types() {
 
     for ty in [
         GgmlType::Q8K,
-        GgmlType::IQ2_XXS,
+        GgmlType::IQ1_S,
         GgmlType::Q8_1,
         GgmlType::I32,
     ] {

@@ -2,7 +2,8 @@
 // k is sub-block k: db = d (1 + 2 s), s the 4-bit scale (low nibble of scales[k / 2] for even
 // k); weights 4i..4i+4 from IQ3S_GRID[qs[8k + i] | bit i of qh[k] << 8], weight v negated
 // where bit v % 8 of signs[4k + v / 8] is set.
-#include iq3_grids
+#include iq3s_grid
+#include grid4
 
 fn chunk(row: u32, j: u32, cols: u32) -> array<f32, 32> {
     let b = row + (j / 8u) * 110u;

@@ -2,7 +2,9 @@
 // bits 7l..7l+7 the ksigns index of its group l of eight, bits 28..32 the scale s. Chunk k is
 // sub-block k: db = d (0.5 + s) / 2, weights 8l..8l+4 from IQ3XXS_GRID[qs[8k + 2l]] and
 // 8l+4..8l+8 from IQ3XXS_GRID[qs[8k + 2l + 1]], negated where the group's sign bit is set.
-#include iq3_grids
+#include iq3xxs_grid
+#include grid4
+#include ksigns
 
 fn chunk(row: u32, j: u32, cols: u32) -> array<f32, 32> {
     let b = row + (j / 8u) * 98u;

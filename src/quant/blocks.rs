@@ -23,7 +23,7 @@
 //! indexed loops or `array::from_fn` rather than `array::map`. Measured here, `array::map` or a
 //! direct `i8 -> f32` conversion made LLVM vectorize two floats at a time, 2-3x slower.
 
-use super::iq_grids::{IQ3S_GRID, IQ3XXS_GRID, KSIGNS};
+use super::iq_grids::{IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS};
 use super::{f16_to_f32, QK_K};
 use std::mem::size_of;
 
@@ -749,6 +749,126 @@ fn signed_grid(db: f32, entry: u32, m: usize, signs: u8, bit: usize) -> f32 {
     if signs & (1 << bit) != 0 {
         -w
     } else {
+        w
+    }
+}
+
+/// The eight weights of entry `index` of a 2-bit grid (two words an entry), scaled by `db` and
+/// negated where the bit of `signs` is set.
+#[inline(always)]
+fn grid8(grid: &[u32], index: usize, db: f32, signs: u8, out: &mut [f32]) {
+    for (m, w) in out.iter_mut().enumerate().take(8) {
+        *w = signed_grid(db, grid[2 * index + m / 4], m % 4, signs, m);
+    }
+}
+
+/// IQ2_XXS: 256 weights in eight sub-blocks of 32; each group of eight is an entry of
+/// `IQ2XXS_GRID` (an 8-bit index) with signs from `KSIGNS` (a 7-bit index), and a sub-block's
+/// scale is `d (0.5 + s) / 4` with a 4-bit `s`.
+///
+/// ggml-common.h `block_iq2_xxs`; ggml-quants.c `dequantize_row_iq2_xxs`.
+/// Layout: `d` f16 @0, then two u32 a sub-block @2: the first four grid indices, the second
+/// four 7-bit sign indices (bits 7l..) and the scale (bits 28..32).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ2XXS {
+    /// Super-block scale, f16 bits.
+    pub d: [u8; 2],
+    /// Grid indices, signs and scales, eight bytes a sub-block.
+    pub qs: [u8; 64],
+}
+const _: () = assert!(size_of::<BlockIQ2XXS>() == 66);
+from_bytes!(BlockIQ2XXS, [d, qs]);
+
+impl BlockIQ2XXS {
+    /// The 256 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; QK_K] {
+        let d = half(self.d);
+        let mut w = [0.0; QK_K];
+        for ib in 0..8 {
+            let aux1 = u32::from_le_bytes(self.qs[8 * ib + 4..8 * ib + 8].try_into().unwrap());
+            let db = d * (0.5 + (aux1 >> 28) as f32) * 0.25;
+            for l in 0..4 {
+                let signs = KSIGNS[((aux1 >> (7 * l)) & 127) as usize];
+                let index = usize::from(self.qs[8 * ib + l]);
+                grid8(&IQ2XXS_GRID, index, db, signs, &mut w[32 * ib + 8 * l..32 * ib + 8 * l + 8]);
+            }
+        }
+        w
+    }
+}
+
+/// IQ2_XS: 256 weights in 32 groups of eight, each a u16: a 9-bit index into `IQ2XS_GRID` and a
+/// 7-bit `KSIGNS` index; groups of sixteen share a 4-bit scale `s`, `d (0.5 + s) / 4`.
+///
+/// ggml-common.h `block_iq2_xs`; ggml-quants.c `dequantize_row_iq2_xs`.
+/// Layout: `d` f16 @0, `qs` @2 (32 u16), `scales` @66 (two 4-bit scales a byte, low first).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ2XS {
+    /// Super-block scale, f16 bits.
+    pub d: [u8; 2],
+    /// Grid and sign indices, little-endian u16s.
+    pub qs: [u8; 64],
+    /// Scales of the sixteen groups of sixteen weights.
+    pub scales: [u8; 8],
+}
+const _: () = assert!(size_of::<BlockIQ2XS>() == 74);
+from_bytes!(BlockIQ2XS, [d, qs, scales]);
+
+impl BlockIQ2XS {
+    /// The 256 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; QK_K] {
+        let d = half(self.d);
+        let mut w = [0.0; QK_K];
+        for g in 0..32 {
+            let q = u16::from_le_bytes([self.qs[2 * g], self.qs[2 * g + 1]]);
+            let s = (self.scales[g / 4] >> (4 * ((g / 2) % 2))) & 0x0f;
+            let db = d * (0.5 + f32::from(s)) * 0.25;
+            grid8(&IQ2XS_GRID, usize::from(q & 511), db, KSIGNS[usize::from(q >> 9)], &mut w[8 * g..8 * g + 8]);
+        }
+        w
+    }
+}
+
+/// IQ2_S: 256 weights in 32 groups of eight: a 10-bit index into `IQ2S_GRID` (a byte of `qs`
+/// and two bits of `qh`), a sign byte each, and a 4-bit scale `s` for each sixteen weights,
+/// `d (0.5 + s) / 4`.
+///
+/// ggml-common.h `block_iq2_s`; ggml-quants.c `dequantize_row_iq2_s`.
+/// Layout: `d` f16 @0, `qs` @2, `signs` @34, `qh` @66 (two bits an index, four indices a byte),
+/// `scales` @74 (two a byte, low first).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ2S {
+    /// Super-block scale, f16 bits.
+    pub d: [u8; 2],
+    /// Low eight bits of the grid indices.
+    pub qs: [u8; 32],
+    /// A sign byte a group of eight (bit m: weight m).
+    pub signs: [u8; 32],
+    /// High two bits of the grid indices.
+    pub qh: [u8; 8],
+    /// Scales of the sixteen groups of sixteen weights.
+    pub scales: [u8; 8],
+}
+const _: () = assert!(size_of::<BlockIQ2S>() == 82);
+from_bytes!(BlockIQ2S, [d, qs, signs, qh, scales]);
+
+impl BlockIQ2S {
+    /// The 256 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; QK_K] {
+        let d = half(self.d);
+        let mut w = [0.0; QK_K];
+        for g in 0..32 {
+            let index = usize::from(self.qs[g]) | (usize::from((self.qh[g / 4] >> (2 * (g % 4))) & 3) << 8);
+            let s = (self.scales[g / 4] >> (4 * ((g / 2) % 2))) & 0x0f;
+            let db = d * (0.5 + f32::from(s)) * 0.25;
+            grid8(&IQ2S_GRID, index, db, self.signs[g], &mut w[8 * g..8 * g + 8]);
+        }
         w
     }
 }

@@ -18,7 +18,7 @@
 //! 2-3x slower: LLVM vectorized it two floats at a time.
 
 use super::blocks::{
-    BlockIQ3S, BlockIQ3XXS, BlockIQ4NL, BlockIQ4XS, BlockMXFP4, BlockTQ1_0, BlockTQ2_0, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0,
+    BlockIQ2S, BlockIQ2XS, BlockIQ2XXS, BlockIQ3S, BlockIQ3XXS, BlockIQ4NL, BlockIQ4XS, BlockMXFP4, BlockTQ1_0, BlockTQ2_0, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0,
     BlockQ5_1, BlockQ6K, BlockQ8_0,
 };
 use super::{bf16_to_f32, f16_to_f32, QK_K};
@@ -165,6 +165,21 @@ pub fn dot_mxfp4(row: &[u8], x: &[f32]) -> f32 {
 /// TQ1_0 row.
 pub fn dot_tq1_0(row: &[u8], x: &[f32]) -> f32 {
     dot_blocks::<{ BlockTQ1_0::BYTES }, QK_K>(row, x, |b| BlockTQ1_0::from_bytes(b).weights())
+}
+
+/// IQ2_XXS row.
+pub fn dot_iq2_xxs(row: &[u8], x: &[f32]) -> f32 {
+    dot_blocks::<{ BlockIQ2XXS::BYTES }, QK_K>(row, x, |b| BlockIQ2XXS::from_bytes(b).weights())
+}
+
+/// IQ2_XS row.
+pub fn dot_iq2_xs(row: &[u8], x: &[f32]) -> f32 {
+    dot_blocks::<{ BlockIQ2XS::BYTES }, QK_K>(row, x, |b| BlockIQ2XS::from_bytes(b).weights())
+}
+
+/// IQ2_S row.
+pub fn dot_iq2_s(row: &[u8], x: &[f32]) -> f32 {
+    dot_blocks::<{ BlockIQ2S::BYTES }, QK_K>(row, x, |b| BlockIQ2S::from_bytes(b).weights())
 }
 
 /// IQ3_XXS row.

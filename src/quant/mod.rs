@@ -135,7 +135,7 @@ impl GgmlType {
     };
 
     /// The types this module can dequantize and take dot products of.
-    pub const SUPPORTED: [GgmlType; 20] = [
+    pub const SUPPORTED: [GgmlType; 23] = [
         GgmlType::F32,
         GgmlType::F16,
         GgmlType::BF16,
@@ -156,6 +156,9 @@ impl GgmlType {
         GgmlType::TQ2_0,
         GgmlType::IQ3_XXS,
         GgmlType::IQ3_S,
+        GgmlType::IQ2_XXS,
+        GgmlType::IQ2_XS,
+        GgmlType::IQ2_S,
     ];
 
     fn entry(self) -> &'static (GgmlType, u32, &'static str, usize, usize) {
@@ -201,7 +204,8 @@ impl GgmlType {
 
     /// Whether [`dequantize`] and [`dot`](fn@dot) accept this type: the 13 types a llama.cpp
     /// Q4_K_M / Q5_K_M / Q8_0 file can hold (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-    /// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), the i-quants IQ4_NL, IQ4_XS, IQ3_XXS and IQ3_S, MXFP4,
+    /// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), the i-quants IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S, IQ2_XXS,
+    /// IQ2_XS and IQ2_S, MXFP4,
     /// and the ternary TQ1_0 and TQ2_0.
     pub fn is_supported(self) -> bool {
         Self::SUPPORTED.contains(&self)
@@ -221,7 +225,7 @@ pub enum QuantError {
     /// The type is known but this module has no dequantization for it.
     #[error(
         "tensor type {ty} (ggml id {}) is not supported: only F32, F16, BF16, Q4_0, Q4_1, \
-         Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S, MXFP4, TQ1_0 and TQ2_0 are",
+         Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S, IQ2_XXS, IQ2_XS, IQ2_S, MXFP4, TQ1_0 and TQ2_0 are",
         ty.id()
     )]
     Unsupported { ty: GgmlType },
@@ -340,6 +344,15 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Quant
         GgmlType::IQ3_S => {
             dequantize_blocks::<110, QK_K>(src, dst, |b| blocks::BlockIQ3S::from_bytes(b).weights())
         }
+        GgmlType::IQ2_XXS => {
+            dequantize_blocks::<66, QK_K>(src, dst, |b| blocks::BlockIQ2XXS::from_bytes(b).weights())
+        }
+        GgmlType::IQ2_XS => {
+            dequantize_blocks::<74, QK_K>(src, dst, |b| blocks::BlockIQ2XS::from_bytes(b).weights())
+        }
+        GgmlType::IQ2_S => {
+            dequantize_blocks::<82, QK_K>(src, dst, |b| blocks::BlockIQ2S::from_bytes(b).weights())
+        }
         // `check_row` rejected every other type.
         _ => return Err(QuantError::Unsupported { ty }),
     }
@@ -446,6 +459,9 @@ pub fn dot(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
         GgmlType::TQ2_0 => dot::dot_tq2_0(row, x),
         GgmlType::IQ3_XXS => dot::dot_iq3_xxs(row, x),
         GgmlType::IQ3_S => dot::dot_iq3_s(row, x),
+        GgmlType::IQ2_XXS => dot::dot_iq2_xxs(row, x),
+        GgmlType::IQ2_XS => dot::dot_iq2_xs(row, x),
+        GgmlType::IQ2_S => dot::dot_iq2_s(row, x),
         _ => panic!("quant::dot: tensor type {ty} is not supported"),
     }
 }

@@ -61,7 +61,17 @@ const SOURCES: &[(&str, &str)] = &[
     ("iq4_levels", include_str!("../../../shaders/iq4_levels.wgsl")),
     ("formats/iq3_xxs", include_str!("../../../shaders/formats/iq3_xxs.wgsl")),
     ("formats/iq3_s", include_str!("../../../shaders/formats/iq3_s.wgsl")),
-    ("iq3_grids", include_str!("../../../shaders/iq3_grids.wgsl")),
+    ("iq3xxs_grid", include_str!("../../../shaders/iq3xxs_grid.wgsl")),
+    ("iq3s_grid", include_str!("../../../shaders/iq3s_grid.wgsl")),
+    ("ksigns", include_str!("../../../shaders/ksigns.wgsl")),
+    ("grid4", include_str!("../../../shaders/grid4.wgsl")),
+    ("formats/iq2_xxs", include_str!("../../../shaders/formats/iq2_xxs.wgsl")),
+    ("formats/iq2_xs", include_str!("../../../shaders/formats/iq2_xs.wgsl")),
+    ("formats/iq2_s", include_str!("../../../shaders/formats/iq2_s.wgsl")),
+    ("iq2xxs_grid", include_str!("../../../shaders/iq2xxs_grid.wgsl")),
+    ("iq2xs_grid", include_str!("../../../shaders/iq2xs_grid.wgsl")),
+    ("iq2s_grid", include_str!("../../../shaders/iq2s_grid.wgsl")),
+    ("grid8", include_str!("../../../shaders/grid8.wgsl")),
 ];
 
 /// The format file of a block type, or `None` for a type the kernels cannot read.
@@ -84,6 +94,9 @@ pub fn format_name(ty: GgmlType) -> Option<&'static str> {
         GgmlType::IQ4_XS => "formats/iq4_xs",
         GgmlType::IQ3_XXS => "formats/iq3_xxs",
         GgmlType::IQ3_S => "formats/iq3_s",
+        GgmlType::IQ2_XXS => "formats/iq2_xxs",
+        GgmlType::IQ2_XS => "formats/iq2_xs",
+        GgmlType::IQ2_S => "formats/iq2_s",
         GgmlType::MXFP4 => "formats/mxfp4",
         GgmlType::TQ1_0 => "formats/tq1_0",
         GgmlType::TQ2_0 => "formats/tq2_0",
