@@ -437,7 +437,7 @@ impl ModelConfig {
 
     /// Whether layer `il` rotates its queries and keys.
     pub fn uses_rope(&self, il: usize) -> bool {
-        self.no_rope_period == 0 || (il + 1) % self.no_rope_period != 0
+        self.no_rope_period == 0 || !(il + 1).is_multiple_of(self.no_rope_period)
     }
 
     /// Floating-point operations (a multiply-add is two) of prefilling `prompt_tokens` tokens
