@@ -414,12 +414,31 @@ N_GEN = 16
 N_CTX = 2048
 
 
-def answers(path, ll_only=False):
+def answers(path, ll_only=False, adapters=()):
     """llama.cpp's loglikelihoods (lm-eval rules, as scripts/make_model_fixtures.py) and greedy
-    generations for the model at `path`, F32 KV cache, no flash attention."""
+    generations for the model at `path`, F32 KV cache, no flash attention; with `adapters`, a list
+    of (LoRA GGUF path, scale), those applied together (llama_set_adapters_lora)."""
+    import llama_cpp
     from llama_cpp import Llama
+    lora = dict(lora_path=adapters[0][0], lora_scale=adapters[0][1]) if adapters else {}
     llm = Llama(model_path=path, n_ctx=N_CTX, n_batch=512, logits_all=True, n_threads=2, verbose=False, seed=0,
-                type_k=F32, type_v=F32, flash_attn=False, swa_full=True)
+                type_k=F32, type_v=F32, flash_attn=False, swa_full=True, **lora)
+    if len(adapters) > 1:
+        # llama-cpp-python takes one adapter; the C API takes several, each with its scale.
+        handles = [llm._lora_adapter] + [llama_cpp.llama_adapter_lora_init(llm._model.model, a.encode()) for a, _ in adapters[1:]]
+        assert all(handles), "llama.cpp refused an adapter"
+        arr = (llama_cpp.llama_adapter_lora_p_ctypes * len(handles))(*handles)
+        scales = (ctypes.c_float * len(handles))(*[s for _, s in adapters])
+        assert llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, arr, len(handles), scales) == 0
+
+        ctx = llm._ctx.ctx
+
+        def detach_extra_adapters():
+            # Before the context and model go: the extra adapters are ours to free.
+            llama_cpp.llama_set_adapters_lora(ctx, arr, 1, scales)
+            for h in handles[1:]:
+                llama_cpp.llama_adapter_lora_free(h)
+        llm._stack.callback(detach_extra_adapters)
     tok = lambda s: llm.tokenize(s.encode("utf-8"), add_bos=True, special=False)
     n_vocab = llm.n_vocab()
 

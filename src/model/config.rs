@@ -165,6 +165,8 @@ pub enum ModelError {
     BadShape { name: String, expected: Vec<u64>, found: Vec<u64> },
     #[error("tensor {name:?}: {problem}")]
     BadTensor { name: String, problem: String },
+    #[error("LoRA adapter: {0}")]
+    BadAdapter(String),
 }
 
 impl ModelConfig {

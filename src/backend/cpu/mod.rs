@@ -7,6 +7,7 @@ pub mod peak;
 
 use super::{Backend, BackendError, Pending};
 use crate::gguf::{ByteSource, Gguf, TensorInfo};
+use crate::model::lora::{Adapter, Delta, Deltas};
 use crate::model::{Activation, DecoderWeights, GateUp, ModelConfig, ModelError, Qkv, RopeLayout};
 use ops::{matmul, parallel_for, QMatrix, SharedOut};
 
@@ -111,6 +112,10 @@ struct RunState {
     rope_swa: Vec<(f32, f32)>,
     /// Logits, (batch, n_vocab).
     logits: Vec<f32>,
+    /// LoRA scratch: `A x`, (batch, largest rank), and `B (A x)`, (batch, largest B rows); empty
+    /// without adapters.
+    lora_ax: Vec<f32>,
+    lora_bax: Vec<f32>,
 }
 
 /// Keys and values of every position so far, (n_ctx, k_dim) and (n_ctx, v_dim) per layer.
@@ -124,6 +129,8 @@ struct KvCache {
 pub struct CpuBackend {
     config: ModelConfig,
     weights: DecoderWeights<CpuTensor>,
+    /// LoRA adapters' updates (none without adapters).
+    deltas: Deltas<CpuTensor>,
     state: RunState,
     kv: KvCache,
     n_ctx: usize,
@@ -145,6 +152,11 @@ pub const DEFAULT_MAX_BATCH: usize = 64;
 impl CpuBackend {
     /// Loads the weights of `g` and sizes a KV cache of `n_ctx` tokens.
     pub fn load<S: ByteSource>(g: &Gguf<S>, n_ctx: usize) -> Result<Self, BackendError> {
+        Self::load_adapted::<S, S>(g, n_ctx, &[])
+    }
+
+    /// [`CpuBackend::load`] with LoRA adapters applied in the forward pass.
+    pub fn load_adapted<S: ByteSource, A: ByteSource>(g: &Gguf<S>, n_ctx: usize, adapters: &[Adapter<A>]) -> Result<Self, BackendError> {
         let config = ModelConfig::from_gguf(g)?;
         if n_ctx == 0 || n_ctx > config.n_ctx_train {
             return Err(BackendError::BadContextSize { n_ctx, n_ctx_train: config.n_ctx_train });
@@ -153,12 +165,15 @@ impl CpuBackend {
         // fails at once with a message instead of after loading (or by the OOM killer).
         let kv_bytes = 4 * config.n_layer as u64 * n_ctx as u64 * (config.k_dim() + config.v_dim()) as u64;
         let scratch_bytes = 4 * DEFAULT_MAX_BATCH as u64 * (config.n_head * n_ctx + config.n_vocab) as u64;
-        let needed = kv_bytes + scratch_bytes + g.tensor_bytes();
+        let adapter_bytes: u64 = adapters.iter().map(|a| a.gguf.tensor_bytes()).sum();
+        let needed = kv_bytes + scratch_bytes + g.tensor_bytes() + adapter_bytes;
         if needed > MAX_HOST_BYTES {
             return Err(BackendError::OutOfMemory { needed, limit: MAX_HOST_BYTES });
         }
         let weights = DecoderWeights::load(g, &config, |info| CpuTensor::load(g, info))?;
+        let deltas = Deltas::load(g, &config, adapters, |a, info| CpuTensor::load(a, info))?;
         let max_batch = DEFAULT_MAX_BATCH;
+        let max_b_rows = deltas.all().map(|d| d.b.matrix().rows).max().unwrap_or(0);
         let c = &config;
         let b = max_batch;
         let fused_width = (c.q_dim() + c.k_dim() + c.v_dim()).max(2 * c.n_ff);
@@ -177,6 +192,8 @@ impl CpuBackend {
             rope_full: vec![(0.0, 0.0); b * c.n_rot / 2],
             rope_swa: vec![(0.0, 0.0); b * c.n_rot / 2],
             logits: vec![0.0; b * c.n_vocab],
+            lora_ax: vec![0.0; b * deltas.max_rank()],
+            lora_bax: vec![0.0; b * max_b_rows],
         };
         let kv = KvCache {
             k: (0..c.n_layer).map(|_| vec![0.0; n_ctx * c.k_dim()]).collect(),
@@ -187,7 +204,7 @@ impl CpuBackend {
         let threads = rayon::current_num_threads();
         #[cfg(target_arch = "wasm32")]
         let threads = 1;
-        Ok(CpuBackend { config, weights, state, kv, n_ctx, max_batch, threads })
+        Ok(CpuBackend { config, weights, deltas, state, kv, n_ctx, max_batch, threads })
     }
 
     /// Bytes held by the weights.
@@ -198,7 +215,7 @@ impl CpuBackend {
         for l in &w.layers {
             total += layer_matrices(l).iter().map(|m| m.data.len() as u64).sum::<u64>();
         }
-        total
+        total + self.deltas.all().map(|d| d.a.bytes() + d.b.bytes()).sum::<u64>()
     }
 }
 
@@ -250,7 +267,8 @@ impl Backend for CpuBackend {
         let w = &self.weights;
         let layers: u64 = w.layers.iter().map(|l| layer_matrices(l).iter().map(|m| m.data.len() as u64).sum::<u64>()).sum();
         let embd_row = w.token_embd.matrix().row_bytes as u64;
-        layers + w.output_matrix().matrix().data.len() as u64 + embd_row
+        let adapters: u64 = self.deltas.all().map(|d| d.a.bytes() + d.b.bytes()).sum();
+        layers + w.output_matrix().matrix().data.len() as u64 + embd_row + adapters
     }
 
     fn forward<'a>(&'a mut self, tokens: &'a [u32], n_logits: usize) -> Pending<'a, &'a [f32]> {
@@ -273,17 +291,25 @@ impl CpuBackend {
             return Err(BackendError::TokenOutOfRange { id, n_vocab: c.n_vocab });
         }
         let w = &self.weights;
+        let lora = &self.deltas;
         let s = &mut self.state;
         let (d, qd, kd, vd) = (c.n_embd, c.q_dim(), c.k_dim(), c.v_dim());
 
-        // x = embed(tokens) * embd_scale
+        // x = (embed(tokens) [+ s B a[tokens]]) * embd_scale
         let embd = w.token_embd.matrix();
         for (t, &id) in tokens.iter().enumerate() {
-            let row = &mut s.x[t * d..(t + 1) * d];
-            embd.dequantize_row(id as usize, row);
-            if c.embd_scale != 1.0 {
-                row.iter_mut().for_each(|v| *v *= c.embd_scale);
+            embd.dequantize_row(id as usize, &mut s.x[t * d..(t + 1) * d]);
+        }
+        for delta in &lora.token_embd {
+            let r = delta.rank;
+            for (t, &id) in tokens.iter().enumerate() {
+                delta.a.matrix().dequantize_row(id as usize, &mut s.lora_ax[t * r..(t + 1) * r]);
             }
+            matmul(delta.b.matrix(), &s.lora_ax[..n * r], &mut s.lora_bax[..n * d], n);
+            s.x[..n * d].iter_mut().zip(&s.lora_bax[..n * d]).for_each(|(x, u)| *x += delta.scale * u);
+        }
+        if c.embd_scale != 1.0 {
+            s.x[..n * d].iter_mut().for_each(|v| *v *= c.embd_scale);
         }
 
         // RoPE angles for this batch's positions, for full and sliding-window layers.
@@ -297,18 +323,23 @@ impl CpuBackend {
         }
 
         for (il, l) in w.layers.iter().enumerate() {
+            let ld = &lora.layers[il];
             // xb = rmsnorm(x) * attn_norm (OLMo 2: xb = x)
             pre_norm(&s.x[..n * d], l.attn_norm.as_ref().map(|g| g.vector()), c.rms_eps, &mut s.xb[..n * d]);
-            // q, k, v = Wq xb, Wk xb, Wv xb (+ biases)
+            // q, k, v = Wq xb, Wk xb, Wv xb (+ LoRA updates) (+ biases)
             match &l.qkv {
                 Qkv::Separate { q, k, v } => {
                     matmul(q.matrix(), &s.xb[..n * d], &mut s.q[..n * qd], n);
                     matmul(k.matrix(), &s.xb[..n * d], &mut s.k[..n * kd], n);
                     matmul(v.matrix(), &s.xb[..n * d], &mut s.v[..n * vd], n);
+                    add_deltas(&ld.q, &s.xb[..n * d], &mut s.q[..n * qd], n, &mut s.lora_ax, &mut s.lora_bax);
+                    add_deltas(&ld.k, &s.xb[..n * d], &mut s.k[..n * kd], n, &mut s.lora_ax, &mut s.lora_bax);
+                    add_deltas(&ld.v, &s.xb[..n * d], &mut s.v[..n * vd], n, &mut s.lora_ax, &mut s.lora_bax);
                 }
                 Qkv::Fused(m) => {
                     let fw = qd + kd + vd;
                     matmul(m.matrix(), &s.xb[..n * d], &mut s.fused[..n * fw], n);
+                    add_deltas(&ld.qkv, &s.xb[..n * d], &mut s.fused[..n * fw], n, &mut s.lora_ax, &mut s.lora_bax);
                     for t in 0..n {
                         let row = &s.fused[t * fw..(t + 1) * fw];
                         s.q[t * qd..(t + 1) * qd].copy_from_slice(&row[..qd]);
@@ -372,6 +403,7 @@ impl CpuBackend {
             // xb2 = Wo att [; rmsnorm * post_attention_norm]; x += xb2
             let av = c.n_head * c.head_dim_v;
             matmul(l.attn_output.matrix(), &s.att[..n * av], &mut s.xb2[..n * d], n);
+            add_deltas(&ld.attn_output, &s.att[..n * av], &mut s.xb2[..n * d], n, &mut s.lora_ax, &mut s.lora_bax);
             if let Some(pn) = &l.post_attention_norm {
                 s.xb2[..n * d].chunks_exact_mut(d).for_each(|r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
             }
@@ -384,9 +416,12 @@ impl CpuBackend {
                 GateUp::Separate { gate, up } => {
                     matmul(gate.matrix(), &s.xb[..n * d], &mut s.gate[..n * f], n);
                     matmul(up.matrix(), &s.xb[..n * d], &mut s.up[..n * f], n);
+                    add_deltas(&ld.gate, &s.xb[..n * d], &mut s.gate[..n * f], n, &mut s.lora_ax, &mut s.lora_bax);
+                    add_deltas(&ld.up, &s.xb[..n * d], &mut s.up[..n * f], n, &mut s.lora_ax, &mut s.lora_bax);
                 }
                 GateUp::Fused(m) => {
                     matmul(m.matrix(), &s.xb[..n * d], &mut s.fused[..n * 2 * f], n);
+                    add_deltas(&ld.up, &s.xb[..n * d], &mut s.fused[..n * 2 * f], n, &mut s.lora_ax, &mut s.lora_bax);
                     for t in 0..n {
                         let row = &s.fused[t * 2 * f..(t + 1) * 2 * f];
                         s.gate[t * f..(t + 1) * f].copy_from_slice(&row[..f]);
@@ -396,6 +431,7 @@ impl CpuBackend {
             }
             ops::gated_activation(&mut s.gate[..n * f], &s.up[..n * f], c.activation == Activation::Gelu);
             matmul(l.ffn_down.matrix(), &s.gate[..n * f], &mut s.xb2[..n * d], n);
+            add_deltas(&ld.down, &s.gate[..n * f], &mut s.xb2[..n * d], n, &mut s.lora_ax, &mut s.lora_bax);
             if let Some(pn) = &l.post_ffw_norm {
                 s.xb2[..n * d].chunks_exact_mut(d).for_each(|r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
             }
@@ -411,6 +447,7 @@ impl CpuBackend {
         let nv = c.n_vocab;
         let logits = &mut s.logits[..n_logits * nv];
         matmul(w.output_matrix().matrix(), &s.xb[..n_logits * d], logits, n_logits);
+        add_deltas(&lora.output, &s.xb[..n_logits * d], logits, n_logits, &mut s.lora_ax, &mut s.lora_bax);
         if c.logit_multiplier != 1.0 {
             logits.iter_mut().for_each(|v| *v *= c.logit_multiplier);
         }
@@ -419,6 +456,19 @@ impl CpuBackend {
             logits.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh());
         }
         Ok(&s.logits[..n_logits * nv])
+    }
+}
+
+/// `y += s · B (A x)` for each LoRA update of a product (`y = W x` already computed), for `n`
+/// tokens, as llama.cpp adds them: the low-rank product scaled, then added.
+fn add_deltas(deltas: &[Delta<CpuTensor>], x: &[f32], y: &mut [f32], n: usize, ax: &mut [f32], bax: &mut [f32]) {
+    for delta in deltas {
+        let (a, b) = (delta.a.matrix(), delta.b.matrix());
+        let ax = &mut ax[..n * a.rows];
+        matmul(a, x, ax, n);
+        let bax = &mut bax[..n * b.rows];
+        matmul(b, ax, bax, n);
+        y.iter_mut().zip(bax.iter()).for_each(|(y, u)| *y += delta.scale * u);
     }
 }
 

@@ -21,6 +21,7 @@ pub use context::{Gpu, GpuError, GpuOptions, KernelFeatures, KvCache};
 use super::{Backend, BackendError, Pending, TokenScore};
 use super::logits::Candidate;
 use crate::gguf::{ByteSource, Gguf, TensorInfo};
+use crate::model::lora::{Adapter, Delta, Deltas};
 use crate::model::{Activation, DecoderWeights, GateUp, LayerWeights, ModelConfig, ModelError, Qkv, RopeLayout};
 use std::collections::HashMap;
 use wgpu::util::DeviceExt;
@@ -352,6 +353,8 @@ struct Buffers {
     gate: wgpu::Buffer,
     up: wgpu::Buffer,
     logits: wgpu::Buffer,
+    /// A LoRA update's `A x`, (batch, largest rank).
+    lora_ax: wgpu::Buffer,
     tokens: wgpu::Buffer,
     targets: wgpu::Buffer,
     angles_full: wgpu::Buffer,
@@ -372,6 +375,8 @@ pub struct WgpuBackend {
     gpu: Gpu,
     config: ModelConfig,
     weights: DecoderWeights<GpuTensor>,
+    /// LoRA adapters' updates (none without adapters).
+    deltas: Deltas<GpuTensor>,
     kernels: Kernels,
     buffers: Buffers,
     plan: Vec<Dispatch>,
@@ -422,6 +427,11 @@ impl WgpuBackend {
 
     /// Loads `g` onto an open GPU.
     pub fn load_on<S: ByteSource>(gpu: Gpu, g: &Gguf<S>, n_ctx: usize) -> Result<Self, BackendError> {
+        Self::load_adapted_on::<S, S>(gpu, g, n_ctx, &[])
+    }
+
+    /// [`WgpuBackend::load_on`] with LoRA adapters applied in the forward pass.
+    pub fn load_adapted_on<S: ByteSource, A: ByteSource>(gpu: Gpu, g: &Gguf<S>, n_ctx: usize, adapters: &[Adapter<A>]) -> Result<Self, BackendError> {
         let config = ModelConfig::from_gguf(g)?;
         if n_ctx == 0 || n_ctx > config.n_ctx_train {
             return Err(BackendError::BadContextSize { n_ctx, n_ctx_train: config.n_ctx_train });
@@ -448,6 +458,7 @@ impl WgpuBackend {
             return Err(BackendError::OutOfMemory { needed: kv_bytes, limit: gpu.max_binding * c.n_layer as u64 });
         }
         let mut weights = DecoderWeights::load(g, c, |info| GpuTensor::load(&gpu, g, info))?;
+        let deltas = Deltas::load(g, c, adapters, |a, info| GpuTensor::load(&gpu, a, info))?;
         fuse_projections(&gpu, &mut weights);
         let b = max_batch as u64;
         let d = &gpu.device;
@@ -463,6 +474,7 @@ impl WgpuBackend {
             gate: f("gate", b * c.n_ff as u64),
             up: f("up", b * c.n_ff as u64),
             logits: f("logits", b * c.n_vocab as u64),
+            lora_ax: f("lora_ax", b * deltas.max_rank().max(1) as u64),
             tokens: f("tokens", b),
             targets: f("targets", b),
             // (cos, sin) of each (token, frequency), then each token's query scale (Mistral 3).
@@ -491,6 +503,7 @@ impl WgpuBackend {
         let mut backend = WgpuBackend {
             config,
             weights,
+            deltas,
             kernels: Kernels::new(&gpu),
             buffers,
             plan: Vec::new(),
@@ -504,7 +517,8 @@ impl WgpuBackend {
             gpu,
         };
         let mut planner = Planner::new(&backend.gpu.device, &mut backend.kernels, &backend.buffers.step);
-        backend.score_dispatch = plan_forward(&mut planner, &backend.config, &backend.weights, &backend.buffers, n_ctx, max_batch);
+        let model = (&backend.config, &backend.weights, &backend.deltas);
+        backend.score_dispatch = plan_forward(&mut planner, model, &backend.buffers, n_ctx, max_batch);
         backend.plan = planner.plan;
         backend.settle()?;
         Ok(backend)
@@ -814,6 +828,20 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// `y[rows of the view] += extra · s · B (A x)` for each LoRA update of a product (two
+    /// products each; `A x` goes through `ax`, the second adds itself as it stores). `b_rows`
+    /// picks the rows of B (all but where a fused update is split over two outputs).
+    #[allow(clippy::too_many_arguments)]
+    fn deltas(&mut self, deltas: &[Delta<GpuTensor>], x: &wgpu::Buffer, ax: &wgpu::Buffer, y: &wgpu::Buffer, place: DeltaPlace, logits: bool, extra: f32) {
+        for d in deltas {
+            let (a, b) = (d.a.matrix(), d.b.matrix());
+            self.matmul(MatView { matrix: a, row_begin: 0, row_end: a.rows, y_stride: d.rank, y_offset: 0 }, x, ax, logits, false);
+            let (row_begin, row_end) = place.b_rows.unwrap_or((0, b.rows));
+            let view = MatView { matrix: b, row_begin, row_end, y_stride: place.y_stride.unwrap_or(row_end - row_begin), y_offset: place.y_offset };
+            self.matmul_scaled(view, ax, y, logits, true, extra * d.scale);
+        }
+    }
+
     /// `y = act(W_gate x) * (W_up x)` in one dispatch where the two views lie in one part each of
     /// one buffer (as `fuse_projections` leaves them); otherwise the two products and the
     /// activation (into `up` for the up projection).
@@ -885,9 +913,9 @@ impl<'a> Planner<'a> {
     fn project_to_residual(
         &mut self,
         c: &ModelConfig,
-        w: &GpuTensor,
+        (w, deltas): (&GpuTensor, &[Delta<GpuTensor>]),
         h: &wgpu::Buffer,
-        x: &wgpu::Buffer,
+        (x, ax): (&wgpu::Buffer, &wgpu::Buffer),
         scratch: &wgpu::Buffer,
         post_norm: &Option<GpuTensor>,
         next: Option<(&wgpu::Buffer, &GpuTensor)>,
@@ -898,16 +926,27 @@ impl<'a> Planner<'a> {
         match post_norm {
             Some(pn) => {
                 self.matmul(MatView::whole(w.matrix()), h, scratch, false, false);
+                self.deltas(deltas, h, ax, scratch, DeltaPlace::default(), false, 1.0);
                 self.norm(c, scratch, x, pn, true, false, next);
             }
             None => {
                 self.matmul_scaled(MatView::whole(w.matrix()), h, x, false, true, c.residual_scale);
+                self.deltas(deltas, h, ax, x, DeltaPlace::default(), false, c.residual_scale);
                 if let Some((xb, norm)) = next {
                     self.norm(c, x, xb, norm, false, false, None);
                 }
             }
         }
     }
+}
+
+/// Where a LoRA update's `B (A x)` lands in its output: rows `b_rows` of B (default all) at
+/// `y_offset` in rows of `y_stride` (default the rows taken).
+#[derive(Clone, Copy, Default)]
+struct DeltaPlace {
+    b_rows: Option<(usize, usize)>,
+    y_offset: usize,
+    y_stride: Option<usize>,
 }
 
 /// One product dispatch: rows from part `a` (the part, and the rows of it) then from part `b`
@@ -998,7 +1037,7 @@ fn fuse_rows(gpu: &Gpu, matrices: &[&GpuMatrix]) -> Option<GpuMatrix> {
 
 /// Records the whole forward pass once; it reads like the model. Returns the index of the
 /// scoring dispatch (the plan before it ends at the logits).
-fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>, bf: &Buffers, n_ctx: usize, max_batch: usize) -> usize {
+fn plan_forward(p: &mut Planner, (c, w, lora): (&ModelConfig, &DecoderWeights<GpuTensor>, &Deltas<GpuTensor>), bf: &Buffers, n_ctx: usize, max_batch: usize) -> usize {
     let (qd, kd, vd) = (c.q_dim(), c.k_dim(), c.v_dim());
 
     // x = embed(tokens) * embd_scale, from each part of the table
@@ -1010,6 +1049,16 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
         let work = Work::Embed { format: part.format, chunks: c.n_embd.div_ceil(32) as u32 };
         p.push(work, "embed", Some([part.format, part.format]), &[&part.buffer, &bf.tokens, &bf.x], &params);
     }
+    // x += embd_scale s B a[tokens]: the rows of A (a row per token) gathered as embeddings are.
+    for d in &lora.token_embd {
+        let a = d.a.matrix();
+        for part in &a.parts {
+            let params = [part.rows as u32, part.first_row as u32, a.cols as u32, part.row_bytes as u32, 1f32.to_bits()];
+            let work = Work::Embed { format: part.format, chunks: a.cols.div_ceil(32) as u32 };
+            p.push(work, "embed", Some([part.format, part.format]), &[&part.buffer, &bf.tokens, &bf.lora_ax], &params);
+        }
+        p.matmul_scaled(MatView::whole(d.b.matrix()), &bf.lora_ax, &bf.x, false, true, c.embd_scale * d.scale);
+    }
 
     // xb = rmsnorm(x) * attn_norm (later layers' come with the previous layer's residual add);
     // without input norms (OLMo 2) the sub-layers read x itself.
@@ -1019,7 +1068,8 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
     let attn_input = if c.pre_norms { &bf.xb } else { &bf.x };
     let qkv_dim = qd + kd + vd;
     for (il, l) in w.layers.iter().enumerate() {
-        // q|k|v = W_qkv xb
+        let ld = &lora.layers[il];
+        // q|k|v = W_qkv xb (+ each LoRA update at its place in the row)
         // (Separate only where fuse_projections could not stack them: each at its place in the row.)
         fn into_row(m: &GpuTensor, at: usize, rows: usize, stride: usize) -> MatView<'_> {
             MatView { matrix: m.matrix(), row_begin: 0, row_end: rows, y_stride: stride, y_offset: at }
@@ -1031,6 +1081,10 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
                 }
             }
             Qkv::Fused(m) => p.matmul(into_row(m, 0, qkv_dim, qkv_dim), attn_input, &bf.qkv, false, false),
+        }
+        for (deltas, at) in [(&ld.q, 0), (&ld.k, qd), (&ld.v, qd + kd), (&ld.qkv, 0)] {
+            let place = DeltaPlace { b_rows: None, y_offset: at, y_stride: Some(qkv_dim) };
+            p.deltas(deltas, attn_input, &bf.lora_ax, &bf.qkv, place, false, 1.0);
         }
         // OLMo 2: all query heads normalized together, and all key heads, first.
         let (q_head_norm, k_head_norm) = if c.qk_norm_full {
@@ -1102,24 +1156,44 @@ fn plan_forward(p: &mut Planner, c: &ModelConfig, w: &DecoderWeights<GpuTensor>,
         p.push(Work::AttentionCombine { heads }, "attention_combine", None, &[&bf.attn_partials, &bf.att], &params);
         // x += [rmsnorm *] Wo att; xb = rmsnorm(x) * ffn_norm
         let ffn_norm = l.ffn_norm.as_ref().map(|g| (&bf.xb, g));
-        p.project_to_residual(c, &l.attn_output, &bf.att, &bf.x, &bf.xb2, &l.post_attention_norm, ffn_norm);
+        p.project_to_residual(c, (&l.attn_output, &ld.attn_output), &bf.att, (&bf.x, &bf.lora_ax), &bf.xb2, &l.post_attention_norm, ffn_norm);
         let ffn_input = if c.pre_norms { &bf.xb } else { &bf.x };
         // h = act(W_gate xb) * (W_up xb); x += [rmsnorm *] W_down h; xb = rmsnorm(x) * the next attn_norm
         let f = c.n_ff;
         let gelu = c.activation == Activation::Gelu;
-        match &l.ffn_gate_up {
-            GateUp::Separate { gate, up } => {
-                p.gated(MatView::whole(gate.matrix()), MatView::whole(up.matrix()), ffn_input, &bf.gate, &bf.up, gelu)
+        let (gate, up) = match &l.ffn_gate_up {
+            GateUp::Separate { gate, up } => (MatView::whole(gate.matrix()), MatView::whole(up.matrix())),
+            GateUp::Fused(m) => (MatView::rows(m.matrix(), 0, f), MatView::rows(m.matrix(), f, 2 * f)),
+        };
+        if ld.gate.is_empty() && ld.up.is_empty() {
+            p.gated(gate, up, ffn_input, &bf.gate, &bf.up, gelu);
+        } else {
+            // Adapted: gate and up apart, each with its updates, then the activation. A fused
+            // gate|up weight's update (Phi-3's ffn_up) spans both: its B's first n_ff rows update
+            // the gate, the rest the up projection.
+            p.matmul(gate, ffn_input, &bf.gate, false, false);
+            p.matmul(up, ffn_input, &bf.up, false, false);
+            p.deltas(&ld.gate, ffn_input, &bf.lora_ax, &bf.gate, DeltaPlace::default(), false, 1.0);
+            for d in &ld.up {
+                let one = std::slice::from_ref(d);
+                if d.b.matrix().rows == 2 * f {
+                    p.deltas(one, ffn_input, &bf.lora_ax, &bf.gate, DeltaPlace { b_rows: Some((0, f)), ..DeltaPlace::default() }, false, 1.0);
+                    p.deltas(one, ffn_input, &bf.lora_ax, &bf.up, DeltaPlace { b_rows: Some((f, 2 * f)), ..DeltaPlace::default() }, false, 1.0);
+                } else {
+                    p.deltas(one, ffn_input, &bf.lora_ax, &bf.up, DeltaPlace::default(), false, 1.0);
+                }
             }
-            GateUp::Fused(m) => p.gated(MatView::rows(m.matrix(), 0, f), MatView::rows(m.matrix(), f, 2 * f), ffn_input, &bf.gate, &bf.up, gelu),
+            let work = Work::Elements { op: "ffn_gated", per_token: f as u32, logits: false };
+            p.push(work, "ffn_gated", None, &[&bf.gate, &bf.up], &[f as u32, u32::from(gelu)]);
         }
         let next = w.layers.get(il + 1).and_then(|n| n.attn_norm.as_ref()).map(|g| (&bf.xb, g));
-        p.project_to_residual(c, &l.ffn_down, &bf.gate, &bf.x, &bf.xb2, &l.post_ffw_norm, next);
+        p.project_to_residual(c, (&l.ffn_down, &ld.down), &bf.gate, (&bf.x, &bf.lora_ax), &bf.xb2, &l.post_ffw_norm, next);
     }
 
     // logits = W_out (rmsnorm(x) * output_norm), for the last n_logits positions only
     p.norm(c, &bf.x, &bf.xb, &w.output_norm, false, true, None);
     p.matmul_scaled(MatView::whole(w.output_matrix().matrix()), &bf.xb, &bf.logits, true, false, c.logit_multiplier);
+    p.deltas(&lora.output, &bf.xb, &bf.lora_ax, &bf.logits, DeltaPlace::default(), true, c.logit_multiplier);
     if c.final_softcap > 0.0 {
         let work = Work::Elements { op: "softcap", per_token: c.n_vocab as u32, logits: true };
         p.push(work, "softcap", None, &[&bf.logits], &[c.n_vocab as u32, c.final_softcap.to_bits()]);
@@ -1391,7 +1465,7 @@ impl Backend for WgpuBackend {
                 GateUp::Fused(m) => bytes(m),
             };
         }
-        total
+        total + self.deltas.all().map(|d| bytes(&d.a) + bytes(&d.b)).sum::<u64>()
     }
 
     fn forward<'a>(&'a mut self, tokens: &'a [u32], n_logits: usize) -> Pending<'a, &'a [f32]> {
