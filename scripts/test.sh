@@ -31,6 +31,10 @@ cargo build --release --bin clinicbench
 node tests/browser/report_html.test.mjs target/release/clinicbench tests/fixtures/report target/screenshots
 node tests/browser/page.test.mjs "$dist" "$CLINICBENCH_MODEL" tests/fixtures/families/llama_q4_k_m.gguf \
   target/screenshots ../shared/datasets target/release/clinicbench
+# A LoRA adapter in the page: applied over the model, named in the card and the report, the same
+# loglikelihoods as the CLI with --lora-scaled; a model given as an adapter refused.
+node tests/browser/lora.test.mjs "$dist" tests/fixtures/families/llama_q4_k_m.gguf tests/fixtures/lora/llama_attn.gguf \
+  tests/fixtures/families/qwen2_q5_k_m.gguf target/release/clinicbench
 # Clinician review in the page: build, rate by keyboard in both modes, resume, export, agreement
 # equal to `clinicbench review stats`, blinding, hostile output as text.
 node tests/browser/review.test.mjs "$dist" target/release/clinicbench tests/fixtures/families/llama_q4_k_m.gguf \

@@ -307,3 +307,36 @@ fn a_split_model_loads_from_its_first_part_and_answers_as_the_whole_file() {
     assert!(stderr(&out).contains("split model") && stderr(&out).contains("another model"), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A base model, and the same base with a LoRA adapter, on the same documents: each run's
+/// results.json records the adapters (file, SHA-256, scale, alpha), and the side-by-side report
+/// tells the two runs of one model apart by them, the base as the baseline.
+#[test]
+fn eval_with_a_lora_adapter_records_it_and_the_report_pairs_base_and_adapted() {
+    let model = common::fixture("families/llama_q4_k_m.gguf");
+    let adapter = common::fixture("lora/llama_attn.gguf");
+    let dir = std::env::temp_dir().join(format!("clinicbench-lora-{}", std::process::id()));
+    let (base_out, lora_out) = (dir.join("base"), dir.join("lora"));
+    let m = model.to_str().unwrap();
+    let common_args = ["eval", "--model", m, "--task", "demo_yesno", "--data-root", "/nonexistent", "--backend", "cpu"];
+    let base = run(&[&common_args[..], &["--out", base_out.to_str().unwrap()]].concat(), "");
+    assert_eq!(base.status.code(), Some(0), "{}", stderr(&base));
+    let adapted = run(&[&common_args[..], &["--lora-scaled", adapter.to_str().unwrap(), "0.75", "--out", lora_out.to_str().unwrap()]].concat(), "");
+    assert_eq!(adapted.status.code(), Some(0), "{}", stderr(&adapted));
+    assert!(stderr(&adapted).contains("blk.0.attn_norm.weight"), "the skipped norm is not mentioned: {}", stderr(&adapted));
+
+    let results = |d: &std::path::Path| -> Value { serde_json::from_str(&std::fs::read_to_string(d.join("results.json")).unwrap()).unwrap() };
+    assert!(results(&base_out)["provenance"]["model"].get("adapters").is_none(), "a run without adapters lists none");
+    let recorded = &results(&lora_out)["provenance"]["model"]["adapters"];
+    assert_eq!(recorded.as_array().map(Vec::len), Some(1), "{recorded}");
+    assert_eq!(recorded[0]["sha256"], clinicbench::web::sha256_hex(&std::fs::read(&adapter).unwrap()));
+    assert_eq!((recorded[0]["scale"].as_f64(), recorded[0]["alpha"].as_f64()), (Some(0.75), Some(16.0)));
+    assert_eq!(recorded[0]["file"], adapter.to_str().unwrap());
+
+    let table = dir.join("table.md");
+    let out = run(&["report", lora_out.to_str().unwrap(), "--baseline", base_out.to_str().unwrap(), "--out", table.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let md = std::fs::read_to_string(&table).unwrap();
+    assert!(md.contains("no adapter") && md.contains("+ llama_attn ×0.75"), "the runs are not told apart by their adapters:\n{md}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -37,7 +37,7 @@ fn page_run() -> RunReport {
     let mut s = Session::new();
     let card = match wait(s.load_model("llama_q4_k_m.gguf", &sha, SliceSource(bytes), None, "test")) {
         FromWorker::ModelLoaded { card, backend, chat_template_sha256, .. } => {
-            web::LoadedModel { file_name: "llama_q4_k_m.gguf".into(), sha256: sha.clone(), card, backend, chat_template_sha256 }
+            web::LoadedModel { file_name: "llama_q4_k_m.gguf".into(), sha256: sha.clone(), card, backend, chat_template_sha256, adapters: vec![] }
         }
         other => panic!("{other:?}"),
     };

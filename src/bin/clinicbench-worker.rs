@@ -247,6 +247,11 @@ mod worker {
         session: Session,
         choice: BackendChoice,
         report: Option<GpuReport>,
+        /// The LoRA adapters chosen, applied to every model loaded: name, bytes, SHA-256, scale.
+        adapters: Vec<(String, Blob, String, f32)>,
+        /// The model last loaded (name, bytes, SHA-256, where from), reloaded when the
+        /// adapters change.
+        model: Option<(String, Blob, String, String)>,
     }
 
     impl Worker {
@@ -277,7 +282,15 @@ mod worker {
             } else {
                 None
             };
-            let mut msg = self.session.load_model(name, &sha256, source, gpu, &placement.reason).await;
+            let mut adapters = Vec::with_capacity(self.adapters.len());
+            for (file_name, blob, sha256, scale) in &self.adapters {
+                match BlobSource::new(blob.clone()) {
+                    Ok(source) => adapters.push(web::AdapterSource { file_name: file_name.clone(), sha256: sha256.clone(), source, scale: *scale }),
+                    Err(message) => return error(message),
+                }
+            }
+            self.model = Some((name.to_string(), blob.clone(), sha256.clone(), from.to_string()));
+            let mut msg = self.session.load_model_adapted(name, &sha256, source, &adapters, gpu, &placement.reason).await;
             if let FromWorker::ModelLoaded { source, memory_bytes, .. } = &mut msg {
                 *source = from.into();
                 *memory_bytes = wasm_memory_bytes();
@@ -291,6 +304,13 @@ mod worker {
                     post(&FromWorker::GpuReport(report.clone()));
                     self.report = Some(report);
                 }
+            }
+        }
+
+        /// Loads the last model again (with the adapters as they are now), if there is one.
+        async fn reload(&mut self) {
+            if let Some((name, blob, sha256, from)) = self.model.clone() {
+                self.load(&name, blob, Some(sha256), &from).await;
             }
         }
 
@@ -317,6 +337,25 @@ mod worker {
                         }
                     }
                     self.load(&file_name, file, sha256, "file").await
+                }
+                ToWorker::AddAdapter { file_name, scale } => {
+                    let Some(file) = file else { return error("no adapter file came with the message") };
+                    let sha256 = match sha256_of_blob(&file) {
+                        Ok(sha) => sha,
+                        Err(message) => return error(format!("{file_name}: {message}")),
+                    };
+                    self.adapters.push((file_name, file, sha256, scale));
+                    let had_model = self.session.has_model();
+                    self.reload().await;
+                    // Refused (its error is out): the model goes back to what it was, without it.
+                    if had_model && !self.session.has_model() {
+                        self.adapters.pop();
+                        self.reload().await;
+                    }
+                }
+                ToWorker::ClearAdapters => {
+                    self.adapters.clear();
+                    self.reload().await;
                 }
                 ToWorker::LoadUrl { url } => {
                     let name = url.rsplit('/').next().unwrap_or(&url).to_string();
@@ -380,7 +419,7 @@ mod worker {
     /// The worker's one loop: the GPU check first, then messages in order; while a task runs,
     /// a document whenever no message waits.
     async fn serve(mut inbox: UnboundedReceiver<(ToWorker, Option<Blob>)>) {
-        let mut w = Worker { session: Session::new(), choice: BackendChoice::Auto, report: None };
+        let mut w = Worker { session: Session::new(), choice: BackendChoice::Auto, report: None, adapters: Vec::new(), model: None };
         let report = gpu_report(None).await;
         post(&FromWorker::GpuReport(report.clone()));
         w.report = Some(report);

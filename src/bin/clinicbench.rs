@@ -23,6 +23,7 @@ use clinicbench::backend::Backend;
 use clinicbench::engine::{wait, Engine, GenerateRequest, LocalEngine, LogLikelihoodRequest, Sampling};
 use clinicbench::gguf::{split, FileSource, Gguf, SplitSource};
 use clinicbench::metrics::{Metric, MetricError, ScoreOptions, Scorer};
+use clinicbench::model::lora::Adapter;
 use clinicbench::model::ModelConfig;
 use clinicbench::tokenizer::Tokenizer;
 use serde::Deserialize;
@@ -125,6 +126,61 @@ struct EngineArgs {
     /// llama.cpp's default; needs an adapter with shader-f16).
     #[arg(long, value_enum, default_value = "f32")]
     kv_cache: KvCacheArg,
+    /// Apply a LoRA adapter (GGUF, as llama.cpp's convert_lora_to_gguf.py writes it) over the
+    /// model, at scale 1; repeatable. The update is scaled by alpha / rank, as llama.cpp does.
+    #[arg(long = "lora", value_name = "FILE")]
+    lora: Vec<PathBuf>,
+    /// Apply a LoRA adapter at SCALE (times alpha / rank); repeatable.
+    #[arg(long = "lora-scaled", num_args = 2, value_names = ["FILE", "SCALE"])]
+    lora_scaled: Vec<String>,
+}
+
+impl EngineArgs {
+    /// The adapters asked for, `--lora` ones first, each with its scale.
+    fn adapters(&self) -> Result<Vec<(PathBuf, f32)>> {
+        let mut out: Vec<(PathBuf, f32)> = self.lora.iter().map(|p| (p.clone(), 1.0)).collect();
+        for pair in self.lora_scaled.chunks(2) {
+            let [file, scale] = pair else { bail!("--lora-scaled takes a file and a scale") };
+            let value: f32 = scale.parse().ok().filter(|v: &f32| v.is_finite()).with_context(|| format!("--lora-scaled {file} {scale}: the scale is not a number"))?;
+            out.push((PathBuf::from(file), value));
+        }
+        Ok(out)
+    }
+}
+
+/// What a report records of each adapter: the file, its SHA-256, the scale, alpha, its name.
+fn adapter_provenance(e: &EngineArgs) -> Result<Vec<clinicbench::report::AdapterProvenance>> {
+    e.adapters()?
+        .into_iter()
+        .map(|(path, scale)| {
+            let src = FileSource::open(&path).with_context(|| format!("cannot open LoRA adapter {}", path.display()))?;
+            let g = Gguf::open(src).with_context(|| format!("cannot read LoRA adapter {}", path.display()))?;
+            Ok(clinicbench::report::AdapterProvenance {
+                file: path.display().to_string(),
+                sha256: eval::sha256_file(&path)?,
+                scale,
+                alpha: g.get_f32("adapter.lora.alpha").ok(),
+                name: g.get("general.name").and_then(|v| v.as_str()).map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+/// The adapters' files, open, each with its scale; notes the tensors llama.cpp and we skip.
+fn open_adapters(e: &EngineArgs) -> Result<Vec<(Gguf<FileSource>, f32)>> {
+    e.adapters()?
+        .into_iter()
+        .map(|(path, scale)| {
+            let src = FileSource::open(&path).with_context(|| format!("cannot open LoRA adapter {}", path.display()))?;
+            let g = Gguf::open(src).with_context(|| format!("cannot read LoRA adapter {}", path.display()))?;
+            let skipped = clinicbench::model::lora::skipped_tensors(&g);
+            let is_adapter = g.get("general.type").and_then(|v| v.as_str()) == Some("adapter");
+            if is_adapter && !skipped.is_empty() {
+                eprintln!("clinicbench: note: {} holds {} norm tensor(s) that llama.cpp does not apply, and neither do we ({})", path.display(), skipped.len(), skipped.join(", "));
+            }
+            Ok((g, scale))
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
@@ -405,7 +461,16 @@ fn load_engine_measured(model: &Path, r: &EngineArgs, measure: bool) -> Result<(
     let tok = Tokenizer::from_gguf(&gguf).context("cannot build the tokenizer")?;
     let config = ModelConfig::from_gguf(&gguf).with_context(|| format!("cannot run {}", model.display()))?;
     let n_ctx = r.ctx_size.unwrap_or_else(|| default_ctx(&config));
-    let cannot_load = || format!("cannot load {}", model.display());
+    let adapter_files = open_adapters(r)?;
+    let adapters: Vec<Adapter<FileSource>> = adapter_files.iter().map(|(gguf, scale)| Adapter { gguf, scale: *scale }).collect();
+    let cannot_load = || {
+        let with: Vec<String> = r.adapters().unwrap_or_default().iter().map(|(p, _)| p.display().to_string()).collect();
+        if with.is_empty() {
+            format!("cannot load {}", model.display())
+        } else {
+            format!("cannot load {} with {}", model.display(), with.join(", "))
+        }
+    };
     let kv_cache = match r.kv_cache {
         KvCacheArg::F32 => KvCache::F32,
         KvCacheArg::F16 => KvCache::F16,
@@ -425,9 +490,9 @@ fn load_engine_measured(model: &Path, r: &EngineArgs, measure: bool) -> Result<(
         },
     };
     let (backend, facts): (Box<dyn Backend>, _) = match gpu {
-        None => (Box::new(CpuBackend::load(&gguf, n_ctx).with_context(cannot_load)?), None),
+        None => (Box::new(CpuBackend::load_adapted(&gguf, n_ctx, &adapters).with_context(cannot_load)?), None),
         Some(gpu) => {
-            let mut b = WgpuBackend::load_on(gpu, &gguf, n_ctx).with_context(cannot_load)?;
+            let mut b = WgpuBackend::load_adapted_on(gpu, &gguf, n_ctx, &adapters).with_context(cannot_load)?;
             let facts = if measure {
                 // A buffer as large as the biggest weight part, read eight times.
                 let bandwidth_gb_s = b.stream_bandwidth(b.gpu().max_binding.min(256 << 20), 8)?;

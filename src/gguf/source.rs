@@ -15,6 +15,16 @@ pub trait ByteSource {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
 }
 
+/// A source read through a reference (a file opened once, read by a model and its adapters).
+impl<T: ByteSource + ?Sized> ByteSource for &T {
+    fn len(&self) -> u64 {
+        (**self).len()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        (**self).read_at(offset, buf)
+    }
+}
+
 /// Bytes held in memory (tests, small models, fuzzing).
 pub struct SliceSource<T: AsRef<[u8]>>(pub T);
 

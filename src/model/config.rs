@@ -165,8 +165,9 @@ pub enum ModelError {
     BadShape { name: String, expected: Vec<u64>, found: Vec<u64> },
     #[error("tensor {name:?}: {problem}")]
     BadTensor { name: String, problem: String },
-    #[error("LoRA adapter: {0}")]
-    BadAdapter(String),
+    /// `which` is empty for the only adapter, ` 2 of 3` among several.
+    #[error("LoRA adapter{which}: {problem}")]
+    BadAdapter { which: String, problem: String },
 }
 
 impl ModelConfig {

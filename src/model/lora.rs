@@ -12,7 +12,7 @@
 //! The token embeddings may be adapted too, in llama.cpp's flipped layout: A is (rank, n_vocab),
 //! a row per token, and B (rank, n_embd); the delta `s · B a[token]` is added to the embedding
 //! before any embedding scale. Norm vectors in an adapter (`*_norm.weight`) are skipped, as
-//! llama.cpp skips them; [`Deltas::skipped`] names them so that a caller can say so.
+//! llama.cpp skips them; [`skipped_tensors`] names them so that a caller can say so.
 
 use super::config::{ModelConfig, ModelError};
 use crate::gguf::{ByteSource, Gguf, TensorInfo};
@@ -65,8 +65,16 @@ pub struct Deltas<T> {
     pub token_embd: Vec<Delta<T>>,
     pub layers: Vec<LayerDeltas<T>>,
     pub output: Vec<Delta<T>>,
-    /// Tensors of the adapters that were skipped (norm vectors, which llama.cpp skips too).
-    pub skipped: Vec<String>,
+}
+
+/// The tensors of an adapter that are not applied: its norm vectors, which llama.cpp skips too
+/// ("most adapters still work fine without it").
+pub fn skipped_tensors<S: ByteSource>(adapter: &Gguf<S>) -> Vec<&str> {
+    adapter.tensors.iter().map(|t| t.name.as_str()).filter(|n| is_skipped(n)).collect()
+}
+
+fn is_skipped(name: &str) -> bool {
+    name.ends_with("_norm.weight")
 }
 
 /// Where an adapted weight sits in the decoder.
@@ -125,18 +133,19 @@ struct Target<'g> {
     scale: f32,
 }
 
-fn bad(problem: impl Into<String>) -> ModelError {
-    ModelError::BadAdapter(problem.into())
+/// What is wrong with an adapter (the caller says which adapter).
+fn bad(problem: impl Into<String>) -> String {
+    problem.into()
 }
 
 /// Checks an adapter against the base model (what llama.cpp checks, and that the shapes make
-/// a product) and lists what it adapts; also the tensors it skips.
+/// a product) and lists what it adapts.
 fn targets<'g, S0: ByteSource, S: ByteSource>(
     base: &Gguf<S0>,
     c: &ModelConfig,
     adapter: &'g Gguf<S>,
     user_scale: f32,
-) -> Result<(Vec<Target<'g>>, Vec<String>), ModelError> {
+) -> Result<Vec<Target<'g>>, String> {
     let str_key = |key: &str| adapter.get(key).and_then(|v| v.as_str()).unwrap_or("");
     let kind = str_key("general.type");
     if kind != "adapter" {
@@ -156,7 +165,7 @@ fn targets<'g, S0: ByteSource, S: ByteSource>(
     }
     let alpha = match adapter.get("adapter.lora.alpha") {
         None => 0.0,
-        Some(_) => adapter.get_f32("adapter.lora.alpha")?,
+        Some(_) => adapter.get_f32("adapter.lora.alpha").map_err(|e| e.to_string())?,
     };
     if !alpha.is_finite() {
         return Err(bad(format!("adapter.lora.alpha is {alpha}")));
@@ -164,15 +173,12 @@ fn targets<'g, S0: ByteSource, S: ByteSource>(
 
     // Pair each weight's A and B.
     let mut pairs: BTreeMap<&str, (Option<&TensorInfo>, Option<&TensorInfo>)> = BTreeMap::new();
-    let mut skipped = Vec::new();
     for t in &adapter.tensors {
         if let Some(name) = t.name.strip_suffix(".lora_a") {
             pairs.entry(name).or_default().0 = Some(t);
         } else if let Some(name) = t.name.strip_suffix(".lora_b") {
             pairs.entry(name).or_default().1 = Some(t);
-        } else if t.name.ends_with("_norm.weight") {
-            skipped.push(t.name.clone());
-        } else {
+        } else if !is_skipped(&t.name) {
             return Err(bad(format!("tensor {:?} is neither a .lora_a nor a .lora_b", t.name)));
         }
     }
@@ -206,13 +212,13 @@ fn targets<'g, S0: ByteSource, S: ByteSource>(
         let scale = if alpha != 0.0 { user_scale * alpha / rank as f32 } else { user_scale };
         out.push(Target { site, a, b, rank: rank as usize, scale });
     }
-    Ok((out, skipped))
+    Ok(out)
 }
 
 impl<T> Deltas<T> {
     /// No adapter.
     pub fn none(n_layer: usize) -> Self {
-        Deltas { token_embd: vec![], layers: (0..n_layer).map(|_| LayerDeltas::default()).collect(), output: vec![], skipped: vec![] }
+        Deltas { token_embd: vec![], layers: (0..n_layer).map(|_| LayerDeltas::default()).collect(), output: vec![] }
     }
 
     /// Checks every adapter against the base `base` and loads each A and B with `load` (the
@@ -228,11 +234,12 @@ impl<T> Deltas<T> {
     {
         let mut d = Self::none(c.n_layer);
         for (k, adapter) in adapters.iter().enumerate() {
+            let which = if adapters.len() == 1 { String::new() } else { format!(" {} of {}", k + 1, adapters.len()) };
+            let refuse = |problem: String| ModelError::BadAdapter { which: which.clone(), problem };
             if !adapter.scale.is_finite() {
-                return Err(bad(format!("adapter {}: scale {}", k + 1, adapter.scale)).into());
+                return Err(refuse(format!("scale {}", adapter.scale)).into());
             }
-            let (found, skipped) = targets(base, c, adapter.gguf, adapter.scale)?;
-            d.skipped.extend(skipped);
+            let found = targets(base, c, adapter.gguf, adapter.scale).map_err(refuse)?;
             if adapter.scale == 0.0 {
                 continue;
             }

@@ -67,6 +67,10 @@ pub fn merge(shards: &[ShardRun], spec_of: &dyn Fn(&str) -> Option<TaskSpec>) ->
         if ma.sha256 != mb.sha256 {
             return Err(disagree(first, s, "model SHA-256", ma.sha256.clone(), mb.sha256.clone()));
         }
+        let adapters = |m: &super::ModelProvenance| m.adapters.iter().map(|a| format!("{} ×{}", a.sha256, a.scale)).collect::<Vec<_>>().join(", ");
+        if adapters(ma) != adapters(mb) {
+            return Err(disagree(first, s, "LoRA adapters", ma.adapters_label(), mb.adapters_label()));
+        }
     }
     // Tasks in the order they first appear.
     let mut order: Vec<&str> = Vec::new();

@@ -208,9 +208,44 @@ pub struct ModelProvenance {
     /// SHA-256 of the model's chat template (`tokenizer.chat_template`), when a task used it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_template_sha256: Option<String>,
+    /// LoRA adapters applied over the model in the forward pass, in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adapters: Vec<AdapterProvenance>,
+}
+
+/// A LoRA adapter a run applied.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AdapterProvenance {
+    /// The file as given.
+    pub file: String,
+    pub sha256: String,
+    /// The scale given (`--lora`: 1); the update is scaled by this times alpha / rank.
+    pub scale: f32,
+    /// `adapter.lora.alpha` in the file (absent or 0: the scale alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f32>,
+    /// `general.name` in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl AdapterProvenance {
+    /// `name ×scale`, the file's name where the adapter has none.
+    pub fn label(&self) -> String {
+        let name = self.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| self.file.rsplit(['/', '\\']).next().unwrap_or(&self.file).to_string());
+        format!("{name} ×{}", self.scale)
+    }
 }
 
 impl ModelProvenance {
+    /// The adapters, as tables tell runs of one model apart: `+ name ×scale, ...`, or `no adapter`.
+    pub fn adapters_label(&self) -> String {
+        if self.adapters.is_empty() {
+            return "no adapter".into();
+        }
+        format!("+ {}", self.adapters.iter().map(AdapterProvenance::label).collect::<Vec<_>>().join(" + "))
+    }
+
     /// The model as people name it: `general.name`, else the file's name.
     pub fn label(&self) -> String {
         if let Some(n) = self.name.as_deref().filter(|n| !n.trim().is_empty()) {

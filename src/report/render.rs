@@ -127,7 +127,8 @@ fn markdown(t: &SideBySide) -> String {
     }
     out += "\nRuns:\n\n";
     for r in &t.runs {
-        out += &format!("- {}: {} (model SHA-256 {})\n", md_escape(&r.label), md_escape(&r.source), md_escape(&r.model_sha256));
+        let adapters = if r.adapters.is_empty() { String::new() } else { format!("; LoRA {}", md_escape(&r.adapters)) };
+        out += &format!("- {}: {} (model SHA-256 {}{adapters})\n", md_escape(&r.label), md_escape(&r.source), md_escape(&r.model_sha256));
     }
     out
 }
@@ -145,6 +146,8 @@ fn csv(t: &SideBySide) -> String {
     for sc in &t.scenarios {
         header.push(format!("{sc} mean"));
     }
+    // Last, so that files written before adapters existed keep their columns.
+    header.push("adapters".into());
     let num = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
     let _ = w.write_record(&header);
     for (i, r) in t.runs.iter().enumerate() {
@@ -177,6 +180,7 @@ fn csv(t: &SideBySide) -> String {
         for m in &t.means[i] {
             row.push(num(m.map(|m| m.value)));
         }
+        row.push(r.adapters.clone());
         let _ = w.write_record(&row);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
@@ -284,10 +288,11 @@ fn html(t: &SideBySide) -> String {
     out += "<h2>Runs</h2>\n<ul>\n";
     for r in &t.runs {
         out += &format!(
-            "<li>{}: <code>{}</code>, model SHA-256 <code>{}</code></li>\n",
+            "<li>{}: <code>{}</code>, model SHA-256 <code>{}</code>{}</li>\n",
             html_escape(&r.label),
             html_escape(&r.source),
-            html_escape(&r.model_sha256)
+            html_escape(&r.model_sha256),
+            if r.adapters.is_empty() { String::new() } else { format!(", LoRA {}", html_escape(&r.adapters)) }
         );
     }
     out += "</ul>\n</body>\n</html>\n";

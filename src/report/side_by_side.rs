@@ -45,6 +45,9 @@ pub struct RunRow {
     pub label: String,
     pub model: String,
     pub model_sha256: String,
+    /// The LoRA adapters over the model, each `name ×scale (SHA-256 ...)`, `; `-separated
+    /// (empty without adapters).
+    pub adapters: String,
     pub source: String,
 }
 
@@ -216,6 +219,7 @@ fn rows(runs: &[NamedRun]) -> Vec<RunRow> {
         vec![
             ("file", r.provenance.model.file.rsplit(['/', '\\']).next().unwrap_or_default().to_string()),
             ("quantization", r.provenance.model.main_quantization().unwrap_or_default().to_string()),
+            ("adapters", r.provenance.model.adapters_label()),
             ("shots", one(&|t| format!("{}-shot", t.shots))),
             ("chat template", one(&|t| if t.chat_template { "chat template".into() } else { "no chat template".into() })),
             ("seed", one(&|t| format!("seed {}", t.seed))),
@@ -251,6 +255,7 @@ fn rows(runs: &[NamedRun]) -> Vec<RunRow> {
             label,
             model: r.report.provenance.model.label(),
             model_sha256: r.report.provenance.model.sha256.clone(),
+            adapters: r.report.provenance.model.adapters.iter().map(|a| format!("{} (SHA-256 {})", a.label(), a.sha256)).collect::<Vec<_>>().join("; "),
             source: r.source.clone(),
         })
         .collect()

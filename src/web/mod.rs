@@ -10,6 +10,7 @@ use crate::backend::Backend;
 use crate::engine::LocalEngine;
 use crate::gguf::{ByteSource, Gguf};
 use crate::model::card::{default_context, ModelCard};
+use crate::model::lora::Adapter;
 use crate::model::ModelConfig;
 use crate::report::{DataFile, DatasetProvenance, TaskProvenance, TaskResult};
 use crate::tasks::{self, Event, RunOptions, Sample, TaskRunner, TaskSpec};
@@ -34,6 +35,12 @@ pub enum ToWorker {
     LoadUrl { url: String },
     /// Load a model kept in OPFS, by its SHA-256.
     LoadKept { sha256: String },
+    /// Apply the LoRA adapter whose bytes come with the message at `scale` (times its alpha /
+    /// rank, as llama.cpp), beside those already chosen: the loaded model is reloaded with
+    /// them, and every model loaded later gets them too.
+    AddAdapter { file_name: String, scale: f32 },
+    /// Drop every adapter (the loaded model is reloaded without them).
+    ClearAdapters,
     /// Run a task; a dataset file may come with the message (else the task's built-in data).
     Run(RunRequest),
     /// Stop the running task after the current document; its samples so far are kept.
@@ -160,6 +167,9 @@ pub enum FromWorker {
         /// SHA-256 of the model's chat template, if it has one (for the report's provenance).
         #[serde(default)]
         chat_template_sha256: Option<String>,
+        /// The LoRA adapters applied over it.
+        #[serde(default)]
+        adapters: Vec<crate::report::AdapterProvenance>,
     },
     /// A task started: how many documents, from which data.
     Started { task: String, total: usize, records: usize, format: String, bad_rows: Vec<String> },
@@ -319,6 +329,14 @@ pub fn kept_model_name(sha256: &str) -> String {
     format!("model-{prefix}.gguf")
 }
 
+/// A LoRA adapter file for [`Session::load_model_adapted`], and the scale it is applied at.
+pub struct AdapterSource<A> {
+    pub file_name: String,
+    pub sha256: String,
+    pub source: A,
+    pub scale: f32,
+}
+
 /// What the page knows of its loaded model, for the report's provenance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedModel {
@@ -329,6 +347,8 @@ pub struct LoadedModel {
     pub backend: String,
     /// SHA-256 of its chat template, if it has one.
     pub chat_template_sha256: Option<String>,
+    /// The LoRA adapters loaded over it.
+    pub adapters: Vec<crate::report::AdapterProvenance>,
 }
 
 /// The page's run as the one report type the CLI writes: the tasks' results and provenance as
@@ -356,6 +376,7 @@ pub fn page_report(
             quantization: m.card.quantization.clone(),
             // Recorded when a task used it.
             chat_template_sha256: m.chat_template_sha256.clone().filter(|_| results.iter().any(|(_, p)| p.chat_template)),
+            adapters: m.adapters.clone(),
         }),
         tasks: std::mem::take(&mut report.provenance.tasks),
         backend: model.map(|m| m.backend.clone()).unwrap_or_default(),
@@ -417,6 +438,19 @@ impl Session {
         gpu: Option<Gpu>,
         backend_reason: &str,
     ) -> FromWorker {
+        self.load_model_adapted::<S, S>(file_name, sha256, source, &[], gpu, backend_reason).await
+    }
+
+    /// [`Session::load_model`] with LoRA adapters applied over the model.
+    pub async fn load_model_adapted<S: ByteSource, A: ByteSource>(
+        &mut self,
+        file_name: &str,
+        sha256: &str,
+        source: S,
+        adapters: &[AdapterSource<A>],
+        gpu: Option<Gpu>,
+        backend_reason: &str,
+    ) -> FromWorker {
         self.engine = None;
         self.runner = None;
         self.running_task = None;
@@ -435,9 +469,26 @@ impl Session {
             Err(e) => return fail(&format!("the tokenizer: {e}")),
         };
         let n_ctx = default_context(&config);
+        let mut adapter_files = Vec::with_capacity(adapters.len());
+        let mut provenance = Vec::with_capacity(adapters.len());
+        for a in adapters {
+            let opened = match Gguf::open(&a.source) {
+                Ok(opened) => opened,
+                Err(e) => return fail(&format!("LoRA adapter {}: {e}", a.file_name)),
+            };
+            provenance.push(crate::report::AdapterProvenance {
+                file: a.file_name.clone(),
+                sha256: a.sha256.clone(),
+                scale: a.scale,
+                alpha: opened.get_f32("adapter.lora.alpha").ok(),
+                name: opened.get("general.name").and_then(|v| v.as_str()).map(str::to_string),
+            });
+            adapter_files.push((opened, a.scale));
+        }
+        let with: Vec<Adapter<&A>> = adapter_files.iter().map(|(gguf, scale)| Adapter { gguf, scale: *scale }).collect();
         let backend: Box<dyn Backend> = match gpu {
             Some(gpu) => {
-                let loaded = match WgpuBackend::load_on(gpu, &g, n_ctx) {
+                let loaded = match WgpuBackend::load_adapted_on(gpu, &g, n_ctx, &with) {
                     Ok(b) => b,
                     Err(e) => return fail(&format!("loading it onto the GPU: {e}")),
                 };
@@ -447,7 +498,7 @@ impl Session {
                 }
                 Box::new(loaded)
             }
-            None => match CpuBackend::load(&g, n_ctx) {
+            None => match CpuBackend::load_adapted(&g, n_ctx, &with) {
                 Ok(b) => Box::new(b),
                 Err(e) => return fail(&e),
             },
@@ -464,7 +515,13 @@ impl Session {
             source: String::new(),
             memory_bytes: None,
             chat_template_sha256,
+            adapters: provenance,
         }
+    }
+
+    /// Whether a model is loaded.
+    pub fn has_model(&self) -> bool {
+        self.engine.is_some()
     }
 
     /// Whether a task is running (started, not finished or cancelled).

@@ -39,6 +39,35 @@ pub fn ModelSection(keep_model: RwSignal<bool>) -> impl IntoView {
             load_model_file(page, file, keep_model.get_untracked());
         }
     };
+    // LoRA adapters: applied to the loaded model at once (it reloads) and to any model loaded
+    // after; the card lists what is applied.
+    let adapter_scale = RwSignal::new(1.0f32);
+    let chosen = RwSignal::new(Vec::<String>::new());
+    let add_adapter = move |ev: leptos::ev::Event| {
+        let Some(file) = super::files::picked(&ev).into_iter().next() else { return };
+        let scale = adapter_scale.get_untracked();
+        page.error.set(None);
+        chosen.update(|c| c.push(format!("{} ×{scale}", file.name())));
+        if page.model.get_untracked().is_some() {
+            page.busy.set(true);
+            page.status.set(format!("Applying the adapter {}…", file.name()));
+        }
+        send(&ToWorker::AddAdapter { file_name: file.name(), scale }, Some(&file));
+    };
+    let set_scale = move |ev: leptos::ev::Event| {
+        if let Some(v) = event_target_value(&ev).parse::<f32>().ok().filter(|v| v.is_finite()) {
+            adapter_scale.set(v);
+        }
+    };
+    let clear_adapters = move |_| {
+        chosen.set(Vec::new());
+        page.error.set(None);
+        if page.model.get_untracked().is_some() {
+            page.busy.set(true);
+            page.status.set("Reloading the model without adapters…".into());
+        }
+        send(&ToWorker::ClearAdapters, None);
+    };
     let load_url = move || {
         let u = url.get_untracked();
         if u.trim().is_empty() {
@@ -63,6 +92,18 @@ pub fn ModelSection(keep_model: RwSignal<bool>) -> impl IntoView {
                     on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Enter" { load_url() }/>
                 <button id="load-url" on:click=move |_| load_url() disabled=idle>"Fetch"</button>
             </div>
+            <div class="row">
+                <label>"LoRA adapter (GGUF) " <input type="file" id="adapter-file" data-testid="adapter-file" accept=".gguf" on:change=add_adapter disabled=idle/></label>
+                <label>"at scale " <input type="number" id="adapter-scale" data-testid="adapter-scale" step="0.05" aria-label="Adapter scale"
+                    prop:value=move || adapter_scale.get().to_string()
+                    on:input=set_scale/></label>
+                <Show when=move || page.model.with(Option::is_none) && !chosen.with(Vec::is_empty)>
+                    <span id="adapters-chosen">{move || format!("for the next model: {}", chosen.get().join(", "))}</span>
+                </Show>
+                <Show when=move || !chosen.with(Vec::is_empty) || page.model.with(|m| m.as_ref().is_some_and(|m| !m.adapters.is_empty()))>
+                    <button id="clear-adapters" on:click=clear_adapters disabled=idle>"Remove the adapters"</button>
+                </Show>
+            </div>
             <p id="gpu-check" data-testid="gpu-check" data-ok=move || page.gpu.get().map(|g| g.ok().to_string())>
                 {move || page.gpu.get().map(|g| g.summary()).unwrap_or_else(|| "WebGPU: checking the kernels…".into())}
             </p>
@@ -83,6 +124,12 @@ pub fn ModelSection(keep_model: RwSignal<bool>) -> impl IntoView {
                             <dd id="worker-memory" data-bytes=b.to_string()>{format!("{} of WebAssembly memory in the worker", mib(b))}</dd>
                         })}
                         <dt>"Chat template"</dt><dd>{if c.chat_template { "yes" } else { "no (a base model)" }}</dd>
+                        {(!m.adapters.is_empty()).then(|| view! {
+                            <dt>"LoRA adapters"</dt>
+                            <dd id="model-adapters" data-testid="model-adapters">
+                                {m.adapters.iter().map(|a| format!("{} (SHA-256 {}…)", a.label(), a.sha256.chars().take(12).collect::<String>())).collect::<Vec<_>>().join("; ")}
+                            </dd>
+                        })}
                         <dt>"Backend"</dt><dd id="backend" data-testid="backend">{format!("{} — {}", m.backend, m.backend_reason)}</dd>
                         {page.backend_note.get_value().map(|n| view! { <dt>"Note"</dt><dd id="backend-note">{n}</dd> })}
                     </dl>

@@ -26,6 +26,7 @@ pub fn page_report(page: Page) -> RunReport {
         card: m.card,
         backend: m.backend,
         chat_template_sha256: m.chat_template_sha256,
+        adapters: m.adapters,
     });
     clinicbench::web::page_report(
         loaded.as_ref(),

@@ -22,6 +22,8 @@ pub struct Loaded {
     pub chat_template_sha256: Option<String>,
     /// The worker's WebAssembly memory once the model is in.
     pub worker_memory: Option<u64>,
+    /// The LoRA adapters applied over it.
+    pub adapters: Vec<clinicbench::report::AdapterProvenance>,
 }
 
 /// A dataset file's first look, before a run: its name, format, records, bad rows and the first

@@ -105,15 +105,16 @@ fn heard(page: Page, choice: BackendChoice, msg: FromWorker) {
             }
         }
         FromWorker::GpuReport(report) => page.gpu.set(Some(report)),
-        FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source, memory_bytes, chat_template_sha256 } => {
+        FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source, memory_bytes, chat_template_sha256, adapters } => {
             page.busy.set(false);
             super::speed::model_placed(&file_name, &sha256, &source);
             let from = if source == "browser storage" { " from this browser's storage" } else { "" };
-            page.status.set(format!("Loaded {file_name}{from}."));
+            let with = if adapters.is_empty() { String::new() } else { format!(" with LoRA {}", adapters.iter().map(|a| a.label()).collect::<Vec<_>>().join(" + ")) };
+            page.status.set(format!("Loaded {file_name}{from}{with}."));
             // A forward-pass check on WebGPU speaks of the model it ran; another one drops it (a
             // small model's own check follows this message).
             page.gpu.update(|g| *g = g.take().map(|r| r.for_model(&file_name)));
-            page.model.set(Some(Loaded { file_name, card, backend, backend_reason, sha256, chat_template_sha256, worker_memory: memory_bytes }));
+            page.model.set(Some(Loaded { file_name, card, backend, backend_reason, sha256, chat_template_sha256, worker_memory: memory_bytes, adapters }));
         }
         FromWorker::Started { task, total, records, format, bad_rows } => {
             page.running.set(true);

@@ -220,7 +220,7 @@ pub fn selected_tasks(
 
 /// SHA-256 of a model's bytes, streamed (a model may be gigabytes): of its file, or of its
 /// parts one after another for a split model.
-fn sha256_file(path: &Path) -> Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
     for part in super::model_parts(path)? {
@@ -260,6 +260,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
             .chat_template()
             .filter(|_| args.prompts.chat_template)
             .map(|t| clinicbench::web::sha256_hex(t.as_bytes())),
+        adapters: super::adapter_provenance(&args.engine)?,
     };
     // Samples are written as they are scored into samples.jsonl.partial, which becomes
     // samples.jsonl when the run ends: an interrupted run leaves only the partial file, which
