@@ -234,6 +234,23 @@ fn mismatched_adapters_are_refused_with_a_reason() {
     assert!(msg.contains("not in the model"), "{msg}");
     let msg = load_error(&llama, &make(&[("blk.0.attn_norm.weight.lora_a", &[256, 4]), ("blk.0.attn_norm.weight.lora_b", &[4, 1])]));
     assert!(msg.contains("not supported"), "{msg}");
+    // The embeddings adapted on a model whose output is tied to them (llama.cpp would take
+    // the flipped update into the output product and fail).
+    let tied = base("qwen3_q3_k_m");
+    let (n_embd, n_vocab) = {
+        let e = tied.tensor("token_embd.weight").unwrap();
+        (e.dims[0], e.dims[1])
+    };
+    let mut w = common::GgufWriter::new(3);
+    for (k, v) in [("general.type", "adapter"), ("adapter.type", "lora"), ("general.architecture", "qwen3")] {
+        let mut s = Vec::new();
+        common::gguf_string(&mut s, v);
+        w.kv(k, 8, &s);
+    }
+    w.tensor("token_embd.weight.lora_a", &[4, n_vocab], 0, vec![0; 16 * n_vocab as usize]);
+    w.tensor("token_embd.weight.lora_b", &[4, n_embd], 0, vec![0; 16 * n_embd as usize]);
+    let msg = load_error(&tied, &Gguf::open(SliceSource(w.bytes())).unwrap());
+    assert!(msg.contains("tied"), "{msg}");
     // A wrongly transposed A.
     let msg = load_error(&llama, &make(&[("blk.0.attn_q.weight.lora_a", &[4, 256]), ("blk.0.attn_q.weight.lora_b", &[4, 256])]));
     assert!(msg.contains("do not fit"), "{msg}");

@@ -213,3 +213,24 @@ fn merged_provenance(shards: &[ShardRun]) -> Provenance {
         created: all.iter().filter_map(|p| p.created.clone()).max(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::AdapterProvenance;
+
+    /// Shards of one model with other LoRA adapters are different runs: not merged.
+    #[test]
+    fn shards_with_other_adapters_are_not_merged() {
+        let shard = |label: &str, scale: f32| {
+            let mut report = RunReport::default();
+            report.provenance.model.sha256 = "ab".repeat(32);
+            report.provenance.model.adapters =
+                vec![AdapterProvenance { file: "med.gguf".into(), sha256: "cd".repeat(32), scale, alpha: Some(16.0), name: None }];
+            ShardRun { label: label.into(), report }
+        };
+        let err = merge(&[shard("a", 1.0), shard("b", 0.5)], &|_| None).unwrap_err();
+        assert!(err.to_string().contains("LoRA adapters"), "{err}");
+        assert!(err.to_string().contains("med.gguf ×0.5"), "{err}");
+    }
+}
