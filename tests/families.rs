@@ -69,6 +69,9 @@ const LL_TOL_GELU: f64 = 0.02;
 const LL_REL_TOL_F16_KV: f64 = 3e-5;
 const LL_MEAN_TOL_F16_KV: f64 = 0.02;
 
+/// The models whose wgpu check also samples (see `check_on`).
+const WGPU_SAMPLING: [&str; 2] = ["llama_q4_k_m", "gemma3_q5_0"];
+
 /// A top-2 margin (in logits) below which llama.cpp's greedy choice is treated as a tie.
 const NEAR_TIE: f64 = 0.01;
 
@@ -237,7 +240,12 @@ fn check_on(name: &str, choice: &Choice) {
 
     // Sampling: with a top-k limit the backend selects the candidates itself (on a GPU the
     // logits never leave it); the tokens equal sampling from each step's whole row of logits on
-    // a second copy of the backend, with and without the limit.
+    // a second copy of the backend, with and without the limit. On wgpu the selection does not
+    // depend on the family (the logits above are checked for each): two models hold it there,
+    // which keeps 150 decode steps on lavapipe off each of the others.
+    if matches!(choice, Choice::Wgpu(_)) && !WGPU_SAMPLING.contains(&name) {
+        return;
+    }
     let Some(case) = fx.generate.first() else { return };
     let mut reference = load(&g, choice).expect("the backend loaded once already");
     let n_vocab = reference.config().n_vocab;
