@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Writes the grids and sign table of the 2- and 3-bit i-quants, held once each for the CPU
-(src/quant/iq_grids.rs) and the GPU (a file a table in shaders/), from
-PyPI `gguf`'s copy of ggml-common.h's tables (gguf.quants: `grid_hex` unpacked through
-`grid_map`, `ksigns`):
+"""Writes the grids and sign table of the 1-, 2- and 3-bit i-quants, held once in
+src/quant/iq_grids.rs, from PyPI `gguf`'s copy of ggml-common.h's tables (gguf.quants:
+`grid_hex` unpacked through `grid_map`, `ksigns`). The CPU reads them there; the GPU reads the
+same arrays, which src/backend/wgpu/shaders.rs lays one after another into one storage buffer
+that every weight kernel binds (so no kernel copies a grid into each invocation's memory);
+this script also writes the small WGSL helpers that unpack an entry (shaders/grid4.wgsl,
+grid8.wgsl):
 
     python3 scripts/make_iq_grids.py
 
 iq3xxs_grid: 256 entries of four magnitudes; iq3s_grid: 512; iq2xxs_grid, iq2xs_grid, iq2s_grid:
 256, 512 and 1024 entries of eight; ksigns_iq2xs: 128 sign bytes (7 bits of index give 8 signs
 with even parity). Each grid entry is written as u32s whose bytes are its magnitudes, as ggml
-stores them (a u64 for the 2-bit grids: two u32s, low first).
+stores them (a u64 for the 2-bit grids: two u32s, low first). iq1s_grid (IQ1_S and IQ1_M): 2048
+entries of eight values in {-1, 0, 1}, each written as 2 bits (value + 1, value j at bits 2j..),
+a u16 an entry, as gguf's `grid_hex` packs them (ggml stores them as int8 in a u64).
 """
 
 import os
@@ -41,6 +46,15 @@ def grid_words8(cls):
     return out
 
 
+def grid_iq1():
+    """The IQ1 grid, a u16 an entry: value j + 1 at bits 2j..2j+2."""
+    cls = quants.IQ1_S
+    cls.init_grid()
+    g = np.asarray(cls.grid, dtype=np.float32).reshape(cls.grid_shape)
+    assert g.shape == (2048, 8) and set(np.unique(g)) <= {-1.0, 0.0, 1.0}
+    return [int(sum(int(v + 1) << (2 * j) for j, v in enumerate(r))) for r in g]
+
+
 def rows(values, per_line, fmt):
     return [", ".join(fmt(v) for v in values[i:i + per_line]) + "," for i in range(0, len(values), per_line)]
 
@@ -61,6 +75,7 @@ def main():
            "/// making the parity even.", "pub const KSIGNS: [u8; 128] = ["]
     rs += ["    " + r for r in rows(ksigns, 16, lambda v: f"{int(v)}")]
     rs += ["];", ""]
+    iq1 = grid_iq1()
     iq2 = [("IQ2XXS_GRID", "iq2xxs_grid", grid_words8(quants.IQ2_XXS)),
            ("IQ2XS_GRID", "iq2xs_grid", grid_words8(quants.IQ2_XS)),
            ("IQ2S_GRID", "iq2s_grid", grid_words8(quants.IQ2_S))]
@@ -69,51 +84,28 @@ def main():
                f"pub const {name}: [u32; {len(words)}] = ["]
         rs += ["    " + r for r in rows(words, 8, lambda v: f"0x{v:08x}")]
         rs += ["];", ""]
+    rs += ["/// `iq1s_grid` (IQ1_S and IQ1_M): eight values in {-1, 0, 1} an entry, value j stored as",
+           "/// j + 1 in bits 2j..2j+2.", f"pub const IQ1S_GRID: [u16; {len(iq1)}] = ["]
+    rs += ["    " + r for r in rows(iq1, 12, lambda v: f"0x{v:04x}")]
+    rs += ["];", ""]
     with open(os.path.join(ROOT, "src", "quant", "iq_grids.rs"), "w") as f:
         f.write("\n".join(rs))
 
-    # One file a table, so that a kernel initializes only what its format reads.
-    def wgsl_table(file, comment, name, words):
-        lines = [f"// {comment} ({header}).",
-                 "// A module-scope private array: each invocation initializes its copy once (a `const`",
-                 "// array indexed at run time would be copied at every use).",
-                 f"var<private> {name}: array<u32, {len(words)}> = array<u32, {len(words)}>("]
-        lines += ["    " + r for r in rows(words, 8, lambda v: f"0x{v:08x}u")]
-        lines += [");", ""]
-        return lines
-
-    ks_words = [ksigns[i] | (ksigns[i + 1] << 8) | (ksigns[i + 2] << 16) | (ksigns[i + 3] << 24) for i in range(0, 128, 4)]
-    tables = {
-        "iq3xxs_grid": wgsl_table("iq3xxs_grid", "iq3xxs_grid, the grid of IQ3_XXS: four magnitudes an entry, a byte each",
-                                  "IQ3XXS_GRID", xxs),
-        "iq3s_grid": wgsl_table("iq3s_grid", "iq3s_grid, the grid of IQ3_S: four magnitudes an entry, a byte each",
-                                "IQ3S_GRID", s),
-        "ksigns": wgsl_table("ksigns", "ksigns_iq2xs, four sign bytes a word", "KSIGNS", ks_words)
-        + ["// The eight signs of a 7-bit index (bit j set: value j negative).",
-           "fn ksigns(i: u32) -> u32 {", "    return (KSIGNS[i / 4u] >> (8u * (i % 4u))) & 0xffu;", "}", ""],
+    # The GPU reads the same tables from one storage buffer that src/backend/wgpu/shaders.rs
+    # builds from iq_grids.rs (binding 5 of the weight kernels); here only the pure helpers.
+    helpers = {
         "grid4": ["// Magnitude m (0..4) of a 3-bit grid entry, a byte each.", "fn grid_byte(entry: u32, m: u32) -> f32 {",
                   "    return f32((entry >> (8u * m)) & 0xffu);", "}", ""],
     }
-    for file, lines in tables.items():
+    for file, lines in helpers.items():
         with open(os.path.join(ROOT, "shaders", f"{file}.wgsl"), "w") as f:
             f.write("\n".join(lines))
-
-    # One file a grid, so that a kernel initializes only its own format's table.
-    for name, ggml, words in iq2:
-        w2 = [f"// {ggml}, the grid of {ggml[:-5].upper()} ({header}).",
-              "// An entry is two words, magnitudes 0..4 in the first, 4..8 in the second, a byte each;",
-              "// a module-scope private array: each invocation initializes its copy once.",
-              f"var<private> {name}: array<u32, {len(words)}> = array<u32, {len(words)}>("]
-        w2 += ["    " + r for r in rows(words, 8, lambda v: f"0x{v:08x}u")]
-        w2 += [");", ""]
-        with open(os.path.join(ROOT, "shaders", f"{ggml}.wgsl"), "w") as f:
-            f.write("\n".join(w2))
     w8 = ["// Magnitude m (0..8) of a 2-bit grid entry given as its two words.",
           "fn grid8_byte(lo: u32, hi: u32, m: u32) -> f32 {",
           "    return f32((select(lo, hi, m >= 4u) >> (8u * (m % 4u))) & 0xffu);", "}", ""]
     with open(os.path.join(ROOT, "shaders", "grid8.wgsl"), "w") as f:
         f.write("\n".join(w8))
-    print(f"iq_grids.rs and shaders/: {len(xxs)} + {len(s)} 3-bit grid entries, {len(ksigns)} sign bytes, "
+    print(f"iq_grids.rs and shaders/: {len(iq1)} 1-bit, {len(xxs)} + {len(s)} 3-bit grid entries, {len(ksigns)} sign bytes, "
           f"{' + '.join(str(len(w) // 2) for _, _, w in iq2)} 2-bit grid entries")
 
 

@@ -48,11 +48,13 @@ F16_FIELDS = {
     "IQ2_XXS": [0],  # d (then qs[32] u16)
     "IQ2_XS": [0],  # d (then qs[32] u16, scales[8])
     "IQ2_S": [0],  # d (then qs[32], signs[32], qh[8], scales[8])
+    "IQ1_S": [0],  # d (then qs[32], qh[8] u16)
+    "IQ1_M": [],  # no field: d is spread over the top nibbles of scales[4] u16 @48 (set_iq1m_d)
 }
 
 # Types whose fixtures also hold blocks with extreme scales: the largest f16 (either sign) and
 # the smallest subnormal, beside the random ones.
-EXTREME = {"IQ4_NL", "IQ4_XS", "IQ3_XXS", "IQ3_S", "IQ2_XXS", "IQ2_XS", "IQ2_S"}
+EXTREME = {"IQ4_NL", "IQ4_XS", "IQ3_XXS", "IQ3_S", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_S", "IQ1_M"}
 EXTREME_SCALES = np.array([65504.0, -65504.0, np.float16(2.0**-24)], dtype="<f2")
 
 # Blocks per fixture: enough to cover every sub-block pattern several times.
@@ -82,6 +84,15 @@ def finite_random_bits(rng: np.random.Generator, n: int, exp_mask: int, exp_shif
                                  dtype=width)
 
 
+def set_iq1m_d(blocks: np.ndarray, d: np.ndarray) -> None:
+    """Writes f16 block scales `d` into IQ1_M blocks: nibble k of d's bits is the top nibble of
+    the block's u16 scales[k] (bytes 48..56)."""
+    bits = d.astype("<f2").view(np.uint16).astype(np.uint32)
+    for k in range(4):
+        lo, hi = 48 + 2 * k, 48 + 2 * k + 1
+        blocks[:, hi] = (blocks[:, hi] & 0x0F) | (((bits >> (4 * k)) & 0xF) << 4).astype(np.uint8)
+
+
 def make(name: str, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
     qtype = GGMLQuantizationType[name]
     block_size, type_size = GGML_QUANT_SIZES[qtype]
@@ -109,9 +120,14 @@ def make(name: str, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
         for off in F16_FIELDS[name]:
             scales = random_scales(rng, n_blocks).astype("<f2")
             blocks[:, off : off + 2] = scales.view(np.uint8).reshape(n_blocks, 2)
+        if name == "IQ1_M":
+            set_iq1m_d(blocks, random_scales(rng, n_blocks))
         if name in EXTREME:
             extreme = rng.integers(0, 256, size=(len(EXTREME_SCALES), type_size), dtype=np.uint8)
-            extreme[:, 0:2] = EXTREME_SCALES.view(np.uint8).reshape(-1, 2)
+            if name == "IQ1_M":
+                set_iq1m_d(extreme, EXTREME_SCALES)
+            else:
+                extreme[:, 0:2] = EXTREME_SCALES.view(np.uint8).reshape(-1, 2)
             blocks = np.concatenate([blocks, extreme])
         data = blocks.reshape(-1)
 
@@ -127,7 +143,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     names = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
              "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4", "TQ1_0", "TQ2_0",
-             "IQ3_XXS", "IQ3_S", "IQ2_XXS", "IQ2_XS", "IQ2_S"]
+             "IQ3_XXS", "IQ3_S", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_S", "IQ1_M"]
     for i, name in enumerate(names):
         rng = np.random.default_rng(20240501 + i)
         data, expected = make(name, rng)

@@ -44,6 +44,7 @@ DEFAULT_MODEL = os.path.join(os.path.expanduser("~"), ".cache", "clinicbench", "
 # ggml types (ggml.h) and llama ftypes (llama.h) used below.
 F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, BF16 = 0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 30
 IQ2_XXS, IQ2_XS, IQ3_XXS, IQ4_NL, IQ3_S, IQ2_S, IQ4_XS, TQ1_0, TQ2_0, MXFP4 = 16, 17, 18, 20, 21, 22, 23, 34, 35, 39
+IQ1_S, IQ1_M = 19, 29
 FTYPE = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3_K_M": 12, "Q4_K_M": 15,
          "Q5_K_M": 17, "Q6_K": 18, "IQ3_XXS": 23, "IQ4_NL": 25, "IQ3_S": 26, "IQ4_XS": 30}
 
@@ -118,15 +119,15 @@ MODELS = [
     dict(name="mistral3_q6_k", arch="mistral3", seed=13, tokenizer="spm:llama2", n_layer=2, n_head=4, n_head_kv=2,
          rope_base=1000000.0, eps=1e-5, tied=False, ftype="Q6_K", attn_temperature_scale=0.5,
          yarn=dict(factor=4.0, original_context_length=64), **WIDE),
-    # The 3- and 2-bit i-quants: llama.cpp's IQ3_S mix (no importance matrix needed), then the
-    # tensors of the types its quantizer makes only with an importance matrix replaced by random
-    # valid blocks (any bytes are valid; llama.cpp runs them as read), with block scales that
-    # keep activations near 1: queries and keys IQ3_XXS, gate IQ2_XXS, up IQ2_XS, down IQ2_S.
-    # A Llama 2 SentencePiece vocabulary.
-    dict(name="llama_iq3_iq2", arch="llama", seed=14, tokenizer="spm:llama2", n_layer=1, n_head=4, n_head_kv=2,
+    # The 3-, 2- and 1-bit i-quants: llama.cpp's IQ3_S mix (no importance matrix needed), then
+    # the tensors of the types its quantizer makes only with an importance matrix replaced by
+    # random valid blocks (any bytes are valid; llama.cpp runs them as read), with block scales
+    # that keep activations near 1: queries and keys IQ3_XXS, values IQ1_S, attention output
+    # IQ1_M, gate IQ2_XXS, up IQ2_XS, down IQ2_S. A Llama 2 SentencePiece vocabulary.
+    dict(name="llama_iq1_iq2_iq3", arch="llama", seed=14, tokenizer="spm:llama2", n_layer=1, n_head=4, n_head_kv=2,
          rope_base=10000.0, eps=1e-5, tied=False, ftype="IQ3_S",
-         raw_types={r"attn_(q|k)\.": (IQ3_XXS, 0.0008), r"ffn_gate": (IQ2_XXS, 0.002), r"ffn_up": (IQ2_XS, 0.002),
-                    r"ffn_down": (IQ2_S, 0.002)}, **WIDE),
+         raw_types={r"attn_(q|k)\.": (IQ3_XXS, 0.0008), r"attn_v\.": (IQ1_S, 0.01), r"attn_output": (IQ1_M, 0.01),
+                    r"ffn_gate": (IQ2_XXS, 0.002), r"ffn_up": (IQ2_XS, 0.002), r"ffn_down": (IQ2_S, 0.002)}, **WIDE),
     # Phi-3: fused attn_qkv and gate/up, Llama 2 SentencePiece with Phi-3's control tokens, a
     # declared sliding window (which llama.cpp ignores for phi3), Q8_0 plus F32, F16 and BF16 tensors.
     dict(name="phi3_q8_0", arch="phi3", seed=7, tokenizer="spm:phi3", n_layer=1, n_head=4, n_head_kv=2,
@@ -256,8 +257,8 @@ def write_f32_model(path, m, tok):
 
 def with_raw_blocks(path, m):
     """Rewrites the model at `path` with the tensors matching `m["raw_types"]` replaced by
-    random blocks of the given (type, scale) (same shape), their f16 scale at byte 0 drawn near
-    `scale`; for the types llama.cpp quantizes only with an importance matrix."""
+    random blocks of the given (type, scale) (same shape), their f16 scale (at byte 0; spread
+    over IQ1_M's scale nibbles) drawn near `scale`; for the types llama.cpp quantizes only with an importance matrix."""
     import re
     import gguf
     rng = np.random.default_rng(m["seed"] + 1000)
@@ -279,7 +280,13 @@ def with_raw_blocks(path, m):
         rows, cols = int(t.shape[1]), int(t.shape[0])
         blocks = rng.integers(0, 256, size=(rows * cols // block_elems, block_bytes), dtype=np.uint8)
         d = (scale * (1.0 + 0.2 * rng.standard_normal(len(blocks)))).astype("<f2")
-        blocks[:, 0:2] = d.view(np.uint8).reshape(-1, 2)
+        if qt == gguf.GGMLQuantizationType.IQ1_M:
+            # No f16 field: nibble k of d is the top nibble of the u16 scales[k] (bytes 48..56).
+            bits = d.view(np.uint16).astype(np.uint32)
+            for k in range(4):
+                blocks[:, 49 + 2 * k] = (blocks[:, 49 + 2 * k] & 0x0F) | (((bits >> (4 * k)) & 0xF) << 4).astype(np.uint8)
+        else:
+            blocks[:, 0:2] = d.view(np.uint8).reshape(-1, 2)
         w.add_tensor(t.name, blocks.reshape(rows, -1), raw_shape=(rows, cols // block_elems * block_bytes), raw_dtype=qt)
     w.write_header_to_file()
     w.write_kv_data_to_file()

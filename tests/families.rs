@@ -89,7 +89,7 @@ const MODELS: [&str; 14] = [
     "olmo2_q5_1",
     "qwen2_yarn_q8_0",
     "mistral3_q6_k",
-    "llama_iq3_iq2",
+    "llama_iq1_iq2_iq3",
 ];
 
 /// A model and its answers: `tests/fixtures/families/NAME`, or, for `requantized/NAME`, the real
@@ -373,11 +373,11 @@ fn unknown_rope_scaling_is_refused_by_name() {
     assert!(e.contains("RoPE scaling \"ntkv\" is not supported"), "{e}");
 }
 
-/// The 3- and 2-bit i-quants: llama.cpp's IQ3_S mix, queries and keys in IQ3_XXS, the
-/// feed-forward in IQ2_XXS, IQ2_XS and IQ2_S.
+/// The 3-, 2- and 1-bit i-quants: llama.cpp's IQ3_S mix, queries and keys in IQ3_XXS, values
+/// in IQ1_S, the attention output in IQ1_M, the feed-forward in IQ2_XXS, IQ2_XS and IQ2_S.
 #[test]
-fn llama_iq3_iq2() {
-    check("llama_iq3_iq2");
+fn llama_iq1_iq2_iq3() {
+    check("llama_iq1_iq2_iq3");
 }
 
 /// The real Gemma 3 270M requantized by llama.cpp to IQ4_XS (with 640-wide rows a mix of IQ4_XS,
@@ -469,8 +469,8 @@ fn wgpu_mistral3_q6_k() {
 }
 
 #[test]
-fn wgpu_llama_iq3_iq2() {
-    check_on("llama_iq3_iq2", &Choice::Wgpu(GpuOptions::default()));
+fn wgpu_llama_iq1_iq2_iq3() {
+    check_on("llama_iq1_iq2_iq3", &Choice::Wgpu(GpuOptions::default()));
 }
 
 #[test]

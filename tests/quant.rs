@@ -2,7 +2,7 @@
 //! `gguf.quants.dequantize` (a port of llama.cpp's `dequantize_row_*`), through the fixtures
 //! `scripts/make_quant_fixtures.py` wrote into `tests/fixtures/quant/`.
 //!
-//! - `dequantize` must be bit-exact with the fixtures for all 23 supported types;
+//! - `dequantize` must be bit-exact with the fixtures for all 25 supported types;
 //! - `dot` must agree with `dot_reference` (relative 1e-5 of `sum |w_i x_i|`) on rows built from
 //!   the fixture blocks, and with the fixture values themselves (one-hot `x` picks out each
 //!   element, so the kernels' element order is checked against gguf directly);
@@ -11,8 +11,8 @@
 use clinicbench::quant::{dequantize, dot, dot_reference, GgmlType, QuantError};
 use std::path::PathBuf;
 
-/// The 23 supported types, by the names the fixture files carry.
-const SUPPORTED: [(GgmlType, &str); 23] = [
+/// The 25 supported types, by the names the fixture files carry.
+const SUPPORTED: [(GgmlType, &str); 25] = [
     (GgmlType::F32, "F32"),
     (GgmlType::F16, "F16"),
     (GgmlType::BF16, "BF16"),
@@ -36,6 +36,8 @@ const SUPPORTED: [(GgmlType, &str); 23] = [
     (GgmlType::IQ2_XXS, "IQ2_XXS"),
     (GgmlType::IQ2_XS, "IQ2_XS"),
     (GgmlType::IQ2_S, "IQ2_S"),
+    (GgmlType::IQ1_S, "IQ1_S"),
+    (GgmlType::IQ1_M, "IQ1_M"),
 ];
 
 fn fixture_path(file: &str) -> PathBuf {
@@ -83,8 +85,10 @@ impl Fixture {
         let distinct: std::collections::HashSet<u32> =
             expected.iter().map(|v| v.to_bits()).collect();
         // Ternary types hold three values a block (-d, 0, d): what is enough there is every block's.
+        // IQ1 weights take one of six values a sixteen (three scaled grid values, two shifts).
         let enough = match ty {
             GgmlType::TQ1_0 | GgmlType::TQ2_0 => 2 * expected.len() / ty.block_size(),
+            GgmlType::IQ1_S | GgmlType::IQ1_M => expected.len() / 32,
             _ => expected.len() / 16,
         };
         assert!(distinct.len() > enough, "{name}: too few distinct values");
@@ -349,13 +353,13 @@ fn from_id_rejects_unknown_and_removed_ids() {
 }
 
 #[test]
-fn supported_types_are_exactly_the_twenty_three() {
+fn supported_types_are_exactly_the_twenty_five() {
     let supported: Vec<GgmlType> = GgmlType::ALL
         .into_iter()
         .filter(|t| t.is_supported())
         .collect();
     let want: Vec<GgmlType> = SUPPORTED.iter().map(|&(t, _)| t).collect();
-    assert_eq!(supported.len(), 23);
+    assert_eq!(supported.len(), 25);
     for t in want {
         assert!(supported.contains(&t), "{t}");
     }
@@ -411,7 +415,7 @@ fn dequantize_reports_bad_lengths_and_types() {
 
     for ty in [
         GgmlType::Q8K,
-        GgmlType::IQ1_S,
+        GgmlType::NVFP4,
         GgmlType::Q8_1,
         GgmlType::I32,
     ] {

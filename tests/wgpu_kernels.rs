@@ -1,4 +1,4 @@
-//! The GPU's block-format kernels against the CPU reference, for all 18 types, at awkward sizes:
+//! The GPU's block-format kernels against the CPU reference, for every supported type, at awkward sizes:
 //! 37 rows (not a multiple of the 16-row tile or the 64-thread workgroup), an odd number of
 //! blocks a row, 45 columns for the plain float types (not whole 32-element chunks), 1, 2, 3
 //! and 17 tokens (the matrix-vector kernel, then the tiled kernel with a partial token tile),
@@ -84,14 +84,11 @@ fn matmul_kernels_match_the_cpu_for_every_block_format() {
 
 fn matmul_kernels_match_the_cpu_on(gpu: &Gpu) {
     let what = gpu.describe();
-    // Every supported format, by the name its fixture file carries, except: MXFP4, whose
-    // fixture holds the largest exponents that keep its levels finite, whose products overflow
-    // f32 sums; and the grid i-quants (IQ3_*, IQ2_*), whose kernels are slow on lavapipe (each
-    // invocation copies its grid). The sizes here test the kernels' tiling, which no format
-    // changes; each format's `chunk` is held to the CPU by the page's self-check below (both
-    // kernel paths, random blocks) and in whole models by tests/families.rs.
-    let grid_iquant = |ty: GgmlType| ty.name().starts_with("IQ3") || ty.name().starts_with("IQ2");
-    let types = GgmlType::SUPPORTED.into_iter().filter(|&ty| ty != GgmlType::MXFP4 && !grid_iquant(ty)).map(|ty| (ty, ty.name()));
+    // Every supported format, by the name its fixture file carries, except MXFP4, whose fixture
+    // holds the largest exponents that keep its levels finite, whose products overflow f32 sums
+    // (its `chunk` is held to the CPU by the page's self-check below, and in whole models by
+    // tests/families.rs).
+    let types = GgmlType::SUPPORTED.into_iter().filter(|&ty| ty != GgmlType::MXFP4).map(|ty| (ty, ty.name()));
     let mut rng = SplitMix(7);
     for (ty, name) in types {
         let (weights, cols) = random_matrix(ty, name, &mut rng);

@@ -2,7 +2,7 @@
 // of eight weights: IQ2S_GRID index qs[g] | (bits 2(g % 4).. of qh[g / 4]) << 8, sign byte
 // signs[g]; a 4-bit s a group of sixteen (low nibble first), db = d (0.5 + s) / 4. Chunk k
 // holds groups 4k..4k+4.
-#include iq2s_grid
+#include tables
 #include grid8
 
 fn chunk(row: u32, j: u32, cols: u32) -> array<f32, 32> {
@@ -17,8 +17,8 @@ fn chunk(row: u32, j: u32, cols: u32) -> array<f32, 32> {
         let db = d * (0.5 + f32((scales >> (4u * (l / 2u))) & 15u)) * 0.25;
         let signs = w_byte(b + 34u + g);
         let e = w_byte(b + 2u + g) | (((qh >> (2u * l)) & 3u) << 8u);
-        let lo = IQ2S_GRID[2u * e];
-        let hi = IQ2S_GRID[2u * e + 1u];
+        let lo = TABLES[IQ2S_GRID + 2u * e];
+        let hi = TABLES[IQ2S_GRID + 2u * e + 1u];
         for (var m = 0u; m < 8u; m++) {
             out[8u * l + m] = select(1.0, -1.0, ((signs >> m) & 1u) == 1u) * (db * grid8_byte(lo, hi, m));
         }

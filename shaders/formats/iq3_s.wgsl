@@ -2,7 +2,7 @@
 // k is sub-block k: db = d (1 + 2 s), s the 4-bit scale (low nibble of scales[k / 2] for even
 // k); weights 4i..4i+4 from IQ3S_GRID[qs[8k + i] | bit i of qh[k] << 8], weight v negated
 // where bit v % 8 of signs[4k + v / 8] is set.
-#include iq3s_grid
+#include tables
 #include grid4
 
 fn chunk(row: u32, j: u32, cols: u32) -> array<f32, 32> {
@@ -15,7 +15,7 @@ fn chunk(row: u32, j: u32, cols: u32) -> array<f32, 32> {
     let signs = w_u32(b + 74u + 4u * k);
     var out: array<f32, 32>;
     for (var i = 0u; i < 8u; i++) {
-        let entry = IQ3S_GRID[w_byte(b + 2u + 8u * k + i) | (((qh >> i) & 1u) << 8u)];
+        let entry = TABLES[IQ3S_GRID + (w_byte(b + 2u + 8u * k + i) | (((qh >> i) & 1u) << 8u))];
         for (var m = 0u; m < 4u; m++) {
             let v = 4u * i + m;
             out[v] = select(1.0, -1.0, ((signs >> v) & 1u) == 1u) * (db * grid_byte(entry, m));

@@ -23,7 +23,7 @@
 //! indexed loops or `array::from_fn` rather than `array::map`. Measured here, `array::map` or a
 //! direct `i8 -> f32` conversion made LLVM vectorize two floats at a time, 2-3x slower.
 
-use super::iq_grids::{IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS};
+use super::iq_grids::{IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS};
 use super::{f16_to_f32, QK_K};
 use std::mem::size_of;
 
@@ -828,6 +828,100 @@ impl BlockIQ2XS {
             let s = (self.scales[g / 4] >> (4 * ((g / 2) % 2))) & 0x0f;
             let db = d * (0.5 + f32::from(s)) * 0.25;
             grid8(&IQ2XS_GRID, usize::from(q & 511), db, KSIGNS[usize::from(q >> 9)], &mut w[8 * g..8 * g + 8]);
+        }
+        w
+    }
+}
+
+/// The shift of every IQ1 weight: `dl (g + delta)` with `g` in {-1, 0, 1}, `delta` +-1/8.
+const IQ1S_DELTA: f32 = 0.125;
+
+/// Eight weights of the IQ1 grid's entry `index`: `dl (g_m + delta)`, as ggml computes them
+/// (the sum exact, one rounding in the product).
+#[inline(always)]
+fn grid1(index: usize, dl: f32, delta: f32, out: &mut [f32]) {
+    let entry = IQ1S_GRID[index];
+    for (m, w) in out.iter_mut().enumerate().take(8) {
+        let g = f32::from((entry >> (2 * m)) & 3) - 1.0;
+        *w = dl * (g + delta);
+    }
+}
+
+/// IQ1_S: 256 weights in eight sub-blocks of 32, each group of eight an entry of `IQ1S_GRID`
+/// (values -1, 0, 1) chosen by an 11-bit index (a byte of `qs`, three bits of the sub-block's
+/// `qh`), shifted by +-1/8 (bit 15 of `qh`) and scaled by `d (2 s + 1)` with the 3-bit `s` in
+/// bits 12..15 of `qh`.
+///
+/// ggml-common.h `block_iq1_s`; ggml-quants.c `dequantize_row_iq1_s`.
+/// Layout: `d` f16 @0, `qs` @2, `qh` @34 (eight little-endian u16).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ1S {
+    /// Super-block scale, f16 bits.
+    pub d: [u8; 2],
+    /// Low eight bits of the grid indices, four a sub-block.
+    pub qs: [u8; 32],
+    /// Per sub-block: the indices' high bits (three each), the scale and the shift's sign.
+    pub qh: [u8; 16],
+}
+const _: () = assert!(size_of::<BlockIQ1S>() == 50);
+from_bytes!(BlockIQ1S, [d, qs, qh]);
+
+impl BlockIQ1S {
+    /// The 256 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; QK_K] {
+        let d = half(self.d);
+        let mut w = [0.0; QK_K];
+        for ib in 0..8 {
+            let qh = u16::from_le_bytes([self.qh[2 * ib], self.qh[2 * ib + 1]]);
+            let dl = d * f32::from(2 * ((qh >> 12) & 7) + 1);
+            let delta = if qh & 0x8000 != 0 { -IQ1S_DELTA } else { IQ1S_DELTA };
+            for l in 0..4 {
+                let index = usize::from(self.qs[4 * ib + l]) | (usize::from((qh >> (3 * l)) & 7) << 8);
+                grid1(index, dl, delta, &mut w[32 * ib + 8 * l..32 * ib + 8 * l + 8]);
+            }
+        }
+        w
+    }
+}
+
+/// IQ1_M: as IQ1_S with no block scale field: the f16 `d` is spread over the top nibbles of the
+/// four u16 of `scales`, whose low twelve bits hold four 3-bit scales `s` (`d (2 s + 1)` for each
+/// sixteen weights); each group of eight has its own 3 index bits and shift sign (a nibble of
+/// `qh`).
+///
+/// ggml-common.h `block_iq1_m`; ggml-quants.c `dequantize_row_iq1_m`.
+/// Layout: `qs` @0, `qh` @32 (a nibble a group, low first), `scales` @48 (four u16).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ1M {
+    /// Low eight bits of the grid indices.
+    pub qs: [u8; 32],
+    /// Per group of eight: three high index bits and the shift's sign.
+    pub qh: [u8; 16],
+    /// Sixteen 3-bit scales and the block scale's nibbles.
+    pub scales: [u8; 8],
+}
+const _: () = assert!(size_of::<BlockIQ1M>() == 56);
+from_bytes!(BlockIQ1M, [qs, qh, scales]);
+
+impl BlockIQ1M {
+    /// The 256 dequantized weights.
+    #[inline(always)]
+    pub fn weights(&self) -> [f32; QK_K] {
+        let sc: [u16; 4] = std::array::from_fn(|k| u16::from_le_bytes([self.scales[2 * k], self.scales[2 * k + 1]]));
+        let d = f16_to_f32((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000));
+        let mut w = [0.0; QK_K];
+        for g in 0..32 {
+            let nibble = (self.qh[g / 2] >> (4 * (g % 2))) & 0x0f;
+            let index = usize::from(self.qs[g]) | (usize::from(nibble & 7) << 8);
+            let delta = if nibble & 0x08 != 0 { -IQ1S_DELTA } else { IQ1S_DELTA };
+            // Scale k of sixteen weights: three bits of scales u16 k / 4 from 3 (k % 4).
+            let k = g / 2;
+            let s = (sc[k / 4] >> (3 * (k % 4))) & 7;
+            let dl = d * f32::from(2 * s + 1);
+            grid1(index, dl, delta, &mut w[8 * g..8 * g + 8]);
         }
         w
     }

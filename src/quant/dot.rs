@@ -18,6 +18,7 @@
 //! 2-3x slower: LLVM vectorized it two floats at a time.
 
 use super::blocks::{
+    BlockIQ1M, BlockIQ1S,
     BlockIQ2S, BlockIQ2XS, BlockIQ2XXS, BlockIQ3S, BlockIQ3XXS, BlockIQ4NL, BlockIQ4XS, BlockMXFP4, BlockTQ1_0, BlockTQ2_0, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0,
     BlockQ5_1, BlockQ6K, BlockQ8_0,
 };
@@ -175,6 +176,16 @@ pub fn dot_iq2_xxs(row: &[u8], x: &[f32]) -> f32 {
 /// IQ2_XS row.
 pub fn dot_iq2_xs(row: &[u8], x: &[f32]) -> f32 {
     dot_blocks::<{ BlockIQ2XS::BYTES }, QK_K>(row, x, |b| BlockIQ2XS::from_bytes(b).weights())
+}
+
+/// IQ1_S row.
+pub fn dot_iq1_s(row: &[u8], x: &[f32]) -> f32 {
+    dot_blocks::<{ BlockIQ1S::BYTES }, QK_K>(row, x, |b| BlockIQ1S::from_bytes(b).weights())
+}
+
+/// IQ1_M row.
+pub fn dot_iq1_m(row: &[u8], x: &[f32]) -> f32 {
+    dot_blocks::<{ BlockIQ1M::BYTES }, QK_K>(row, x, |b| BlockIQ1M::from_bytes(b).weights())
 }
 
 /// IQ2_S row.

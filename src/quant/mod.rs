@@ -22,7 +22,7 @@
 
 pub mod blocks;
 pub mod dot;
-mod iq_grids;
+pub(crate) mod iq_grids;
 #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
 mod x86;
 
@@ -135,7 +135,7 @@ impl GgmlType {
     };
 
     /// The types this module can dequantize and take dot products of.
-    pub const SUPPORTED: [GgmlType; 23] = [
+    pub const SUPPORTED: [GgmlType; 25] = [
         GgmlType::F32,
         GgmlType::F16,
         GgmlType::BF16,
@@ -159,6 +159,8 @@ impl GgmlType {
         GgmlType::IQ2_XXS,
         GgmlType::IQ2_XS,
         GgmlType::IQ2_S,
+        GgmlType::IQ1_S,
+        GgmlType::IQ1_M,
     ];
 
     fn entry(self) -> &'static (GgmlType, u32, &'static str, usize, usize) {
@@ -205,7 +207,7 @@ impl GgmlType {
     /// Whether [`dequantize`] and [`dot`](fn@dot) accept this type: the 13 types a llama.cpp
     /// Q4_K_M / Q5_K_M / Q8_0 file can hold (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
     /// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), the i-quants IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S, IQ2_XXS,
-    /// IQ2_XS and IQ2_S, MXFP4,
+    /// IQ2_XS, IQ2_S, IQ1_S and IQ1_M, MXFP4,
     /// and the ternary TQ1_0 and TQ2_0.
     pub fn is_supported(self) -> bool {
         Self::SUPPORTED.contains(&self)
@@ -225,7 +227,7 @@ pub enum QuantError {
     /// The type is known but this module has no dequantization for it.
     #[error(
         "tensor type {ty} (ggml id {}) is not supported: only F32, F16, BF16, Q4_0, Q4_1, \
-         Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S, IQ2_XXS, IQ2_XS, IQ2_S, MXFP4, TQ1_0 and TQ2_0 are",
+         Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S, IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M, MXFP4, TQ1_0 and TQ2_0 are",
         ty.id()
     )]
     Unsupported { ty: GgmlType },
@@ -353,6 +355,12 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Quant
         GgmlType::IQ2_S => {
             dequantize_blocks::<82, QK_K>(src, dst, |b| blocks::BlockIQ2S::from_bytes(b).weights())
         }
+        GgmlType::IQ1_S => {
+            dequantize_blocks::<50, QK_K>(src, dst, |b| blocks::BlockIQ1S::from_bytes(b).weights())
+        }
+        GgmlType::IQ1_M => {
+            dequantize_blocks::<56, QK_K>(src, dst, |b| blocks::BlockIQ1M::from_bytes(b).weights())
+        }
         // `check_row` rejected every other type.
         _ => return Err(QuantError::Unsupported { ty }),
     }
@@ -462,6 +470,8 @@ pub fn dot(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
         GgmlType::IQ2_XXS => dot::dot_iq2_xxs(row, x),
         GgmlType::IQ2_XS => dot::dot_iq2_xs(row, x),
         GgmlType::IQ2_S => dot::dot_iq2_s(row, x),
+        GgmlType::IQ1_S => dot::dot_iq1_s(row, x),
+        GgmlType::IQ1_M => dot::dot_iq1_m(row, x),
         _ => panic!("quant::dot: tensor type {ty} is not supported"),
     }
 }

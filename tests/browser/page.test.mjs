@@ -41,7 +41,7 @@ try {
   // The GPU kernels' self-check on the browser's WebGPU adapter (SwiftShader here).
   await page.waitForFunction(() => document.querySelector('#gpu-check')?.dataset.ok !== undefined, null, { timeout: 180000 });
   const gpuLine = await page.textContent('[data-testid=gpu-check]');
-  check(await page.getAttribute('[data-testid=gpu-check]', 'data-ok') === 'true' && gpuLine.includes('23 of 23 block formats agree'),
+  check(await page.getAttribute('[data-testid=gpu-check]', 'data-ok') === 'true' && gpuLine.includes('25 of 25 block formats agree'),
     `every block format's WebGPU kernels agree with the CPU in the browser (${gpuLine})`);
   check(gpuLine.includes('Top-k selection agrees with the CPU'), `the GPU's top-k selection agrees with the CPU's in the browser (${gpuLine})`);
   if (shots) await page.screenshot({ path: path.join(shots, '1-empty.png') });

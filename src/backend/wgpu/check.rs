@@ -41,7 +41,7 @@ impl SplitMix {
 fn half_fields(ty: GgmlType) -> &'static [usize] {
     match ty {
         GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 | GgmlType::IQ4_NL | GgmlType::IQ4_XS | GgmlType::IQ3_XXS | GgmlType::IQ3_S => &[0],
-        GgmlType::IQ2_XXS | GgmlType::IQ2_XS | GgmlType::IQ2_S => &[0],
+        GgmlType::IQ2_XXS | GgmlType::IQ2_XS | GgmlType::IQ2_S | GgmlType::IQ1_S => &[0],
         GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4K | GgmlType::Q5K => &[0, 2],
         GgmlType::Q2K => &[80, 82],
         GgmlType::Q3K => &[108],
@@ -68,6 +68,14 @@ pub fn random_weights(ty: GgmlType, rows: usize, cols: usize, seed: u64) -> Vec<
                 for &at in half_fields(ty) {
                     let d = half::f16::from_f32(0.1 * rng.unit());
                     block[at..at + 2].copy_from_slice(&d.to_le_bytes());
+                }
+                if ty == GgmlType::IQ1_M {
+                    // No f16 field: d is the top nibbles of the four u16 scales @48.
+                    let d = half::f16::from_f32(0.1 * rng.unit()).to_bits();
+                    for k in 0..4 {
+                        let at = 48 + 2 * k + 1;
+                        block[at] = (block[at] & 0x0f) | ((((d >> (4 * k)) & 0xf) as u8) << 4);
+                    }
                 }
                 if ty == GgmlType::MXFP4 {
                     // An E8M0 exponent for scales of 2^-8..2^-1 (a random byte is as often inf).

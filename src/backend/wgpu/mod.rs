@@ -32,14 +32,16 @@ enum Bind {
     Read,
     ReadWrite,
     Uniform,
+    /// The i-quants' grid buffer (read-only storage), bound by the kernels themselves.
+    Tables,
 }
 
 /// Each op's bindings, in binding order; ops that share a bind group layout share a key.
 fn op_layout(op: &str) -> (&'static str, &'static [Bind]) {
     use Bind::*;
     match op {
-        "matvec" | "matmul_tiled" => ("matmul", &[Read, Read, ReadWrite, Uniform, Uniform]),
-        "embed" => ("embed", &[Read, Read, ReadWrite, Uniform, Uniform]),
+        "matvec" | "matmul_tiled" => ("matmul", &[Read, Read, ReadWrite, Uniform, Uniform, Tables]),
+        "embed" => ("embed", &[Read, Read, ReadWrite, Uniform, Uniform, Tables]),
         "rms_norm" => ("rms_norm", &[Read, ReadWrite, Read, ReadWrite, Read, Uniform, Uniform]),
         "rope" => ("rope", &[ReadWrite, ReadWrite, ReadWrite, Read, Read, Read, Read, Uniform, Uniform]),
         "qk_norm" => ("qk_norm", &[ReadWrite, Read, Read, Uniform, Uniform]),
@@ -63,6 +65,8 @@ type Formats = Option<[&'static str; 2]>;
 /// Compiled pipelines by (op, block formats), and their bind group layouts by layout key.
 pub struct Kernels {
     pipelines: HashMap<(&'static str, Formats), wgpu::ComputePipeline>,
+    /// The i-quants' grids (shaders::grid_table_words), bound where a layout says `Tables`.
+    tables: wgpu::Buffer,
     layouts: HashMap<&'static str, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     features: KernelFeatures,
     kv_f16: bool,
@@ -70,7 +74,8 @@ pub struct Kernels {
 
 impl Kernels {
     fn new(gpu: &Gpu) -> Kernels {
-        Kernels { pipelines: HashMap::new(), layouts: HashMap::new(), features: gpu.features, kv_f16: gpu.kv_f16 }
+        let tables = words(&gpu.device, "grid tables", shaders::grid_table_words(), wgpu::BufferUsages::STORAGE);
+        Kernels { pipelines: HashMap::new(), tables, layouts: HashMap::new(), features: gpu.features, kv_f16: gpu.kv_f16 }
     }
 
     /// The source that runs `op` on this device: `<op>_subgroup.wgsl` where there is one and
@@ -101,8 +106,8 @@ impl Kernels {
                                 has_dynamic_offset: false,
                                 min_binding_size: None,
                             },
-                            Bind::Read | Bind::ReadWrite => wgpu::BindingType::Buffer {
-                                ty: wgpu::BufferBindingType::Storage { read_only: *b == Bind::Read },
+                            Bind::Read | Bind::ReadWrite | Bind::Tables => wgpu::BindingType::Buffer {
+                                ty: wgpu::BufferBindingType::Storage { read_only: *b != Bind::ReadWrite },
                                 has_dynamic_offset: false,
                                 min_binding_size: None,
                             },
@@ -164,8 +169,13 @@ impl Kernels {
     }
 
     fn bind_group(&mut self, device: &wgpu::Device, op: &'static str, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let tables = self.tables.clone();
+        let mut all = buffers.to_vec();
+        if op_layout(op).1.last() == Some(&Bind::Tables) {
+            all.push(&tables);
+        }
         let layout = self.layout(device, op);
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
+        let entries: Vec<wgpu::BindGroupEntry> = all
             .iter()
             .enumerate()
             .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })

@@ -61,17 +61,13 @@ const SOURCES: &[(&str, &str)] = &[
     ("iq4_levels", include_str!("../../../shaders/iq4_levels.wgsl")),
     ("formats/iq3_xxs", include_str!("../../../shaders/formats/iq3_xxs.wgsl")),
     ("formats/iq3_s", include_str!("../../../shaders/formats/iq3_s.wgsl")),
-    ("iq3xxs_grid", include_str!("../../../shaders/iq3xxs_grid.wgsl")),
-    ("iq3s_grid", include_str!("../../../shaders/iq3s_grid.wgsl")),
-    ("ksigns", include_str!("../../../shaders/ksigns.wgsl")),
     ("grid4", include_str!("../../../shaders/grid4.wgsl")),
     ("formats/iq2_xxs", include_str!("../../../shaders/formats/iq2_xxs.wgsl")),
     ("formats/iq2_xs", include_str!("../../../shaders/formats/iq2_xs.wgsl")),
     ("formats/iq2_s", include_str!("../../../shaders/formats/iq2_s.wgsl")),
-    ("iq2xxs_grid", include_str!("../../../shaders/iq2xxs_grid.wgsl")),
-    ("iq2xs_grid", include_str!("../../../shaders/iq2xs_grid.wgsl")),
-    ("iq2s_grid", include_str!("../../../shaders/iq2s_grid.wgsl")),
     ("grid8", include_str!("../../../shaders/grid8.wgsl")),
+    ("formats/iq1_s", include_str!("../../../shaders/formats/iq1_s.wgsl")),
+    ("formats/iq1_m", include_str!("../../../shaders/formats/iq1_m.wgsl")),
 ];
 
 /// The format file of a block type, or `None` for a type the kernels cannot read.
@@ -97,6 +93,8 @@ pub fn format_name(ty: GgmlType) -> Option<&'static str> {
         GgmlType::IQ2_XXS => "formats/iq2_xxs",
         GgmlType::IQ2_XS => "formats/iq2_xs",
         GgmlType::IQ2_S => "formats/iq2_s",
+        GgmlType::IQ1_S => "formats/iq1_s",
+        GgmlType::IQ1_M => "formats/iq1_m",
         GgmlType::MXFP4 => "formats/mxfp4",
         GgmlType::TQ1_0 => "formats/tq1_0",
         GgmlType::TQ2_0 => "formats/tq2_0",
@@ -104,7 +102,60 @@ pub fn format_name(ty: GgmlType) -> Option<&'static str> {
     })
 }
 
+/// The i-quants' grids and sign table (`quant::iq_grids`, the arrays the CPU reads), laid one
+/// after another into one read-only buffer that every weight kernel binds at binding 5: a
+/// grid read from storage is cached like the weights, where a grid held as a private array is
+/// copied into every invocation (on lavapipe that made a grid format's product 10 to 20 times
+/// slower, and on a GPU it spills to local memory). Each: the WGSL constant naming its first
+/// word, and its words.
+fn grid_parts() -> Vec<(&'static str, Vec<u32>)> {
+    use crate::quant::iq_grids::{IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, KSIGNS};
+    vec![
+        ("IQ3XXS_GRID", IQ3XXS_GRID.to_vec()),
+        ("IQ3S_GRID", IQ3S_GRID.to_vec()),
+        // Four sign bytes a word, the first lowest.
+        ("KSIGNS", KSIGNS.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+        ("IQ2XXS_GRID", IQ2XXS_GRID.to_vec()),
+        ("IQ2XS_GRID", IQ2XS_GRID.to_vec()),
+        ("IQ2S_GRID", IQ2S_GRID.to_vec()),
+        // Two entries a word, the even one low.
+        ("IQ1S_GRID", IQ1S_GRID.chunks_exact(2).map(|c| u32::from(c[0]) | (u32::from(c[1]) << 16)).collect()),
+    ]
+}
+
+/// The words of the grid buffer (see [`grid_parts`]).
+pub fn grid_table_words() -> &'static [u32] {
+    static WORDS: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+    WORDS.get_or_init(|| grid_parts().into_iter().flat_map(|(_, words)| words).collect())
+}
+
+/// `#include tables`: the grid buffer's binding, where each table starts, and the accessors
+/// that need more than an index.
+fn tables_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let mut s = String::from(
+            "// The i-quants' grids and sign table, one after another (shaders.rs `grid_parts`, from\n\
+             // quant/iq_grids.rs): bound to every weight kernel.\n\
+             @group(0) @binding(5) var<storage, read> TABLES: array<u32>;\n",
+        );
+        let mut at = 0;
+        for (name, words) in grid_parts() {
+            s += &format!("const {name}: u32 = {at}u;\n");
+            at += words.len();
+        }
+        s += "// The eight signs of a 7-bit index (bit j set: value j negative).\n\
+              fn ksigns(i: u32) -> u32 {\n    return (TABLES[KSIGNS + i / 4u] >> (8u * (i % 4u))) & 0xffu;\n}\n\
+              // Value m (0..8) of IQ1 grid entry e: -1, 0 or 1.\n\
+              fn iq1_value(e: u32, m: u32) -> f32 {\n    return f32((TABLES[IQ1S_GRID + e / 2u] >> (16u * (e % 2u) + 2u * m)) & 3u) - 1.0;\n}\n";
+        s
+    })
+}
+
 fn source(name: &str) -> &'static str {
+    if name == "tables" {
+        return tables_source();
+    }
     SOURCES
         .iter()
         .find(|(n, _)| *n == name)
