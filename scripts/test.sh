@@ -35,6 +35,9 @@ node tests/browser/page.test.mjs "$dist" "$CLINICBENCH_MODEL" tests/fixtures/fam
 # loglikelihoods as the CLI with --lora-scaled; a model given as an adapter refused.
 node tests/browser/lora.test.mjs "$dist" tests/fixtures/families/llama_q4_k_m.gguf tests/fixtures/lora/llama_attn.gguf \
   tests/fixtures/families/qwen2_q5_k_m.gguf target/release/clinicbench
+# A split model in the page: its parts picked together load as the unsplit file answers; a
+# missing part is named, a part of another model refused.
+node tests/browser/split.test.mjs "$dist" tests/fixtures/split tests/fixtures/families/llama_q4_k_m.gguf target/release/clinicbench
 # Clinician review in the page: build, rate by keyboard in both modes, resume, export, agreement
 # equal to `clinicbench review stats`, blinding, hostile output as text.
 node tests/browser/review.test.mjs "$dist" target/release/clinicbench tests/fixtures/families/llama_q4_k_m.gguf \

@@ -264,3 +264,52 @@ fn the_loaded_model_judges_a_review_set_in_the_worker() {
     assert!(matches!(s.start(&request("demo_exam"), None), FromWorker::Started { .. }));
     assert!(matches!(wait(s.judge(&set, "judge", "t", &mut |_| {})), FromWorker::Error { message } if message.contains("task is running")));
 }
+
+/// A split model's parts picked together, in any order: put in order and loaded as one model
+/// (its demo answers equal the unsplit file's, its SHA-256 that of the parts in order); a
+/// missing part named by its file name; two models' parts and a file that is no part refused.
+#[test]
+fn a_split_models_parts_load_together_and_a_missing_one_is_named() {
+    use clinicbench::web::{order_parts, sha256_of_parts, AdapterSource};
+    let part = |name: &str| (name.to_string(), SliceSource(std::fs::read(common::fixture(&format!("split/{name}"))).unwrap()));
+    let names = ["llama-00003-of-00003.gguf", "llama-00001-of-00003.gguf", "llama-00002-of-00003.gguf"];
+    let ordered = order_parts(names.iter().map(|n| part(n)).collect()).unwrap();
+    let order: Vec<&str> = ordered.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(order, ["llama-00001-of-00003.gguf", "llama-00002-of-00003.gguf", "llama-00003-of-00003.gguf"]);
+    let sources: Vec<SliceSource<Vec<u8>>> = ordered.into_iter().map(|(_, s)| s).collect();
+    let sha = sha256_of_parts(&sources).unwrap();
+    let mut whole: Vec<u8> = Vec::new();
+    for s in &sources {
+        whole.extend_from_slice(&s.0);
+    }
+    assert_eq!(sha, sha256_hex(&whole));
+
+    // The parts and the unsplit file answer alike.
+    let run = |s: &mut Session| -> Vec<Option<Vec<f64>>> {
+        assert!(matches!(s.start(&request("demo_exam"), None), FromWorker::Started { .. }));
+        let mut lls = Vec::new();
+        while wait(s.step(&mut |m| {
+            if let FromWorker::Sample { sample, .. } = m {
+                lls.push(sample.loglikelihoods.clone());
+            }
+        })) {}
+        lls
+    };
+    let mut split = Session::new();
+    let none: &[AdapterSource<SliceSource<Vec<u8>>>] = &[];
+    let loaded = wait(split.load_model_adapted("llama-00001-of-00003.gguf", &sha, sources, none, None, "test"));
+    assert!(matches!(loaded, FromWorker::ModelLoaded { .. }), "{loaded:?}");
+    let mut unsplit = Session::new();
+    load(&mut unsplit, "llama_q4_k_m.gguf", std::fs::read(common::fixture("families/llama_q4_k_m.gguf")).unwrap());
+    let (a, b) = (run(&mut split), run(&mut unsplit));
+    assert!(a.len() == 2 && a.iter().all(Option::is_some), "{a:?}");
+    assert_eq!(a, b);
+
+    let err = order_parts(vec![part(names[0]), part(names[1])]).map(|_| ()).unwrap_err();
+    assert!(err.contains("part 2 of 3") && err.contains("llama-00002-of-00003.gguf"), "{err}");
+    let err = order_parts(vec![part(names[1]), part("other-model-00002-of-00003.gguf"), part(names[2]), part(names[2])]).map(|_| ()).unwrap_err();
+    assert!(err.contains("both say they are part"), "{err}");
+    let model = ("llama_q4_k_m.gguf".to_string(), SliceSource(std::fs::read(common::fixture("families/llama_q4_k_m.gguf")).unwrap()));
+    let err = order_parts(vec![part(names[1]), model]).map(|_| ()).unwrap_err();
+    assert!(err.contains("llama_q4_k_m.gguf is not a part"), "{err}");
+}

@@ -249,27 +249,34 @@ mod worker {
         report: Option<GpuReport>,
         /// The LoRA adapters chosen, applied to every model loaded: name, bytes, SHA-256, scale.
         adapters: Vec<(String, Blob, String, f32)>,
-        /// The model last loaded (name, bytes, SHA-256, where from), reloaded when the
-        /// adapters change.
-        model: Option<(String, Blob, String, String)>,
+        /// The model last loaded (name, bytes of each part, SHA-256, where from), reloaded when
+        /// the adapters change.
+        model: Option<(String, Vec<Blob>, String, String)>,
+        /// The parts of a split model picked together, until they are all here.
+        parts: Vec<(String, Blob)>,
     }
 
     impl Worker {
         /// Loads a model from `blob` on the backend `place_model` chooses. `sha256` when the
         /// caller has it already.
-        async fn load(&mut self, name: &str, blob: Blob, sha256: Option<String>, from: &str) {
+        async fn load(&mut self, name: &str, blobs: Vec<Blob>, sha256: Option<String>, from: &str) {
             let mut placement = web::place_model(self.choice, self.report.as_ref());
-            if let Err(message) = web::check_browser_model_size(name, blob.size() as u64, placement.webgpu) {
+            let size: f64 = blobs.iter().map(Blob::size).sum();
+            if let Err(message) = web::check_browser_model_size(name, size as u64, placement.webgpu) {
                 return error(message);
             }
-            let small = blob.size() <= FORWARD_CHECK_BYTES;
-            let sha256 = match sha256.map_or_else(|| sha256_of_blob(&blob), Ok) {
+            // A small model in one file is also run once on WebGPU against the CPU (below).
+            let single = (blobs.len() == 1).then(|| blobs[0].clone()).filter(|b| b.size() <= FORWARD_CHECK_BYTES);
+            let mut sources = Vec::with_capacity(blobs.len());
+            for blob in &blobs {
+                match BlobSource::new(blob.clone()) {
+                    Ok(s) => sources.push(s),
+                    Err(message) => return error(message),
+                }
+            }
+            let sha256 = match sha256.map_or_else(|| web::sha256_of_parts(&sources).map_err(|e| e.to_string()), Ok) {
                 Ok(s) => s,
                 Err(e) => return error(format!("{name}: {e}")),
-            };
-            let source = match BlobSource::new(blob.clone()) {
-                Ok(s) => s,
-                Err(message) => return error(message),
             };
             let gpu = if placement.webgpu {
                 match open_gpu().await {
@@ -289,8 +296,8 @@ mod worker {
                     Err(message) => return error(message),
                 }
             }
-            self.model = Some((name.to_string(), blob.clone(), sha256.clone(), from.to_string()));
-            let mut msg = self.session.load_model_adapted(name, &sha256, source, &adapters, gpu, &placement.reason).await;
+            self.model = Some((name.to_string(), blobs, sha256.clone(), from.to_string()));
+            let mut msg = self.session.load_model_adapted(name, &sha256, sources, &adapters, gpu, &placement.reason).await;
             if let FromWorker::ModelLoaded { source, memory_bytes, .. } = &mut msg {
                 *source = from.into();
                 *memory_bytes = wasm_memory_bytes();
@@ -298,7 +305,7 @@ mod worker {
             let loaded = matches!(msg, FromWorker::ModelLoaded { .. });
             post(&msg);
             // A small model's whole forward pass on this adapter against the CPU.
-            if loaded && small && self.report.as_ref().is_some_and(|r| r.adapter.is_some()) {
+            if let Some(blob) = single.filter(|_| loaded && self.report.as_ref().is_some_and(|r| r.adapter.is_some())) {
                 if let Ok(bytes) = bytes_of(&blob).await {
                     let report = gpu_report(Some((name.to_string(), bytes))).await;
                     post(&FromWorker::GpuReport(report.clone()));
@@ -309,8 +316,8 @@ mod worker {
 
         /// Loads the last model again (with the adapters as they are now), if there is one.
         async fn reload(&mut self) {
-            if let Some((name, blob, sha256, from)) = self.model.clone() {
-                self.load(&name, blob, Some(sha256), &from).await;
+            if let Some((name, blobs, sha256, from)) = self.model.clone() {
+                self.load(&name, blobs, Some(sha256), &from).await;
             }
         }
 
@@ -318,7 +325,7 @@ mod worker {
             match msg {
                 ToWorker::ChooseBackend { backend } => self.choice = backend,
                 ToWorker::LoadKept { sha256 } => match opfs::file(&web::kept_model_name(&sha256)).await {
-                    Ok(Some(blob)) => self.load("kept model", blob, None, "browser storage").await,
+                    Ok(Some(blob)) => self.load("kept model", vec![blob], None, "browser storage").await,
                     Ok(None) => error("no model with that SHA-256 is kept in this browser"),
                     Err(message) => error(message),
                 },
@@ -336,7 +343,28 @@ mod worker {
                             Err(message) => return error(format!("{file_name}: {message}")),
                         }
                     }
-                    self.load(&file_name, file, sha256, "file").await
+                    self.load(&file_name, vec![file], sha256, "file").await
+                }
+                ToWorker::ModelPart { file_name } => match file {
+                    Some(file) => self.parts.push((file_name, file)),
+                    None => error("no model part came with the message"),
+                },
+                ToWorker::LoadModelParts => {
+                    let mut picked = Vec::with_capacity(self.parts.len());
+                    for (name, blob) in std::mem::take(&mut self.parts) {
+                        match BlobSource::new(blob.clone()) {
+                            Ok(source) => picked.push((name, (blob, source))),
+                            Err(message) => return error(message),
+                        }
+                    }
+                    // Ordered by what each part says it is; the sources go, the blobs stay.
+                    let peek: Vec<(String, &BlobSource)> = picked.iter().map(|(n, (_, s))| (n.clone(), s)).collect();
+                    let order = match web::order_parts(peek) {
+                        Ok(o) => o.into_iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                        Err(message) => return error(message),
+                    };
+                    let blobs: Vec<Blob> = order.iter().filter_map(|n| picked.iter().find(|(p, _)| p == n).map(|(_, (b, _))| b.clone())).collect();
+                    self.load(&order[0], blobs, None, "file").await
                 }
                 ToWorker::AddAdapter { file_name, scale } => {
                     let Some(file) = file else { return error("no adapter file came with the message") };
@@ -361,7 +389,7 @@ mod worker {
                     let name = url.rsplit('/').next().unwrap_or(&url).to_string();
                     let kept = web::kept_url_name(&url);
                     if let Ok(Some(blob)) = opfs::file(&kept).await {
-                        return self.load(&name, blob, None, "browser storage").await;
+                        return self.load(&name, vec![blob], None, "browser storage").await;
                     }
                     let webgpu = web::place_model(self.choice, self.report.as_ref()).webgpu;
                     let blob = match fetch_blob(&url, webgpu).await {
@@ -377,7 +405,7 @@ mod worker {
                         Ok(()) => opfs::write(&web::kept_model_name(&sha256), &blob).await,
                         Err(e) => Err(e),
                     };
-                    self.load(&name, blob, Some(sha256), "url").await;
+                    self.load(&name, vec![blob], Some(sha256), "url").await;
                     if let Err(message) = kept_ok {
                         error(format!("{name} loaded but was not kept for the next visit: {message}"));
                     }
@@ -419,7 +447,7 @@ mod worker {
     /// The worker's one loop: the GPU check first, then messages in order; while a task runs,
     /// a document whenever no message waits.
     async fn serve(mut inbox: UnboundedReceiver<(ToWorker, Option<Blob>)>) {
-        let mut w = Worker { session: Session::new(), choice: BackendChoice::Auto, report: None, adapters: Vec::new(), model: None };
+        let mut w = Worker { session: Session::new(), choice: BackendChoice::Auto, report: None, adapters: Vec::new(), model: None, parts: Vec::new() };
         let report = gpu_report(None).await;
         post(&FromWorker::GpuReport(report.clone()));
         w.report = Some(report);

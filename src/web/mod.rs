@@ -35,6 +35,12 @@ pub enum ToWorker {
     LoadUrl { url: String },
     /// Load a model kept in OPFS, by its SHA-256.
     LoadKept { sha256: String },
+    /// One file of a model split into parts (its bytes come with the message), held until
+    /// `LoadModelParts`.
+    ModelPart { file_name: String },
+    /// Load the model whose parts came in `ModelPart` messages, in whatever order they were
+    /// picked (a missing part is named).
+    LoadModelParts,
     /// Apply the LoRA adapter whose bytes come with the message at `scale` (times its alpha /
     /// rank, as llama.cpp), beside those already chosen: the loaded model is reloaded with
     /// them, and every model loaded later gets them too.
@@ -401,17 +407,64 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// SHA-256 of a source read 16 MiB at a time: a model file is never whole in memory.
 pub fn sha256_of<S: ByteSource>(source: &S) -> std::io::Result<String> {
+    sha256_of_parts(std::slice::from_ref(source))
+}
+
+/// SHA-256 of the parts of a split model one after another (what the CLI records for one).
+pub fn sha256_of_parts<S: ByteSource>(parts: &[S]) -> std::io::Result<String> {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
     let mut buf = vec![0u8; 16 << 20];
-    let mut offset = 0u64;
-    while offset < source.len() {
-        let n = (buf.len() as u64).min(source.len() - offset) as usize;
-        source.read_at(offset, &mut buf[..n])?;
-        hasher.update(&buf[..n]);
-        offset += n as u64;
+    for source in parts {
+        let mut offset = 0u64;
+        while offset < source.len() {
+            let n = (buf.len() as u64).min(source.len() - offset) as usize;
+            source.read_at(offset, &mut buf[..n])?;
+            hasher.update(&buf[..n]);
+            offset += n as u64;
+        }
     }
     Ok(hex(&hasher.finalize()))
+}
+
+/// The files of a split model picked together, in part order (`split.no`), or a message that
+/// says what is missing or wrong: which part by its file name (gguf-split's
+/// `NAME-0000k-of-0000N.gguf`), a file that is no part, or two files claiming one part. One
+/// file is returned as it is (a split model's first part alone is then refused when opened).
+pub fn order_parts<S: ByteSource>(files: Vec<(String, S)>) -> Result<Vec<(String, S)>, String> {
+    if files.len() <= 1 {
+        return Ok(files);
+    }
+    let mut numbered = Vec::with_capacity(files.len());
+    let mut count = None;
+    for (name, source) in files {
+        let part = Gguf::open(&source).map_err(|e| format!("{name}: {e}")).and_then(|g| crate::gguf::split::part_of(&g).map_err(|e| format!("{name}: {e}")))?;
+        let Some((no, n)) = part else {
+            return Err(format!("{name} is not a part of a split model (no split.count), and several files were given"));
+        };
+        match count {
+            None => count = Some(n),
+            Some(c) if c != n => return Err(format!("{name} is a part of {n}, another file a part of {c}: parts of two models?")),
+            Some(_) => {}
+        }
+        numbered.push((no, name, source));
+    }
+    numbered.sort_by_key(|(no, _, _)| *no);
+    let count = count.unwrap_or(0);
+    if let Some(w) = numbered.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!("{} and {} both say they are part {} of {count}", w[0].1, w[1].1, w[0].0 + 1));
+    }
+    let first = numbered.iter().find(|(no, _, _)| *no == 0).map(|(_, name, _)| name.clone());
+    for k in 0..count {
+        if !numbered.iter().any(|(no, _, _)| *no == k) {
+            let wanted = first.as_deref().and_then(|f| crate::gguf::split::part_name(f, k + 1, count));
+            return Err(match wanted {
+                Some(file) => format!("part {} of {count} of the model is missing: {file}", k + 1),
+                None => format!("part {} of {count} of the model is missing", k + 1),
+            });
+        }
+    }
+    Ok(numbered.into_iter().map(|(_, name, source)| (name, source)).collect())
 }
 
 fn hex(digest: &[u8]) -> String {
@@ -438,15 +491,16 @@ impl Session {
         gpu: Option<Gpu>,
         backend_reason: &str,
     ) -> FromWorker {
-        self.load_model_adapted::<S, S>(file_name, sha256, source, &[], gpu, backend_reason).await
+        self.load_model_adapted::<S, S>(file_name, sha256, vec![source], &[], gpu, backend_reason).await
     }
 
-    /// [`Session::load_model`] with LoRA adapters applied over the model.
+    /// [`Session::load_model`] for a model in one file or split into `parts` (in order, see
+    /// [`order_parts`]), with LoRA adapters applied over it.
     pub async fn load_model_adapted<S: ByteSource, A: ByteSource>(
         &mut self,
         file_name: &str,
         sha256: &str,
-        source: S,
+        parts: Vec<S>,
         adapters: &[AdapterSource<A>],
         gpu: Option<Gpu>,
         backend_reason: &str,
@@ -455,7 +509,7 @@ impl Session {
         self.runner = None;
         self.running_task = None;
         let fail = |e: &dyn std::fmt::Display| FromWorker::Error { message: format!("{file_name}: {e}") };
-        let g = match Gguf::open(source) {
+        let g = match Gguf::open_parts(parts) {
             Ok(g) => g,
             Err(e) => return fail(&e),
         };

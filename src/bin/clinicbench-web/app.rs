@@ -3,7 +3,7 @@
 
 use super::benchmark::{first_task, task_takes_a_file, use_data, BenchmarkSection};
 use super::compare::CompareSection;
-use super::model::{load_model_file, InterruptedRun, ModelSection};
+use super::model::{load_model_files, InterruptedRun, ModelSection};
 use super::results::{page_report, ResultsSection};
 use super::review::ReviewWorkspace;
 use super::run::RunSection;
@@ -30,11 +30,14 @@ fn take_dropped_files(page: Page, keep_model: RwSignal<bool>) {
     let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) else { return };
     let drop = gloo_events::EventListener::new_with_options(&body, "drop", gloo_events::EventListenerOptions::enable_prevent_default(), move |ev| {
         ev.prevent_default();
-        let file = wasm_bindgen::JsCast::dyn_ref::<web_sys::DragEvent>(ev).and_then(|d| d.data_transfer()).and_then(|d| d.files()).and_then(|l| l.get(0));
-        let Some(file) = file else { return };
+        let list = wasm_bindgen::JsCast::dyn_ref::<web_sys::DragEvent>(ev).and_then(|d| d.data_transfer()).and_then(|d| d.files());
+        let files: Vec<web_sys::File> = list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default();
+        let Some(file) = files.first().cloned() else { return };
         if file.name().to_lowercase().ends_with(".gguf") {
+            // Several .gguf files dropped together are a split model's parts.
             if !page.busy.get_untracked() && !page.running.get_untracked() {
-                load_model_file(page, file, keep_model.get_untracked());
+                let models: Vec<web_sys::File> = files.into_iter().filter(|f| f.name().to_lowercase().ends_with(".gguf")).collect();
+                load_model_files(page, models, keep_model.get_untracked());
             }
         } else if task_takes_a_file(page) {
             use_data(page, Some(file));

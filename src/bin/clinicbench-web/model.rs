@@ -14,9 +14,21 @@ fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
 }
 
-/// Sends a model file to the worker (`keep`: also into this browser's storage).
-pub fn load_model_file(page: Page, file: web_sys::File, keep: bool) {
+/// Sends a model file to the worker (`keep`: also into this browser's storage); several files
+/// are the parts of a split model, put in order by the worker (which names a missing one; a
+/// split model is not kept).
+pub fn load_model_files(page: Page, mut files: Vec<web_sys::File>, keep: bool) {
     page.error.set(None);
+    if files.len() > 1 {
+        page.busy.set(true);
+        page.status.set(format!("Loading a model in {} parts…", files.len()));
+        for file in &files {
+            send(&ToWorker::ModelPart { file_name: file.name() }, Some(file));
+        }
+        send(&ToWorker::LoadModelParts, None);
+        return;
+    }
+    let Some(file) = files.pop() else { return };
     page.busy.set(true);
     page.status.set(format!("Loading {}…", file.name()));
     send(&ToWorker::LoadModel { file_name: file.name(), keep }, Some(&file));
@@ -35,9 +47,7 @@ pub fn ModelSection(keep_model: RwSignal<bool>) -> impl IntoView {
         send(&ToWorker::LoadUrl { url: DEMO_MODEL.into() }, None);
     };
     let load_file = move |ev: leptos::ev::Event| {
-        if let Some(file) = super::files::picked(&ev).into_iter().next() {
-            load_model_file(page, file, keep_model.get_untracked());
-        }
+        load_model_files(page, super::files::picked(&ev), keep_model.get_untracked());
     };
     // LoRA adapters: applied to the loaded model at once (it reloads) and to any model loaded
     // after; the card lists what is applied.
@@ -83,7 +93,7 @@ pub fn ModelSection(keep_model: RwSignal<bool>) -> impl IntoView {
             <h2>"Model"</h2>
             <div class="row">
                 <button id="load-demo" on:click=load_demo disabled=idle>"Load the demo model (Gemma 3 270M)"</button>
-                <label>"or a GGUF file " <input type="file" id="model-file" data-testid="model-file" accept=".gguf" on:change=load_file disabled=idle/></label>
+                <label>"or a GGUF file " <input type="file" id="model-file" data-testid="model-file" accept=".gguf" multiple on:change=load_file disabled=idle/></label>
                 <label><input type="checkbox" id="keep-model" on:change=move |ev| keep_model.set(event_target_checked(&ev))/>" keep it in this browser for next time"</label>
             </div>
             <div class="row">
