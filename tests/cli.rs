@@ -229,6 +229,30 @@ fn eval_with_the_chat_template_needs_one() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// A chat template is a program from the model file: one that loops forever or doubles a
+/// string is stopped with a message naming what it did, and the run fails cleanly.
+#[test]
+fn hostile_chat_templates_are_stopped_with_a_message() {
+    let model = std::fs::read(common::fixture("families/llama_q4_k_m.gguf")).unwrap();
+    let dir = std::env::temp_dir().join(format!("clinicbench-hostile-template-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let doubling = format!("{{% set s = 'x' %}}{}{{{{ s }}}}", "{% set s = s ~ s %}".repeat(40));
+    let forever = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}".to_string();
+    for (name, template, said) in [("doubling", doubling, "made more than 32 MiB"), ("forever", forever, "ran too long")] {
+        let file = dir.join(format!("{name}.gguf"));
+        std::fs::write(&file, common::with_chat_template(&model, &template)).unwrap();
+        let out = dir.join(name);
+        let res = run(
+            &["eval", "--model", file.to_str().unwrap(), "--task", "demo_yesno", "--data-root", "/nonexistent", "--backend", "cpu", "--chat-template", "--limit", "1", "--out", out.to_str().unwrap()],
+            "",
+        );
+        assert_ne!(res.status.code(), Some(0), "{name}");
+        assert!(res.status.code().is_some(), "{name}: killed by a signal");
+        assert!(stderr(&res).contains(said), "{name}: {}", stderr(&res));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn demo_sets_run_without_a_data_root() {
     let Some(model) = common::real_model() else { return };

@@ -313,3 +313,25 @@ fn a_split_models_parts_load_together_and_a_missing_one_is_named() {
     let err = order_parts(vec![part(names[1]), model]).map(|_| ()).unwrap_err();
     assert!(err.contains("llama_q4_k_m.gguf is not a part"), "{err}");
 }
+
+/// The page's worker meets a chat template that doubles a string as the CLI does: the task
+/// ends with the template's message, and the model stays loaded for the next run.
+#[test]
+fn a_hostile_chat_template_is_a_message_in_the_page() {
+    let model = std::fs::read(common::fixture("families/llama_q4_k_m.gguf")).unwrap();
+    let doubling = format!("{{% set s = 'x' %}}{}{{{{ s }}}}", "{% set s = s ~ s %}".repeat(40));
+    let mut s = Session::new();
+    assert!(matches!(load(&mut s, "hostile.gguf", common::with_chat_template(&model, &doubling)), FromWorker::ModelLoaded { .. }));
+    let mut req = request("demo_yesno");
+    req.chat_template = true;
+    assert!(matches!(s.start(&req, None), FromWorker::Started { .. }));
+    let mut out = vec![];
+    while wait(s.step(&mut |m| out.push(m))) {}
+    let said: Vec<String> = out.iter().filter_map(|m| match m { FromWorker::Error { message } => Some(message.clone()), _ => None }).collect();
+    assert!(said.iter().any(|m| m.contains("made more than 32 MiB")), "{out:?}");
+    // Without the template the same model runs.
+    assert!(matches!(s.start(&request("demo_yesno"), None), FromWorker::Started { .. }));
+    let mut out = vec![];
+    while wait(s.step(&mut |m| out.push(m))) {}
+    assert!(out.iter().any(|m| matches!(m, FromWorker::Finished { .. })), "{out:?}");
+}

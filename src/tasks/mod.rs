@@ -35,8 +35,9 @@ pub enum TaskError {
     BadRow(BadRow),
     #[error("task {task}: the prompt template does not render for document {doc_id}: {problem}")]
     Template { task: String, doc_id: usize, problem: String },
-    #[error("task {task}, document {doc_id}: {source}")]
-    Engine { task: String, doc_id: usize, source: EngineError },
+    // The engine's message is part of this one (not a `source`, which would print it twice).
+    #[error("task {task}, document {doc_id}: {error}")]
+    Engine { task: String, doc_id: usize, error: EngineError },
     #[error("task {task}: {problem}")]
     Metric { task: String, problem: String },
 }

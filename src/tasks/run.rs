@@ -308,13 +308,13 @@ impl TaskRunner {
             let messages = prompter.messages(doc, doc_id, &examples)?;
             let shown = engine
                 .render_chat(&messages)
-                .map_err(|source| TaskError::Engine { task: spec.name.clone(), doc_id, source })?;
+                .map_err(|error| TaskError::Engine { task: spec.name.clone(), doc_id, error })?;
             (shown, Some(messages))
         } else {
             (prompter.context(doc, doc_id, &examples)?, None)
         };
         on_event(Event::Prompt { doc_id, prompt: &context });
-        let engine_err = |source| TaskError::Engine { task: spec.name.clone(), doc_id, source };
+        let engine_err = |error| TaskError::Engine { task: spec.name.clone(), doc_id, error };
         let mut sample = Sample::new(&spec.name, doc_id, &doc.native_id, context.clone(), target);
         if gold_is_choice(spec) {
             sample.choices = spec.choices.clone();

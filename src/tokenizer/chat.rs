@@ -16,6 +16,13 @@ pub(crate) const TEMPLATE_FUEL: u64 = 20_000_000;
 /// The most text a chat template may write (or one string method make): prompts are a context
 /// window of text, far below this.
 pub(crate) const MAX_TEMPLATE_OUTPUT: usize = 16 << 20;
+/// The most data one render may make, counted as it is made and never given back: every
+/// string and sequence an operator (`~`, `+`, `*`, slicing), a `{% set %}` capture, a filter,
+/// function or method makes, and every item written when a list is displayed, joined or
+/// serialized (the patch in `vendor/minijinja`). Fuel alone cannot stop `{% set s = s ~ s %}`:
+/// forty steps of it make a terabyte. A real prompt, and the copies a template makes of it,
+/// are far below this.
+pub(crate) const TEMPLATE_DATA_BUDGET: usize = 32 << 20;
 
 /// The rendered text, refused once it would pass [`MAX_TEMPLATE_OUTPUT`] bytes.
 struct BoundedOutput(Vec<u8>);
@@ -34,8 +41,9 @@ impl std::io::Write for BoundedOutput {
 }
 
 /// Renders `template`. `messages` are `(role, content)` pairs. The template is a program from
-/// the model file: it runs at most [`TEMPLATE_FUEL`] steps and writes at most
-/// [`MAX_TEMPLATE_OUTPUT`] bytes, and is stopped with a message otherwise.
+/// the model file: it runs at most [`TEMPLATE_FUEL`] steps, writes at most
+/// [`MAX_TEMPLATE_OUTPUT`] bytes and makes at most [`TEMPLATE_DATA_BUDGET`] bytes of data, and
+/// is stopped with a message otherwise.
 pub(crate) fn render(
     template: &str,
     messages: &[(&str, &str)],
@@ -43,6 +51,8 @@ pub(crate) fn render(
     bos_token: &str,
     eos_token: &str,
 ) -> Result<String, String> {
+    // Parsing and rendering both run under the budget (constant folding makes strings too).
+    let _budget = minijinja::set_thread_budget(Some(TEMPLATE_DATA_BUDGET));
     let mut env = Environment::new();
     env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_trim_blocks(true);
@@ -71,6 +81,10 @@ pub(crate) fn render(
         Err(e) if e.kind() == ErrorKind::OutOfFuel => {
             Err(format!("the chat template ran too long (more than {TEMPLATE_FUEL} steps) and was stopped"))
         }
+        Err(e) if e.kind() == ErrorKind::OutOfMemory => Err(format!(
+            "the chat template made more than {} MiB of text and data and was stopped",
+            TEMPLATE_DATA_BUDGET >> 20
+        )),
         Err(e) if e.kind() == ErrorKind::WriteFailure => {
             Err(format!("the chat template wrote more than {} MiB and was stopped", MAX_TEMPLATE_OUTPUT >> 20))
         }
@@ -534,7 +548,7 @@ mod tests {
         let loops = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
         let e = render(loops, &[], false, "", "").unwrap_err();
         assert!(e.contains("ran too long"), "{e}");
-        let writes = "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}";
+        let writes = "{% set s = 'x' * 1000 %}{% for i in range(100000) %}{{ s }}{% endfor %}";
         let e = render(writes, &[], false, "", "").unwrap_err();
         assert!(e.contains("wrote more than 16 MiB"), "{e}");
         let replace = "{{ ('x' * 100000).replace('x', 'y' * 100000) }}";
@@ -544,6 +558,38 @@ mod tests {
         assert!(render(between, &[], false, "", "").unwrap_err().contains("more than the 16 MiB"));
         let join = "{{ ('y' * 100000).join(['a'] * 1000) }}";
         assert!(render(join, &[], false, "", "").unwrap_err().contains("more than the 16 MiB"));
+        // Strings and lists that double each step: forty steps would make a terabyte.
+        // (A `{% set %}` inside a loop does not outlive its iteration, as in jinja2: the loops
+        // carry their state in a namespace, or the steps are written out.)
+        let steps = |step: &str, n: usize| step.repeat(n);
+        let concat = format!("{{% set s = 'x' %}}{}{{{{ s|length }}}}", steps("{% set s = s ~ s %}", 40));
+        let plus = format!("{{% set s = 'x' %}}{}{{{{ s|length }}}}", steps("{% set s = s + s %}", 40));
+        let captures = format!("{{% set s = 'x' %}}{}{{{{ s|length }}}}", steps("{% set s %}{{ s }}{{ s }}{% endset %}", 40));
+        let lists = format!("{{% set l = ['x' * 1000] %}}{}{{{{ l|join|length }}}}", steps("{% set l = l + l %}", 40));
+        let doublings = [
+            concat.as_str(),
+            plus.as_str(),
+            captures.as_str(),
+            lists.as_str(),
+            "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+            "{% macro grow(s, n) %}{% if n %}{{ grow(s ~ s, n - 1) }}{% else %}{{ s|length }}{% endif %}{% endmacro %}{{ grow('x', 40) }}",
+            "{% set l = ['x' * 1000000] * 100000 %}{{ l|join|length }}",
+            "{% set ns = namespace(l=['x' * 1000000]) %}{% for i in range(100) %}{% set ns.l = ns.l + [ns.l[-1] ~ 'y'] %}{% endfor %}{{ ns.l|length }}",
+            "{% set l = ['x' * 1000000] * 1000 %}{{ (l|string)|length }}",
+            "{% set l = ['x' * 1000000] * 1000 %}{{ (l|tojson)|length }}",
+            "{% set s = 'x' * 10000 %}{{ s|replace('', s)|length }}",
+            "{% set s = 'x\\n' * 100000 %}{{ s|indent(100000)|length }}",
+            "{{ ('%' ~ (2 ** 40) ~ 's')|format('x')|length }}",
+            "{% set ns = namespace(d={}) %}{% set s = 'x' * 1000000 %}{% for i in range(100) %}{% set ns.d = dict(ns.d, **{i|string: s ~ i}) %}{% endfor %}{{ ns.d|length }}",
+        ];
+        for t in doublings {
+            let started = std::time::Instant::now();
+            let e = render(t, &[], false, "", "").expect_err(t);
+            assert!(e.contains("made more than 32 MiB"), "{t}: {e}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "{t}: {:?}", started.elapsed());
+        }
+        // The budget is the render's: the next render starts with all of it.
+        assert_eq!(render("{{ ('x' * 1000000)|length }}", &[], false, "", "").unwrap(), "1000000");
         // A long conversation in a real template's shape renders.
         let turns: Vec<(&str, &str)> = (0..200).map(|i| if i % 2 == 0 { ("user", "How much aspirin?") } else { ("assistant", "75 mg daily.") }).collect();
         let chatml = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";

@@ -114,6 +114,24 @@ impl GgufWriter {
 }
 
 
+/// `model` (a GGUF file without a chat template, alignment 32) with `template` as its
+/// `tokenizer.chat_template`: the key is written first among the metadata, padded with trailing
+/// spaces to a multiple of the alignment, so the tensor data keeps its offsets.
+pub fn with_chat_template(model: &[u8], template: &str) -> Vec<u8> {
+    let mut kv = vec![];
+    gguf_string(&mut kv, "tokenizer.chat_template");
+    kv.extend(8u32.to_le_bytes()); // a string
+    let fixed = kv.len() + 8 + template.len();
+    let text = format!("{template}{}", " ".repeat(fixed.next_multiple_of(32) - fixed));
+    gguf_string(&mut kv, &text);
+    let n_kv = u64::from_le_bytes(model[16..24].try_into().unwrap());
+    let mut out = model[..16].to_vec();
+    out.extend((n_kv + 1).to_le_bytes());
+    out.extend(kv);
+    out.extend(&model[24..]);
+    out
+}
+
 /// Runs the `clinicbench` binary with `args`, feeding `stdin`.
 pub fn run_cli(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_clinicbench"))

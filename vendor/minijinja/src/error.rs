@@ -139,6 +139,9 @@ pub enum ErrorKind {
     /// An unknown block was called
     #[cfg(feature = "multi_template")]
     UnknownBlock,
+    /// The render made more data than the thread's budget allows (ClinicBench patch,
+    /// `budget.rs`).
+    OutOfMemory,
 }
 
 impl ErrorKind {
@@ -170,6 +173,7 @@ impl ErrorKind {
             ErrorKind::InvalidDelimiter => "invalid custom delimiters",
             #[cfg(feature = "multi_template")]
             ErrorKind::UnknownBlock => "unknown block",
+            ErrorKind::OutOfMemory => "template made too much data",
         }
     }
 }
@@ -393,6 +397,10 @@ impl From<ErrorKind> for Error {
 
 impl From<fmt::Error> for Error {
     fn from(_: fmt::Error) -> Self {
+        // ClinicBench patch: a write refused by the render's budget says so.
+        if crate::budget::is_spent() {
+            return crate::budget::spent_error();
+        }
         Error::new(ErrorKind::WriteFailure, "formatting failed")
     }
 }

@@ -275,6 +275,14 @@ mod builtins {
     ) -> Result<Value, Error> {
         let safety_aware = !matches!(state.auto_escape(), AutoEscape::None)
             && (value.is_safe() || from.is_safe() || to.is_safe());
+        // ClinicBench patch: the result's size is charged before it is made (`budget.rs`);
+        // an empty `from` matches between every two characters.
+        let matches = value.as_str().matches(from.as_str()).count();
+        ok!(crate::budget::spend(
+            matches
+                .saturating_mul(to.as_str().len())
+                .saturating_add(value.as_str().len())
+        ));
 
         if safety_aware {
             let output = value
@@ -467,19 +475,23 @@ mod builtins {
         value: &Value,
         joiner: Option<StringInput<'_>>,
     ) -> Result<Value, Error> {
-        fn join_plain(iter: impl Iterator<Item = Value>, joiner: &str) -> String {
+        fn join_plain(iter: impl Iterator<Item = Value>, joiner: &str) -> Result<String, Error> {
             let mut output = String::new();
             for (idx, item) in iter.enumerate() {
+                // ClinicBench patch: each item and joiner written is charged (`budget.rs`).
+                ok!(crate::budget::spend(
+                    joiner.len().saturating_add(crate::budget::item_cost(&item))
+                ));
                 if idx > 0 {
                     output.push_str(joiner);
                 }
                 if let Some(string) = item.as_str() {
                     output.push_str(string);
                 } else {
-                    write!(output, "{item}").ok();
+                    output.push_str(&ok!(crate::budget::display(&item)));
                 }
             }
-            output
+            Ok(output)
         }
 
         fn join_safe(
@@ -489,6 +501,9 @@ mod builtins {
         ) -> Result<String, Error> {
             let mut output = String::new();
             for (idx, item) in iter.enumerate() {
+                ok!(crate::budget::spend(
+                    joiner.len().saturating_add(crate::budget::item_cost(&item))
+                ));
                 if idx > 0 {
                     output.push_str(joiner);
                 }
@@ -511,7 +526,7 @@ mod builtins {
         }));
 
         if matches!(state.auto_escape(), AutoEscape::None) {
-            return Ok(Value::from(join_plain(iter, joiner_str)));
+            return Ok(Value::from(ok!(join_plain(iter, joiner_str))));
         }
 
         if joiner.as_ref().is_some_and(StringInput::is_safe) {
@@ -534,7 +549,7 @@ mod builtins {
                 &joiner
             ))))
         } else {
-            Ok(Value::from(join_plain(items.into_iter(), joiner_str)))
+            Ok(Value::from(ok!(join_plain(items.into_iter(), joiner_str))))
         }
     }
 
@@ -976,7 +991,8 @@ mod builtins {
         Ok(if value.kind() == ValueKind::String {
             value.clone()
         } else {
-            value.to_string().into()
+            // ClinicBench patch: charged as it is written (`budget.rs`).
+            ok!(crate::budget::display(value)).into()
         })
     }
 
@@ -1147,17 +1163,22 @@ mod builtins {
             },
         };
         ok!(args.assert_all_used());
+        // ClinicBench patch: the JSON is charged as it is written (`budget.rs`).
+        let mut out = crate::budget::ChargedBytes::default();
         if let Some(indent) = indent {
-            let mut out = Vec::<u8>::new();
+            ok!(crate::budget::spend(indent));
             let indentation = " ".repeat(indent);
             let formatter = serde_json::ser::PrettyFormatter::with_indent(indentation.as_bytes());
             let mut s = serde_json::Serializer::with_formatter(&mut out, formatter);
             serde::Serialize::serialize(&value, &mut s)
-                .map(|_| unsafe { String::from_utf8_unchecked(out) })
         } else {
-            serde_json::to_string(&value)
+            serde::Serialize::serialize(&value, &mut serde_json::Serializer::new(&mut out))
         }
+        .map(|_| unsafe { String::from_utf8_unchecked(out.0) })
         .map_err(|err| {
+            if crate::budget::is_spent() {
+                return crate::budget::spent_error();
+            }
             Error::new(ErrorKind::InvalidOperation, "cannot serialize to JSON").with_source(err)
         })
         .map(|s| {
@@ -1231,6 +1252,13 @@ mod builtins {
         ok!(kwargs.assert_all_used());
 
         let input = strip_trailing_newline(value.as_str());
+        // ClinicBench patch: the result's size is charged before it is made (`budget.rs`).
+        let lines = input.matches('\n').count().saturating_add(1);
+        ok!(crate::budget::spend(
+            lines
+                .saturating_mul(width.saturating_add(1))
+                .saturating_add(input.len())
+        ));
         let indent_with = " ".repeat(width);
         let mut output = String::new();
         let mut iterator = input.split('\n');
@@ -1814,8 +1842,11 @@ mod builtins {
     ///
     /// This is useful for debugging as it better shows what's inside an object.
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
-    pub fn pprint(value: &Value) -> String {
-        format!("{value:#?}")
+    pub fn pprint(value: &Value) -> Result<String, Error> {
+        // ClinicBench patch: charged as it is written (`budget.rs`).
+        let mut out = crate::budget::ChargedString::default();
+        ok!(write!(out, "{value:#?}").map_err(crate::budget::fmt_error));
+        Ok(out.0)
     }
 
     /// Apply the given values to a [printf-style] format string.

@@ -160,6 +160,13 @@ struct FormatSpec {
 impl FormatSpec {
     // Format the given value according to this spec
     fn format(&self, val: &Value) -> Result<String, Error> {
+        // ClinicBench patch: a width or precision is charged before it is padded to
+        // (`budget.rs`), and a value's text as it is written.
+        ok!(crate::budget::spend(
+            self.width
+                .unwrap_or(0)
+                .saturating_add(self.precision.unwrap_or(0))
+        ));
         if let Ok(boolean) = bool::try_from(val.clone()) {
             self.format_bool(boolean)
         } else if let Some((number, is_negative)) = Self::cast_to_abs_integer(val) {
@@ -167,7 +174,7 @@ impl FormatSpec {
         } else if let Ok(fp) = f64::try_from(val.clone()) {
             self.format_float(fp)
         } else {
-            self.format_str(val.to_string())
+            self.format_str(ok!(crate::budget::display(val)))
         }
     }
 

@@ -207,6 +207,7 @@
 #[macro_use]
 mod macros;
 
+mod budget;
 mod compiler;
 mod defaults;
 mod environment;
@@ -234,6 +235,7 @@ pub use loader::path_loader;
 mod debug;
 
 pub use self::defaults::{default_auto_escape_callback, escape_formatter};
+pub use self::budget::{set_thread_budget, BudgetGuard};
 pub use self::environment::Environment;
 pub use self::error::{Error, ErrorKind};
 pub use self::expression::Expression;

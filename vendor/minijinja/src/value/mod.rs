@@ -1871,6 +1871,10 @@ impl Serialize for Value {
                     let mut seq = ok!(serializer.serialize_seq(o.enumerator_len()));
                     if let Some(iter) = o.try_iter() {
                         for item in iter {
+                            // ClinicBench patch: each item written is charged (`budget.rs`).
+                            if crate::budget::spend(crate::budget::item_cost(&item)).is_err() {
+                                return Err(serde::ser::Error::custom(crate::budget::spent_error()));
+                            }
                             ok!(seq.serialize_element(&item));
                         }
                     }
@@ -1882,6 +1886,11 @@ impl Serialize for Value {
                     let mut map = ok!(serializer.serialize_map(None));
                     if let Some(iter) = o.try_iter_pairs() {
                         for (key, value) in iter {
+                            let cost = crate::budget::item_cost(&key)
+                                .saturating_add(crate::budget::item_cost(&value));
+                            if crate::budget::spend(cost).is_err() {
+                                return Err(serde::ser::Error::custom(crate::budget::spent_error()));
+                            }
                             ok!(map.serialize_entry(&key, &value));
                         }
                     }

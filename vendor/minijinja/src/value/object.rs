@@ -298,6 +298,11 @@ pub trait Object: fmt::Debug + Send + Sync {
             ObjectRepr::Map => {
                 let mut dbg = f.debug_map();
                 for (key, value) in self.try_iter_pairs().into_iter().flatten() {
+                    // ClinicBench patch: each item written is charged (`budget.rs`).
+                    crate::budget::spend_fmt(
+                        crate::budget::item_cost(&key)
+                            .saturating_add(crate::budget::item_cost(&value)),
+                    )?;
                     dbg.entry(&key, &value);
                 }
                 dbg.finish()
@@ -308,6 +313,7 @@ pub trait Object: fmt::Debug + Send + Sync {
             ObjectRepr::Seq | ObjectRepr::Iterable if self.enumerator_len().is_some() => {
                 let mut dbg = f.debug_list();
                 for value in self.try_iter().into_iter().flatten() {
+                    crate::budget::spend_fmt(crate::budget::item_cost(&value))?;
                     dbg.entry(&value);
                 }
                 dbg.finish()

@@ -5,6 +5,7 @@ use std::mem;
 #[cfg(feature = "macros")]
 use std::sync::Arc;
 
+use crate::budget;
 use crate::compiler::instructions::{
     CompareOp, Instruction, Instructions, LOOP_FLAG_RECURSIVE, LOOP_FLAG_WITH_LOOP_VAR, MAX_LOCALS,
 };
@@ -393,7 +394,9 @@ impl<'env> Vm<'env> {
                     if a.is_undefined() && matches!(undefined_behavior, UndefinedBehavior::Strict) {
                         bail!(Error::from(ErrorKind::UndefinedError));
                     }
-                    stack.push(ctx_ok!(ops::slice(a, b, stop, step)));
+                    let sliced = ctx_ok!(ops::slice(a, b, stop, step));
+                    ctx_ok!(budget::spend(budget::cost_of(&sliced)));
+                    stack.push(sliced);
                 }
                 Instruction::LoadConst(value) => {
                     stack.push(value.clone());
@@ -468,7 +471,7 @@ impl<'env> Vm<'env> {
                     b = stack.pop();
                     ctx_ok!(undefined_behavior.assert_value_not_undefined(&b));
                     ctx_ok!(undefined_behavior.assert_value_not_undefined(&a));
-                    stack.push(ops::string_concat(b, &a));
+                    stack.push(ctx_ok!(ops::string_concat(b, &a)));
                 }
                 Instruction::In => {
                     a = stack.pop();
@@ -628,6 +631,9 @@ impl<'env> Vm<'env> {
                     let args = stack.get_call_args(*arg_count);
                     let arg_count = args.len();
                     a = ctx_ok!(filter.call(state, args));
+                    // ClinicBench patch: what a filter, function or method returns is charged
+                    // to the render's budget (`budget.rs`).
+                    ctx_ok!(budget::spend(budget::cost_of(&a)));
                     stack.drop_top(arg_count);
                     stack.push(a);
                 }
@@ -681,6 +687,7 @@ impl<'env> Vm<'env> {
                         ));
                     };
                     let arg_count = args.len();
+                    ctx_ok!(budget::spend(budget::cost_of(&rv)));
                     stack.drop_top(arg_count);
                     stack.push(rv);
                 }
@@ -688,6 +695,7 @@ impl<'env> Vm<'env> {
                     let args = stack.get_call_args(*arg_count);
                     let arg_count = args.len();
                     a = ctx_ok!(args[0].call_method(state, name, &args[1..]));
+                    ctx_ok!(budget::spend(budget::cost_of(&a)));
                     stack.drop_top(arg_count);
                     stack.push(a);
                 }
@@ -695,6 +703,7 @@ impl<'env> Vm<'env> {
                     let args = stack.get_call_args(*arg_count);
                     let arg_count = args.len();
                     a = ctx_ok!(args[0].call(state, &args[1..]));
+                    ctx_ok!(budget::spend(budget::cost_of(&a)));
                     stack.drop_top(arg_count);
                     stack.push(a);
                 }
