@@ -67,18 +67,21 @@ impl SharedOut {
 const ROWS_PER_TASK: usize = 32;
 /// Rows and tokens of the register tile in the batched path: each loaded vector of weights is
 /// reused for `TILE_T` tokens and each loaded vector of activations for `TILE_R` rows, so the
-/// kernel does two multiply-adds per load instead of one.
+/// kernel does two multiply-adds per load instead of one. With AVX-512's 32 vector registers a
+/// 4 x 4 tile's sixteen accumulators stay in registers.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 const TILE_R: usize = 4;
-/// With AVX-512's 32 vector registers the 4 x 4 tile's sixteen accumulators stay in registers.
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 const TILE_T: usize = 4;
-/// Elsewhere (AVX2's sixteen ymm registers) 4 x 4 accumulators plus the loaded rows do not fit:
-/// LLVM spilled accumulators to the stack inside the inner loop, and the loop's speed then
-/// depended on where the stack happened to lie (prefill of Gemma 3 270M on two AVX2 cores moved
-/// between 85 and 160 tok/s from one unrelated code change to the next). 4 x 3 fits: 175-213
-/// tok/s on the same build, the same sums in the same order.
+/// Elsewhere (AVX2's sixteen ymm registers) 3 rows x 4 tokens: twelve accumulators, three
+/// loaded rows and one loaded token take the sixteen registers exactly. (4 x 4 and 4 x 3 need
+/// seventeen or more; LLVM then kept accumulators on the stack inside the inner loop, and
+/// prefill speed followed where the stack happened to lie.) The tile's shape does not change
+/// any sum: each output is summed over its row in the same order whatever the tile.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-const TILE_T: usize = 3;
+const TILE_R: usize = 3;
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+const TILE_T: usize = 4;
 
 /// `y[t, r] = sum_c w[r, c] * x[t, c]` for `t < n_tokens`: x is (n_tokens, cols), y is (n_tokens, rows).
 ///
@@ -171,10 +174,55 @@ fn dot_tile(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R]; TILE_
     {
         dot_tile_avx512(w, x)
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", not(target_feature = "avx512f")))]
+    {
+        dot_tile_avx2(w, x)
+    }
+    #[cfg(not(all(target_arch = "x86_64", any(target_feature = "avx512f", all(target_feature = "avx2", target_feature = "fma")))))]
     {
         dot_tile_portable(w, x)
     }
+}
+
+/// The portable tile written out for AVX2 and FMA: LLVM kept the portable tile's accumulators
+/// in a stack array, storing them on every step of the inner loop (40% of prefill time in
+/// those stores). Here the 12 accumulators, 3 rows and one token vector take the 16 ymm
+/// registers. Lane sums in the portable tile's order: the same results bit for bit.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", not(target_feature = "avx512f")))]
+#[inline(always)]
+fn dot_tile_avx2(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R]; TILE_T] {
+    use std::arch::x86_64::*;
+    let n = w[0].len();
+    let full = n / LANES * LANES;
+    let mut out = [[0f32; TILE_R]; TILE_T];
+    // SAFETY: compiled only with AVX2 and FMA; every load reads `c..c + 8` with `c + 8 <= n`, and
+    // all rows have length n (rows of one matrix and activations of its width).
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); TILE_R]; TILE_T];
+        let mut c = 0;
+        while c < full {
+            let wv: [__m256; TILE_R] = std::array::from_fn(|j| _mm256_loadu_ps(w[j].as_ptr().add(c)));
+            for k in 0..TILE_T {
+                let xv = _mm256_loadu_ps(x[k].as_ptr().add(c));
+                for j in 0..TILE_R {
+                    acc[k][j] = _mm256_fmadd_ps(wv[j], xv, acc[k][j]);
+                }
+            }
+            c += LANES;
+        }
+        for k in 0..TILE_T {
+            for j in 0..TILE_R {
+                let mut lanes = [0f32; LANES];
+                _mm256_storeu_ps(lanes.as_mut_ptr(), acc[k][j]);
+                let mut s: f32 = lanes.iter().sum();
+                for i in full..n {
+                    s = madd(w[j][i], x[k][i], s);
+                }
+                out[k][j] = s;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
@@ -215,7 +263,7 @@ fn dot_tile_avx512(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R]
 
 /// The portable tile: `TILE_R * TILE_T` accumulators of [`LANES`] floats, which LLVM keeps in
 /// registers and vectorizes.
-#[cfg_attr(all(target_arch = "x86_64", target_feature = "avx512f"), allow(dead_code))]
+#[cfg_attr(all(target_arch = "x86_64", any(target_feature = "avx512f", all(target_feature = "avx2", target_feature = "fma"))), allow(dead_code))]
 #[inline(always)]
 fn dot_tile_portable(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R]; TILE_T] {
     let n = w[0].len();
@@ -483,6 +531,29 @@ mod tests {
         let rms = ((1.0 + 4.0 + 9.0 + 0.25) / 4.0f32 + 1e-6).sqrt();
         for i in 0..4 {
             assert!((out[i] - x[i] / rms * w[i]).abs() < 1e-6);
+        }
+    }
+
+    /// The tile written for this machine's SIMD computes what the portable tile computes (the
+    /// browser's build runs the portable one): bit for bit where the lane sums share its order
+    /// (AVX2), within rounding where they do not (AVX-512's tree sum).
+    #[test]
+    fn the_simd_tile_equals_the_portable_tile() {
+        for n in [8, 61, 256, 643] {
+            let rows: Vec<Vec<f32>> = (0..TILE_R).map(|j| (0..n).map(|i| (((i * 7919 + j * 104729) % 1013) as f32 - 506.0) / 77.0).collect()).collect();
+            let toks: Vec<Vec<f32>> = (0..TILE_T).map(|k| (0..n).map(|i| (((i * 31 + k * 7741) % 977) as f32 - 488.0) / 131.0).collect()).collect();
+            let w: [&[f32]; TILE_R] = std::array::from_fn(|j| rows[j].as_slice());
+            let x: [&[f32]; TILE_T] = std::array::from_fn(|k| toks[k].as_slice());
+            let (simd, portable) = (dot_tile(&w, &x), dot_tile_portable(&w, &x));
+            for k in 0..TILE_T {
+                for j in 0..TILE_R {
+                    if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
+                        assert!((simd[k][j] - portable[k][j]).abs() <= 1e-5 * portable[k][j].abs().max(1.0), "n {n} ({k},{j})");
+                    } else {
+                        assert_eq!(simd[k][j].to_bits(), portable[k][j].to_bits(), "n {n} ({k},{j})");
+                    }
+                }
+            }
         }
     }
 
