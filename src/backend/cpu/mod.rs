@@ -515,38 +515,86 @@ fn attention(
     let av = c.n_head * hdv;
     let scores_out = SharedOut::new(scores);
     let att_out = SharedOut::new(att);
-    parallel_for(n * c.n_head, |task| {
-        let (t, h) = (task / c.n_head, task % c.n_head);
+    let kv_start = |pos: usize| if window > 0 { (pos + 1).saturating_sub(window) } else { 0 };
+    let score = |v: f32| {
+        let v = v * c.attn_scale;
+        if c.attn_softcap > 0.0 {
+            c.attn_softcap * (v / c.attn_softcap).tanh()
+        } else {
+            v
+        }
+    };
+    // Queries go in blocks of the register tile's tokens: a block's scores against each tile
+    // of keys are one `dot_tile`, so every key is read once for the block rather than once a
+    // query (prefill). One query (decode) takes the plain dot product.
+    let block = if n == 1 { 1 } else { ops::TILE_T };
+    let n_blocks = n.div_ceil(block);
+    parallel_for(n_blocks * c.n_head, |task| {
+        let (b, h) = (task / c.n_head, task % c.n_head);
         let kvh = h / group;
-        let pos = p0 + t;
-        let start = if window > 0 { (pos + 1).saturating_sub(window) } else { 0 };
-        let qh = &q[t * qd + h * hd..t * qd + (h + 1) * hd];
-        // SAFETY: task (t, h) owns row `task` of the scores and head h of token t's output.
-        let sc = unsafe { scores_out.slice(task * n_ctx, pos + 1 - start) };
-        for (j, s) in (start..=pos).zip(sc.iter_mut()) {
-            let kj = &k_cache[j * kd + kvh * hd..j * kd + (kvh + 1) * hd];
-            let mut v = ops::dot_f32(qh, kj) * c.attn_scale;
-            if c.attn_softcap > 0.0 {
-                v = c.attn_softcap * (v / c.attn_softcap).tanh();
+        let k_row = |j: usize| &k_cache[j * kd + kvh * hd..j * kd + (kvh + 1) * hd];
+        let (t0, t1) = (b * block, (b * block + block).min(n));
+        // SAFETY: task (b, h) owns the score rows (t, h) of its queries t0..t1, each written
+        // only in its first `pos + 1 - start` elements (n_ctx long rows, pos < n_ctx).
+        let row = |t: usize| unsafe {
+            let pos = p0 + t;
+            scores_out.slice((t * c.n_head + h) * n_ctx, pos + 1 - kv_start(pos))
+        };
+        if block == 1 {
+            let pos = p0 + t0;
+            let qh = &q[t0 * qd + h * hd..t0 * qd + (h + 1) * hd];
+            for (j, s) in (kv_start(pos)..=pos).zip(row(t0).iter_mut()) {
+                *s = score(ops::dot_f32(qh, k_row(j)));
             }
-            *s = v;
-        }
-        ops::softmax_inplace(sc);
-        let out = unsafe { att_out.slice(t * av + h * hdv, hdv) };
-        out.iter_mut().for_each(|o| *o = 0.0);
-        let v_row = |j: usize| &v_cache[j * vd + kvh * hdv..j * vd + (kvh + 1) * hdv];
-        // Four keys per pass over the output, so `out` is loaded and stored a quarter as often.
-        let mut j = start;
-        for p in sc.chunks_exact(4) {
-            let (v0, v1, v2, v3) = (v_row(j), v_row(j + 1), v_row(j + 2), v_row(j + 3));
-            for i in 0..hdv {
-                out[i] += p[0] * v0[i] + p[1] * v1[i] + p[2] * v2[i] + p[3] * v3[i];
+        } else {
+            let nq = t1 - t0;
+            // Short blocks repeat their last query; the repeats are not written.
+            let qs: [&[f32]; ops::TILE_T] = std::array::from_fn(|i| {
+                let t = t0 + i.min(nq - 1);
+                &q[t * qd + h * hd..t * qd + (h + 1) * hd]
+            });
+            let mut rows: Vec<&mut [f32]> = (t0..t1).map(row).collect();
+            let (first, last) = (kv_start(p0 + t0), p0 + t1 - 1);
+            let mut j = first;
+            while j <= last {
+                let nk = ops::TILE_R.min(last + 1 - j);
+                let ks: [&[f32]; ops::TILE_R] = std::array::from_fn(|i| k_row(j + i.min(nk - 1)));
+                let acc = ops::dot_tile(&ks, &qs);
+                for (i, r) in rows.iter_mut().enumerate() {
+                    let pos = p0 + t0 + i;
+                    let start = kv_start(pos);
+                    for (kk, &v) in acc[i].iter().enumerate().take(nk) {
+                        let key = j + kk;
+                        if key >= start && key <= pos {
+                            r[key - start] = score(v);
+                        }
+                    }
+                }
+                j += nk;
             }
-            j += 4;
         }
-        for &p in sc.chunks_exact(4).remainder() {
-            out.iter_mut().zip(v_row(j)).for_each(|(o, v)| *o += p * v);
-            j += 1;
+        for t in t0..t1 {
+            let pos = p0 + t;
+            let start = kv_start(pos);
+            let sc = row(t);
+            ops::softmax_inplace(sc);
+            // SAFETY: task (b, h) owns head h of the outputs of its queries.
+            let out = unsafe { att_out.slice(t * av + h * hdv, hdv) };
+            out.iter_mut().for_each(|o| *o = 0.0);
+            let v_row = |j: usize| &v_cache[j * vd + kvh * hdv..j * vd + (kvh + 1) * hdv];
+            // Four keys per pass over the output, so `out` is loaded and stored a quarter as often.
+            let mut j = start;
+            for p in sc.chunks_exact(4) {
+                let (v0, v1, v2, v3) = (v_row(j), v_row(j + 1), v_row(j + 2), v_row(j + 3));
+                for i in 0..hdv {
+                    out[i] += p[0] * v0[i] + p[1] * v1[i] + p[2] * v2[i] + p[3] * v3[i];
+                }
+                j += 4;
+            }
+            for &p in sc.chunks_exact(4).remainder() {
+                out.iter_mut().zip(v_row(j)).for_each(|(o, v)| *o += p * v);
+                j += 1;
+            }
         }
     });
 }

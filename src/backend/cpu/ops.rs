@@ -70,18 +70,18 @@ const ROWS_PER_TASK: usize = 32;
 /// kernel does two multiply-adds per load instead of one. With AVX-512's 32 vector registers a
 /// 4 x 4 tile's sixteen accumulators stay in registers.
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-const TILE_R: usize = 4;
+pub(crate) const TILE_R: usize = 4;
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-const TILE_T: usize = 4;
+pub(crate) const TILE_T: usize = 4;
 /// Elsewhere (AVX2's sixteen ymm registers) 3 rows x 4 tokens: twelve accumulators, three
 /// loaded rows and one loaded token take the sixteen registers exactly. (4 x 4 and 4 x 3 need
 /// seventeen or more; LLVM then kept accumulators on the stack inside the inner loop, and
 /// prefill speed followed where the stack happened to lie.) The tile's shape does not change
 /// any sum: each output is summed over its row in the same order whatever the tile.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-const TILE_R: usize = 3;
+pub(crate) const TILE_R: usize = 3;
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-const TILE_T: usize = 4;
+pub(crate) const TILE_T: usize = 4;
 
 /// `y[t, r] = sum_c w[r, c] * x[t, c]` for `t < n_tokens`: x is (n_tokens, cols), y is (n_tokens, rows).
 ///
@@ -169,7 +169,7 @@ fn madd(a: f32, b: f32, c: f32) -> f32 {
 /// 512-bit vectors for the portable version (it prefers 256 bits on these parts), and the
 /// explicit kernel doubles prefill speed.
 #[inline(always)]
-fn dot_tile(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R]; TILE_T] {
+pub(crate) fn dot_tile(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R]; TILE_T] {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     {
         dot_tile_avx512(w, x)
