@@ -362,5 +362,10 @@ fn eval_with_a_lora_adapter_records_it_and_the_report_pairs_base_and_adapted() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let md = std::fs::read_to_string(&table).unwrap();
     assert!(md.contains("no adapter") && md.contains("+ llama_attn ×0.75"), "the runs are not told apart by their adapters:\n{md}");
+    // A speed figure names the adapters it ran with (they add products to every adapted weight).
+    let bench = run(&["bench", "--model", m, "--backend", "cpu", "--prompt-tokens", "8", "--gen-tokens", "2", "--lora-scaled", adapter.to_str().unwrap(), "0.75"], "");
+    assert_eq!(bench.status.code(), Some(0), "{}", stderr(&bench));
+    let b = &lines(&bench)[0];
+    assert_eq!((b["adapters"][0]["file"].as_str(), b["adapters"][0]["scale"].as_f64()), (adapter.to_str(), Some(0.75)), "{b}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -626,6 +626,11 @@ fn bench(b: &BenchArgs) -> Result<()> {
             "bytes_per_token": r.bytes_per_token,
             "decode_gb_s": r.bytes_per_token as f64 * decode_tok_s / 1e9,
     });
+    // Adapters add products to every adapted weight: a figure names the ones it ran with.
+    let adapters = b.run.engine.adapters()?;
+    if !adapters.is_empty() {
+        report["adapters"] = json!(adapters.iter().map(|(file, scale)| json!({"file": file.display().to_string(), "scale": scale})).collect::<Vec<_>>());
+    }
     // Prefill against this machine's measured f32 FMA peak (the CPU backend's arithmetic).
     let flops = engine.backend().config().prefill_flops(r.prompt_tokens);
     report["prefill_gflop_s"] = json!(flops / r.prefill_seconds / 1e9);
