@@ -98,7 +98,8 @@ pub fn BenchmarkSection() -> impl IntoView {
             id: format!("{:015}-{}", js_sys::Date::now() as u64, req.task),
             request: req.clone(),
             model_name: model.as_ref().map(|m| m.file_name.clone()).unwrap_or_default(),
-            model_sha256: model.map(|m| m.sha256).unwrap_or_default(),
+            model_sha256: model.as_ref().map(|m| m.sha256.clone()).unwrap_or_default(),
+            adapters: model.map(|m| m.adapters).unwrap_or_default(),
             finished: false,
         };
         save_run(meta.clone(), file.clone().map(Into::into), move |e| page.error.set(Some(e)));

@@ -105,7 +105,19 @@ pub struct RunMeta {
     pub request: clinicbench::web::RunRequest,
     pub model_name: String,
     pub model_sha256: String,
+    /// The LoRA adapters the model ran with: a run goes on only over the same ones (by SHA-256
+    /// and scale), or its documents would mix two models. (Absent in older checkpoints: none.)
+    #[serde(default)]
+    pub adapters: Vec<clinicbench::report::AdapterProvenance>,
     pub finished: bool,
+}
+
+impl RunMeta {
+    /// Whether `model` is the model this run ran on: its bytes and its adapters.
+    pub fn same_model(&self, model: &super::state::Loaded) -> bool {
+        let key = |a: &clinicbench::report::AdapterProvenance| (a.sha256.clone(), a.scale.to_bits());
+        model.sha256 == self.model_sha256 && model.adapters.iter().map(key).eq(self.adapters.iter().map(key))
+    }
 }
 
 fn record(meta: &RunMeta, data: Option<&web_sys::Blob>) -> JsValue {

@@ -182,9 +182,15 @@ pub fn InterruptedRun() -> impl IntoView {
     };
     move || {
         page.interrupted.get().map(|(meta, _, kept)| {
-            let want = meta.model_sha256.clone();
-            let same_model = Signal::derive(move || page.model.with(|m| m.as_ref().is_some_and(|m| m.sha256 == want)));
-            let need = format!("{} (SHA-256 {}…)", meta.model_name, meta.model_sha256.chars().take(12).collect::<String>());
+            let want = meta.clone();
+            let same_model = Signal::derive(move || page.model.with(|m| m.as_ref().is_some_and(|m| want.same_model(m))));
+            let with = if meta.adapters.is_empty() {
+                String::new()
+            } else {
+                let each: Vec<String> = meta.adapters.iter().map(|a| format!("{} ×{} (SHA-256 {}…)", a.file, a.scale, a.sha256.chars().take(12).collect::<String>())).collect();
+                format!(" with the adapters {}", each.join(", "))
+            };
+            let need = format!("{} (SHA-256 {}…){with}", meta.model_name, meta.model_sha256.chars().take(12).collect::<String>());
             let sha = meta.model_sha256.clone();
             view! {
                 <section id="interrupted" class="notice">
