@@ -16,6 +16,34 @@ use std::arch::x86_64::*;
 
 const Q5_0_BYTES: usize = 22;
 
+/// A Q5_0 block's 32 quants as signed bytes `q - 16`: elements 0..16 in the first register,
+/// 16..32 in the second.
+///
+/// # Safety
+/// The target has AVX2 (this module's condition); `b` is one block (22 bytes).
+#[inline(always)]
+unsafe fn q5_0_quants(b: &[u8]) -> (__m128i, __m128i) {
+    // Byte j of the 32-byte broadcast holds byte j / 8 of qh; the mask picks bit j % 8.
+    let byte_of_bit = _mm256_setr_epi8(
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, //
+        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+    );
+    let bit_in_byte = _mm256_set1_epi64x(0x8040_2010_0804_0201u64 as i64);
+    let low_nibble = _mm_set1_epi8(0x0F);
+    let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+    let qs = _mm_loadu_si128(b.as_ptr().add(6) as *const __m128i);
+    // Nibbles as bytes: elements 0..16 in the low half, 16..32 in the high half.
+    let lo = _mm_and_si128(qs, low_nibble);
+    let hi = _mm_and_si128(_mm_srli_epi16(qs, 4), low_nibble);
+    let nibbles = _mm256_set_m128i(hi, lo);
+    // 0xFF in byte j where bit j of qh is set.
+    let spread = _mm256_shuffle_epi8(_mm256_set1_epi32(qh as i32), byte_of_bit);
+    let fifth = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit_in_byte), bit_in_byte);
+    // (nibble | bit << 4) - 16: a clear fifth bit leaves nibble - 16, i.e. 0xF0 | nibble.
+    let q = _mm256_or_si256(nibbles, _mm256_andnot_si256(fifth, _mm256_set1_epi8(-16)));
+    (_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1))
+}
+
 /// Q5_0 row times an f32 vector.
 pub fn dot_q5_0(row: &[u8], x: &[f32]) -> f32 {
     debug_assert_eq!(row.len() / Q5_0_BYTES * 32, x.len());
@@ -28,30 +56,10 @@ pub fn dot_q5_0(row: &[u8], x: &[f32]) -> f32 {
         let mut acc1 = _mm256_setzero_ps();
         #[cfg(target_feature = "avx512f")]
         let (mut acc512_0, mut acc512_1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-        // Byte j of the 32-byte broadcast holds byte j / 8 of qh; the mask picks bit j % 8.
-        let byte_of_bit = _mm256_setr_epi8(
-            0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, //
-            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
-        );
-        let bit_in_byte = _mm256_set1_epi64x(0x8040_2010_0804_0201u64 as i64);
-        let low_nibble = _mm_set1_epi8(0x0F);
-        let minus_16 = _mm256_set1_epi8(-16);
         for (b, xs) in row.chunks_exact(Q5_0_BYTES).zip(x.chunks_exact(32)) {
             super::prefetch_ahead(b);
             let d = scale(b[0], b[1]);
-            let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-            let qs = _mm_loadu_si128(b.as_ptr().add(6) as *const __m128i);
-            // Nibbles as bytes: elements 0..16 in the low half, 16..32 in the high half.
-            let lo = _mm_and_si128(qs, low_nibble);
-            let hi = _mm_and_si128(_mm_srli_epi16(qs, 4), low_nibble);
-            let nibbles = _mm256_set_m128i(hi, lo);
-            // 0xFF in byte j where bit j of qh is set.
-            let spread = _mm256_shuffle_epi8(_mm256_set1_epi32(qh as i32), byte_of_bit);
-            let fifth = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit_in_byte), bit_in_byte);
-            // (nibble | bit << 4) - 16: a clear fifth bit leaves nibble - 16, i.e. 0xF0 | nibble.
-            let q = _mm256_or_si256(nibbles, _mm256_andnot_si256(fifth, minus_16));
-            let q_lo = _mm256_castsi256_si128(q);
-            let q_hi = _mm256_extracti128_si256(q, 1);
+            let (q_lo, q_hi) = q5_0_quants(b);
             let xp = xs.as_ptr();
             #[cfg(target_feature = "avx512f")]
             {
@@ -94,24 +102,9 @@ pub fn dequantize_q5_0(row: &[u8], dst: &mut [f32]) {
     // SAFETY: compiled only with AVX2 (see `super`); loads read inside `b` (22 bytes), stores
     // write inside `ys` (32 floats).
     unsafe {
-        let byte_of_bit = _mm256_setr_epi8(
-            0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, //
-            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
-        );
-        let bit_in_byte = _mm256_set1_epi64x(0x8040_2010_0804_0201u64 as i64);
-        let low_nibble = _mm_set1_epi8(0x0F);
-        let minus_16 = _mm256_set1_epi8(-16);
         for (b, ys) in row.chunks_exact(Q5_0_BYTES).zip(dst.chunks_exact_mut(32)) {
             let d = _mm256_set1_ps(scale(b[0], b[1]));
-            let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-            let qs = _mm_loadu_si128(b.as_ptr().add(6) as *const __m128i);
-            let lo = _mm_and_si128(qs, low_nibble);
-            let hi = _mm_and_si128(_mm_srli_epi16(qs, 4), low_nibble);
-            let nibbles = _mm256_set_m128i(hi, lo);
-            let spread = _mm256_shuffle_epi8(_mm256_set1_epi32(qh as i32), byte_of_bit);
-            let fifth = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit_in_byte), bit_in_byte);
-            let q = _mm256_or_si256(nibbles, _mm256_andnot_si256(fifth, minus_16));
-            let (q_lo, q_hi) = (_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+            let (q_lo, q_hi) = q5_0_quants(b);
             let widen = |v: __m128i| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
             let yp = ys.as_mut_ptr();
             _mm256_storeu_ps(yp, _mm256_mul_ps(widen(q_lo), d));
