@@ -1,6 +1,7 @@
 // A split model in the page: its parts picked together (in any order) load as one model whose
 // answers equal the CLI's on the unsplit file and whose SHA-256 is that of the parts in order;
-// a missing part is named by its file name and a part of another model is refused. Run by
+// a missing part is named by its file name and a part of another model is refused; and a model
+// whose chat template doubles a string stops its run with the template's message. Run by
 // scripts/test.sh:
 //
 //   node tests/browser/split.test.mjs DIST_DIR SPLIT_DIR UNSPLIT.gguf CLI
@@ -60,6 +61,32 @@ try {
   await page.waitForFunction((before) => document.querySelector('#error') && document.querySelector('#error').textContent !== before, err, { timeout: 60000 });
   err = await page.textContent('#error');
   check(/another model/.test(err), `a part of another model is refused (${err})`);
+
+  // A chat template from a stranger that doubles a string forty times (a terabyte): the run
+  // stops with the template's message, in bounded time, and the page stays usable.
+  const template = "{% set s = 'x' %}" + '{% set s = s ~ s %}'.repeat(40) + '{{ s }}';
+  const model = fs.readFileSync(unsplit);
+  const key = Buffer.from('tokenizer.chat_template');
+  const head = Buffer.alloc(8 + key.length + 4 + 8);
+  head.writeBigUInt64LE(BigInt(key.length), 0);
+  key.copy(head, 8);
+  head.writeUInt32LE(8, 8 + key.length); // a string
+  const pad = (32 - ((head.length + template.length) % 32)) % 32; // keep the tensor data aligned
+  const text = Buffer.from(template + ' '.repeat(pad));
+  head.writeBigUInt64LE(BigInt(text.length), 12 + key.length);
+  const counts = Buffer.from(model.subarray(0, 24));
+  counts.writeBigUInt64LE(counts.readBigUInt64LE(16) + 1n, 16);
+  const hostile = Buffer.concat([counts, head, text, model.subarray(24)]);
+  await page.setInputFiles('[data-testid=model-file]', { name: 'hostile-template.gguf', mimeType: 'application/octet-stream', buffer: hostile });
+  await page.waitForFunction(() => /hostile-template/.test(document.querySelector('[data-testid=model-card]')?.textContent || '') || /hostile-template/.test(document.querySelector('#status')?.textContent || ''), null, { timeout: 60000 });
+  await page.selectOption('#task', 'demo_yesno');
+  await page.fill('#limit', '1');
+  await page.check('#chat');
+  const started = Date.now();
+  await page.click('#start');
+  await page.waitForFunction(() => /made more than/.test(document.querySelector('#error')?.textContent || ''), null, { timeout: 60000 }).catch(() => {});
+  err = (await page.locator('#error').count()) ? await page.textContent('#error') : '(no error shown)';
+  check(err.includes('made more than 32 MiB'), `a chat template that doubles a string stops the run with its message in ${Date.now() - started} ms (${err})`);
   check(errors.length === 0, `no page errors (${errors.join('; ')})`);
 } finally {
   await browser.close();
