@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""trunk post_build hook: move trunk's inline <script> blocks out of index.html into files, then
-write the service worker's version and app shell into sw.js.
+"""trunk post_build hook: build the threaded engine beside trunk's plain one
+(scripts/build-worker-threads.sh), move trunk's inline <script> blocks out of index.html into
+files, then write the service worker's version and app shell into sw.js.
 
 The page's Content-Security-Policy allows scripts from its own origin only ('self'), which
 forbids inline scripts; trunk 0.21 writes the wasm loader inline (trunk-rs/trunk#288). Each
@@ -11,9 +12,13 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
 
 staging = os.environ.get("TRUNK_STAGING_DIR") or (sys.argv[1] if len(sys.argv) > 1 else "dist")
+
+# The threaded engine (WebAssembly threads) beside trunk's plain one, before the shell is listed.
+subprocess.run(["bash", os.path.join(os.path.dirname(os.path.abspath(__file__)), "build-worker-threads.sh"), staging], check=True)
 index = os.path.join(staging, "index.html")
 html = open(index, encoding="utf-8").read()
 

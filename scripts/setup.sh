@@ -10,6 +10,11 @@ export PATH="$HOME/.cargo/bin:$PATH"
 if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
   rustup target add wasm32-unknown-unknown
 fi
+# The page's threaded engine rebuilds the standard library with WebAssembly atomics
+# (scripts/build-worker-threads.sh): it needs the standard library's source.
+if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+  rustup component add rust-src
+fi
 # Native wgpu without a GPU: Mesa's lavapipe (Vulkan on the CPU) runs the WGSL kernels in the
 # tests, and the Vulkan loader finds it.
 if ! [ -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] && ! ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1; then

@@ -17,8 +17,18 @@ fn main() {
 #[cfg(target_arch = "wasm32")]
 fn main() {
     console_error_panic_hook::set_once();
+    // In the threaded build every thread worker instantiates this same program over the same
+    // memory, and instantiating runs `main`: only the engine's worker serves the page.
+    #[cfg(target_feature = "atomics")]
+    if threads::is_thread_worker() {
+        return;
+    }
     worker::start();
 }
+
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+#[path = "clinicbench-worker/threads.rs"]
+mod threads;
 
 #[cfg(target_arch = "wasm32")]
 mod worker {
@@ -323,6 +333,13 @@ mod worker {
 
         async fn handle(&mut self, msg: ToWorker, file: Option<Blob>) {
             match msg {
+                #[cfg(target_feature = "atomics")]
+                ToWorker::Threads { threads } => match super::threads::build(threads) {
+                    Ok(threads) => post(&FromWorker::Threads { threads }),
+                    Err(message) => error(message),
+                },
+                #[cfg(not(target_feature = "atomics"))]
+                ToWorker::Threads { .. } => error("this build of the engine runs on one thread"),
                 ToWorker::ChooseBackend { backend } => self.choice = backend,
                 ToWorker::LoadKept { sha256 } => match opfs::file(&web::kept_model_name(&sha256)).await {
                     Ok(Some(blob)) => self.load("kept model", vec![blob], None, "browser storage").await,
@@ -489,6 +506,10 @@ mod worker {
         });
         scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
         onmessage.forget();
+        // The threaded build offers the page what a thread worker needs (before `Ready`, so the
+        // page's answer, `Threads`, comes before anything it queued).
+        #[cfg(target_feature = "atomics")]
+        let _ = scope().post_message(&super::threads::offer());
         post(&FromWorker::Ready);
         spawn_local(serve(inbox));
     }

@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToWorker {
+    /// The page's threaded build only, first of all: the page has started `threads` thread
+    /// workers over this engine's module and memory; the engine makes them its CPU thread pool.
+    Threads { threads: usize },
     /// The backend the page asks for (`?backend=`), sent before any model loads.
     ChooseBackend { backend: BackendChoice },
     /// Load the model whose bytes come with the message; `keep` also stores it in the
@@ -157,6 +160,8 @@ pub fn place_model(choice: BackendChoice, report: Option<&GpuReport>) -> Placeme
 pub enum FromWorker {
     /// The worker is up.
     Ready,
+    /// The threaded build's pool is running, with this many threads.
+    Threads { threads: usize },
     ModelLoaded {
         file_name: String,
         sha256: String,

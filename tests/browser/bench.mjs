@@ -2,7 +2,7 @@
 // WebAssembly) on the same model file in the same browser, one JSON line with both and the
 // ratios. A benchmark, not a test: it asserts nothing about speed. scripts/bench-page.sh runs it.
 //
-//   node tests/browser/bench.mjs DIST_BENCH_DIR MODEL.gguf [cpu|webgpu]
+//   [THREADS=N] node tests/browser/bench.mjs DIST_BENCH_DIR MODEL.gguf [cpu|webgpu]
 import { launchChromium, serve } from './harness.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,14 +12,16 @@ if (!dist || !model) {
   console.error('usage: bench.mjs DIST_BENCH_DIR MODEL.gguf [cpu|webgpu]');
   process.exit(2);
 }
-const { server, origin } = await serve(dist);
+// Served cross-origin isolated, as scripts/run.sh serves the page: ours and wllama both get
+// every core (the same number of threads each; ?threads=N in THREADS sets ours, wllama follows).
+const { server, origin } = await serve(dist, {}, { isolate: true });
 const browser = await launchChromium({ hardwareGpu: true });
 let code = 0;
 try {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${origin}/?backend=${backend}`);
+  await page.goto(`${origin}/?backend=${backend}${process.env.THREADS ? `&threads=${process.env.THREADS}` : ''}`);
   await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
   await page.setInputFiles('[data-testid=model-file]', model);
   await page.waitForSelector('[data-testid=model-card]', { timeout: 600000 });
@@ -33,6 +35,7 @@ try {
     browser: `Chromium ${browser.version()}`,
     gpu: await page.textContent('[data-testid=gpu-check]'),
     backend: await page.textContent('[data-testid=backend]'),
+    threads: Number(await page.getAttribute('[data-testid=threads]', 'data-threads')),
     ours: { prefill_tok_s: num(/prefill ([0-9.]+) tok\/s/, ours), decode_tok_s: num(/decode ([0-9.]+) tok\/s/, ours) },
     peer: (peer.match(/^(.*?), same file/) || [])[1],
     peer_text: peer,

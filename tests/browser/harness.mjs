@@ -8,8 +8,10 @@ import path from 'node:path';
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.gguf': 'application/octet-stream' };
 
 // Serves the files of a built page, and model files by path (`extra`: URL path -> file).
+// `isolate`: send the cross-origin isolation headers scripts/run.sh sends (COOP same-origin, COEP
+// credentialless), so the page is isolated from its first load and runs the threaded engine.
 // Returns the server, its origin and the paths served.
-export async function serve(dist, extra = {}) {
+export async function serve(dist, extra = {}, { isolate = false } = {}) {
   const served = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -18,7 +20,9 @@ export async function serve(dist, extra = {}) {
     if (!file.startsWith(dist) && !Object.values(extra).includes(file)) { res.writeHead(403).end(); return; }
     fs.stat(file, (err, st) => {
       if (err || !st.isFile()) { res.writeHead(404).end(); return; }
-      res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream', 'content-length': st.size });
+      const headers = { 'content-type': types[path.extname(file)] || 'application/octet-stream', 'content-length': st.size };
+      if (isolate) Object.assign(headers, { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'credentialless' });
+      res.writeHead(200, headers);
       fs.createReadStream(file).pipe(res);
     });
   });

@@ -23,8 +23,9 @@ window.clinicbenchPeer = {
   name: 'wllama 3.13.0',
   // Prefill and decode tokens per second of wllama on `source`: the prompt `text` (the tokens
   // our engine prefilled, as text), then `genTokens` greedy tokens past any end of generation.
-  // `gpu`: offload every layer to WebGPU as our engine does, else llama.cpp's CPU backend.
-  async run(source, text, promptTokens, genTokens, gpu) {
+  // `gpu`: offload every layer to WebGPU as our engine does, else llama.cpp's CPU backend;
+  // `threads`: the CPU threads our engine had (wllama's multi-thread build where above one).
+  async run(source, text, promptTokens, genTokens, gpu, threads = 1) {
     const wllama = new Wllama(
       { default: new URL('./wllama/wllama.wasm', import.meta.url).href },
       { suppressNativeLog: true, allowOffline: true },
@@ -33,7 +34,7 @@ window.clinicbenchPeer = {
       const blob = await modelBlob(source);
       await wllama.loadModel([blob], {
         n_ctx: promptTokens + genTokens + 64,
-        n_threads: 1,
+        n_threads: threads,
         n_gpu_layers: gpu ? 999 : 0,
         warmup: true,
       });

@@ -1,5 +1,6 @@
 //! The CPU backend: weights kept in their block formats in host memory, multithreaded natively
-//! (rayon), single-threaded with SIMD128 in the browser. It is the reference implementation.
+//! (rayon), with SIMD128 in the browser: over a pool of workers in the page's threaded build,
+//! on one thread in its plain build. It is the reference implementation.
 
 pub mod ops;
 #[cfg(not(target_arch = "wasm32"))]
@@ -200,9 +201,9 @@ impl CpuBackend {
             v: (0..c.n_layer).map(|_| vec![0.0; n_ctx * c.v_dim()]).collect(),
             len: 0,
         };
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
         let threads = rayon::current_num_threads();
-        #[cfg(target_arch = "wasm32")]
+        #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
         let threads = 1;
         Ok(CpuBackend { config, weights, deltas, state, kv, n_ctx, max_batch, threads })
     }

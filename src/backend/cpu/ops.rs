@@ -354,14 +354,15 @@ thread_local! {
     static TILE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Runs `f(i)` for `i < n`, across threads natively and in order on wasm32.
+/// Runs `f(i)` for `i < n`, across rayon's threads natively and in the page's threaded build
+/// (WebAssembly threads: one shared memory, a worker a thread), in order in the page's plain build.
 pub fn parallel_for(n: usize, f: impl Fn(usize) + Send + Sync) {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     {
         use rayon::prelude::*;
         (0..n).into_par_iter().for_each(f);
     }
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
     {
         (0..n).for_each(f);
     }

@@ -14,4 +14,5 @@ mod samples;
 mod side_by_side;
 mod speed;
 mod state;
+mod threads;
 mod worker;

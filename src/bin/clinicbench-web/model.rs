@@ -117,6 +117,9 @@ pub fn ModelSection(keep_model: RwSignal<bool>) -> impl IntoView {
             <p id="gpu-check" data-testid="gpu-check" data-ok=move || page.gpu.get().map(|g| g.ok().to_string())>
                 {move || page.gpu.get().map(|g| g.summary()).unwrap_or_else(|| "WebGPU: checking the kernels…".into())}
             </p>
+            <p id="threads" data-testid="threads" data-threads=move || page.threads.with(|t| t.running.unwrap_or(1).to_string())>
+                {move || page.threads.with(|t| t.summary())}
+            </p>
             <p id="offline" data-testid="offline" data-ready=move || page.offline.with(|o| o.ready.to_string())
                 data-isolated=move || page.offline.with(|o| o.isolated.to_string())>{move || page.offline.with(|o| o.summary())}</p>
             {move || page.model.get().map(|m| {

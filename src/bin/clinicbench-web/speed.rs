@@ -31,13 +31,14 @@ fn js_error_text(e: &JsValue) -> String {
     e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
 }
 
-/// Runs the benchmark build's peer on the loaded model with our bench's prompt; `None` when
-/// this build has no peer.
-fn peer_bench(prompt: &str, prompt_tokens: usize, gen_tokens: usize, gpu: bool) -> Option<js_sys::Promise> {
+/// Runs the benchmark build's peer on the loaded model with our bench's prompt, on as many CPU
+/// threads as our engine had; `None` when this build has no peer.
+fn peer_bench(prompt: &str, prompt_tokens: usize, gen_tokens: usize, gpu: bool, threads: usize) -> Option<js_sys::Promise> {
     let peer = js_sys::Reflect::get(&js_sys::global(), &"clinicbenchPeer".into()).ok().filter(|p| p.is_object())?;
     let run: js_sys::Function = js_sys::Reflect::get(&peer, &"run".into()).ok()?.dyn_into().ok()?;
     let source = PEER_SOURCE.with(|s| s.borrow().clone())?;
     let args = js_sys::Array::of5(&source, &prompt.into(), &(prompt_tokens as f64).into(), &(gen_tokens as f64).into(), &gpu.into());
+    args.push(&(threads as f64).into());
     run.apply(&peer, &args).ok()?.dyn_into().ok()
 }
 
@@ -45,7 +46,8 @@ fn peer_bench(prompt: &str, prompt_tokens: usize, gen_tokens: usize, gpu: bool) 
 pub fn measured(page: Page, backend: String, result: Bench, prompt: String) {
     page.peer.set(None);
     let gpu = backend.starts_with("wgpu");
-    match peer_bench(&prompt, result.prompt_tokens, result.gen_tokens, gpu) {
+    let threads = page.threads.with_untracked(|t| t.running.unwrap_or(1));
+    match peer_bench(&prompt, result.prompt_tokens, result.gen_tokens, gpu, threads) {
         Some(promise) => {
             page.status.set("Speed measured; measuring the peer on the same file…".into());
             wasm_bindgen_futures::spawn_local(async move {

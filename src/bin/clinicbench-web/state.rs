@@ -96,6 +96,8 @@ pub struct Page {
     pub judging: RwSignal<Option<(usize, usize)>>,
     /// What the service worker gives (offline, isolation) and whether a newer build waits.
     pub offline: RwSignal<super::offline::Offline>,
+    /// The engine's CPU threads (the threaded build where the browser allows it).
+    pub threads: RwSignal<super::threads::CpuThreads>,
     /// Why `?backend=` was not taken, if it was not.
     pub backend_note: StoredValue<Option<String>>,
 }
@@ -124,6 +126,7 @@ impl Page {
             judged: RwSignal::new(None),
             judging: RwSignal::new(None),
             offline: RwSignal::new(Default::default()),
+            threads: RwSignal::new(Default::default()),
             backend_note: StoredValue::new(backend_note),
         }
     }

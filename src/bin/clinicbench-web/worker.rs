@@ -68,18 +68,27 @@ fn now_ms() -> f64 {
 
 /// Starts the worker and routes what it says into `page`.
 pub fn start(page: Page, choice: BackendChoice) {
+    let plan = super::threads::plan();
+    let loader = if plan.threaded() { "./clinicbench-worker-threads_loader.js" } else { "./clinicbench-worker_loader.js" };
+    page.threads.set(plan);
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+        // The threaded engine's first word: its module and memory, for the thread workers.
+        let offer = js_sys::Reflect::get(&ev.data(), &"clinicbenchThreads".into()).unwrap_or(JsValue::UNDEFINED);
+        if offer.is_object() {
+            return start_threads(page, &offer);
+        }
         match serde_wasm_bindgen::from_value::<FromWorker>(ev.data()) {
             Ok(msg) => heard(page, choice, msg),
             Err(e) => page.fail(format!("worker: {e}")),
         }
     });
-    match web_sys::Worker::new_with_options("./clinicbench-worker_loader.js", &web_sys::WorkerOptions::new()) {
+    match web_sys::Worker::new_with_options(loader, &web_sys::WorkerOptions::new()) {
         Ok(w) => {
             w.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             // A worker that dies (out of memory, a bug) says nothing more: say so, and stop
             // waiting for it.
             let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |ev: web_sys::ErrorEvent| {
+                super::threads::stop_all();
                 page.running.set(false);
                 page.fail(format!("The engine stopped ({}). Completed samples are kept; reload the page to go on.", ev.message()));
             });
@@ -93,6 +102,28 @@ pub fn start(page: Page, choice: BackendChoice) {
     on_message.forget();
 }
 
+/// Starts the thread workers the threaded engine offered, then tells the engine to make them its
+/// thread pool: sent at once, ahead of anything queued for `Ready`, so no model loads before.
+fn start_threads(page: Page, offer: &JsValue) {
+    let threads = page.threads.get_untracked().planned;
+    let stop_engine = || {
+        WORKER.with(|w| {
+            if let Some(w) = w.borrow_mut().take() {
+                w.terminate();
+            }
+        })
+    };
+    match super::threads::start_workers(offer, threads, page, stop_engine) {
+        Ok(()) => {
+            let obj = js_sys::Object::new();
+            let value = ToWorker::Threads { threads }.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL);
+            let _ = js_sys::Reflect::set(&obj, &"msg".into(), &value);
+            post(&obj);
+        }
+        Err(e) => page.fail(e),
+    }
+}
+
 /// One message from the worker, into the page's state.
 fn heard(page: Page, choice: BackendChoice, msg: FromWorker) {
     let on_error = move |e: String| page.error.set(Some(e));
@@ -104,6 +135,7 @@ fn heard(page: Page, choice: BackendChoice, msg: FromWorker) {
                 page.status.set("Ready. Load a model to begin.".into());
             }
         }
+        FromWorker::Threads { threads } => page.threads.update(|t| t.running = Some(threads)),
         FromWorker::GpuReport(report) => page.gpu.set(Some(report)),
         FromWorker::ModelLoaded { file_name, sha256, card, backend, backend_reason, source, memory_bytes, chat_template_sha256, adapters } => {
             page.busy.set(false);
