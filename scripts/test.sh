@@ -38,6 +38,9 @@ node tests/browser/lora.test.mjs "$dist" tests/fixtures/families/llama_q4_k_m.gg
 # A split model in the page: its parts picked together load as the unsplit file answers; a
 # missing part is named, a part of another model refused.
 node tests/browser/split.test.mjs "$dist" tests/fixtures/split tests/fixtures/families/llama_q4_k_m.gguf target/release/clinicbench
+# The threaded engine: every core when cross-origin isolated, 1, 2 and 3 threads identical and
+# equal to the CLI, one thread and why when not isolated, a dying thread worker reported.
+node tests/browser/threads.test.mjs "$dist" tests/fixtures/families/llama_q4_k_m.gguf target/release/clinicbench
 # Clinician review in the page: build, rate by keyboard in both modes, resume, export, agreement
 # equal to `clinicbench review stats`, blinding, hostile output as text.
 node tests/browser/review.test.mjs "$dist" target/release/clinicbench tests/fixtures/families/llama_q4_k_m.gguf \

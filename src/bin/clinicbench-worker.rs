@@ -198,11 +198,11 @@ mod worker {
         (!parts.is_empty()).then(|| parts.join(" "))
     }
 
-    /// The size of this worker's WebAssembly memory (it only grows).
+    /// The size of this worker's WebAssembly memory (it only grows; in the threaded build it is
+    /// a SharedArrayBuffer, shared with the thread workers).
     fn wasm_memory_bytes() -> Option<u64> {
         let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().dyn_into().ok()?;
-        let buffer: js_sys::ArrayBuffer = memory.buffer().dyn_into().ok()?;
-        Some(buffer.byte_length() as u64)
+        js_sys::Reflect::get(&memory.buffer(), &"byteLength".into()).ok()?.as_f64().map(|b| b as u64)
     }
 
     /// Models up to this size are also run once on WebGPU and compared with the CPU.

@@ -20,7 +20,9 @@ if (!dist || !model || !tiny) {
   process.exit(2);
 }
 if (shots) fs.mkdirSync(shots, { recursive: true });
-const { server, origin, served } = await serve(dist, { '/models/demo.gguf': model, '/models/tiny.gguf': tiny });
+// Served as scripts/run.sh serves it (cross-origin isolated): the page runs the threaded engine,
+// so the answers compared with the CLI below are those of the page on every core.
+const { server, origin, served } = await serve(dist, { '/models/demo.gguf': model, '/models/tiny.gguf': tiny }, { isolate: true });
 
 const browser = await launchChromium();
 const failures = [];

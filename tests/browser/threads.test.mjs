@@ -1,0 +1,104 @@
+// The page's threaded engine (WebAssembly threads, scripts/build-worker-threads.sh): served
+// cross-origin isolated the page runs the model on every core; with 1, 2 and 3 threads its
+// loglikelihoods are identical to each other and within 1e-3 of the CLI's; not isolated it runs
+// one thread and says why; a thread worker that dies gives a clear error, not a hang. Run by
+// scripts/test.sh:
+//
+//   node tests/browser/threads.test.mjs DIST_DIR MODEL.gguf CLI
+import { launchChromium, serve } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const [dist, model, cli] = process.argv.slice(2);
+if (!dist || !model || !cli) {
+  console.error('usage: threads.test.mjs DIST_DIR MODEL.gguf CLI');
+  process.exit(2);
+}
+const isolated = await serve(dist, {}, { isolate: true });
+const plain = await serve(dist);
+// A thread worker that starts over the engine's memory and then dies, as one that runs out of
+// memory would: the engine is left waiting for it.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-threads-'));
+const dying = path.join(tmp, 'thread.js');
+fs.writeFileSync(dying, fs.readFileSync(path.join(dist, 'thread.js'), 'utf8')
+  .replace('wasm_bindgen.clinicbench_thread_run();', 'throw new Error("this thread worker died");'));
+const broken = await serve(dist, { '/thread.js': dying }, { isolate: true });
+
+const browser = await launchChromium({ webgpu: false });
+const failures = [];
+const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); };
+const ready = (page) => page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
+
+// The demo exam's loglikelihoods on `threads` threads (0: the page's own choice).
+async function run(origin, threads) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${origin}/?backend=cpu${threads ? `&threads=${threads}` : ''}`);
+  await ready(page);
+  await page.setInputFiles('[data-testid=model-file]', model);
+  await page.waitForSelector('[data-testid=model-card]', { timeout: 60000 });
+  const line = await page.textContent('[data-testid=threads]');
+  const running = Number(await page.getAttribute('[data-testid=threads]', 'data-threads'));
+  const backend = await page.textContent('[data-testid=backend]');
+  await page.selectOption('#task', 'demo_exam');
+  await page.fill('#limit', '2');
+  await page.click('#start');
+  await page.waitForFunction(() => /^Finished demo_exam/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  const samples = JSON.parse(fs.readFileSync(await dl.path(), 'utf8')).samples.filter((x) => x.task === 'demo_exam');
+  await page.close();
+  return { line, running, backend, lls: samples.map((x) => x.loglikelihoods), errors };
+}
+
+try {
+  const out = fs.mkdtempSync(path.join(tmp, 'cli-'));
+  execFileSync(cli, ['eval', '--model', model, '--task', 'demo_exam', '--limit', '2', '--data-root', '/nonexistent', '--backend', 'cpu', '--out', out], { stdio: 'ignore' });
+  const cliLls = fs.readFileSync(path.join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loglikelihoods);
+
+  const runs = {};
+  for (const n of [1, 2, 3]) {
+    const r = await run(isolated.origin, n);
+    runs[n] = r;
+    check(r.running === n && r.backend.startsWith(n === 1 ? 'cpu (1 thread)' : `cpu (${n} threads)`) && r.errors.length === 0,
+      `?threads=${n} on a cross-origin isolated page runs ${n} thread(s) (${r.line} | ${r.backend})`);
+  }
+  const same = (a, b) => a.length === 2 && JSON.stringify(a) === JSON.stringify(b);
+  check(same(runs[1].lls, runs[2].lls) && same(runs[1].lls, runs[3].lls),
+    `loglikelihoods with 1, 2 and 3 threads are identical (${runs[1].lls[0]} | ${runs[2].lls[0]} | ${runs[3].lls[0]})`);
+  check(runs[2].lls.every((l, i) => l.every((v, k) => Math.abs(v - cliLls[i][k]) < 1e-3)),
+    `the threaded page's loglikelihoods are within 1e-3 of the CLI's (${runs[2].lls[0]} vs ${cliLls[0]})`);
+
+  // By default: the browser's cores (two here), capped.
+  const cores = await (async () => { const p = await browser.newPage(); await p.goto(`${plain.origin}/`); const c = await p.evaluate(() => navigator.hardwareConcurrency); await p.close(); return c; })();
+  const auto = await run(isolated.origin, 0);
+  check(auto.running === Math.min(cores, 8), `without ?threads the page runs one thread a core (${cores} cores: ${auto.line})`);
+
+  // Not isolated (a host that sends no headers, before the service worker): one thread, and why.
+  const page = await browser.newPage();
+  await page.goto(`${plain.origin}/?backend=cpu`);
+  await ready(page);
+  const line = await page.textContent('[data-testid=threads]');
+  check(line.includes('one thread') && line.includes('not cross-origin isolated'), `a page that is not isolated runs one thread and says why (${line})`);
+  await page.close();
+
+  // A thread worker that dies: the page says so, in bounded time, instead of waiting forever.
+  const dead = await browser.newPage();
+  await dead.goto(`${broken.origin}/?backend=cpu`);
+  const started = Date.now();
+  await dead.waitForFunction(() => /engine thread stopped/.test(document.querySelector('#error')?.textContent || ''), null, { timeout: 30000 }).catch(() => {});
+  const err = (await dead.locator('#error').count()) ? await dead.textContent('#error') : '(no error shown)';
+  check(err.includes('An engine thread stopped') && err.includes('this thread worker died'),
+    `a thread worker that dies stops the engine with a message in ${Date.now() - started} ms (${err})`);
+  await dead.close();
+} finally {
+  await browser.close();
+  for (const s of [isolated, plain, broken]) s.server.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+if (failures.length) {
+  console.error(`${failures.length} failed`);
+  process.exit(1);
+}
