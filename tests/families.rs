@@ -527,3 +527,32 @@ fn prefill_flops_count_every_layer_matrix_and_attention() {
         assert_eq!(c.prefill_flops(p), 2.0 * matrices * p as f64 + attended, "{name}");
     }
 }
+
+/// The CPU backend's products split rows across threads; every row is one thread's whole sum in
+/// one order, so the number of threads (1, 2, 3, as the page's `?threads=` or `--threads` gives)
+/// cannot change a bit of the logits: prefill batches and decoded tokens alike.
+#[test]
+fn the_cpu_backend_gives_identical_logits_on_1_2_and_3_threads() {
+    for name in ["llama_q4_k_m", "gemma3_q5_0"] {
+        let g = open(name);
+        let tokens: Vec<u32> = (0..45u32).map(|i| (i * 37 + 11) % 200 + 3).collect();
+        let logits_on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut b = CpuBackend::load(&g, 128).unwrap();
+                let mut all = b.forward_sync(&tokens[..40], 40).unwrap().to_vec();
+                for &t in &tokens[40..] {
+                    all.extend_from_slice(b.forward_sync(&[t], 1).unwrap());
+                }
+                all
+            })
+        };
+        let one = logits_on(1);
+        for threads in [2, 3] {
+            let other = logits_on(threads);
+            assert_eq!(one.len(), other.len());
+            let differing = one.iter().zip(&other).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+            assert_eq!(differing, 0, "{name}: {differing} of {} logits differ between 1 and {threads} threads", one.len());
+        }
+    }
+}
