@@ -556,3 +556,26 @@ fn the_cpu_backend_gives_identical_logits_on_1_2_and_3_threads() {
         }
     }
 }
+
+/// A question's choices over one context (what every multiple-choice task sends): the context
+/// runs once and the logits of its last position score each choice's first token, instead of
+/// that position running again per choice; the answers equal those of one request at a time.
+#[test]
+fn a_questions_choices_run_their_context_once() {
+    let g = open("llama_q4_k_m");
+    let context = "Question: which organ filters the blood?\nAnswer:";
+    let reqs: Vec<LogLikelihoodRequest> =
+        [" A", " B", " the kidney and the liver", " C"].iter().map(|c| LogLikelihoodRequest::new(context, *c)).collect();
+    let mut together = LocalEngine::new(Tokenizer::from_gguf(&g).unwrap(), CpuBackend::load(&g, 512).unwrap());
+    let shared = wait(together.loglikelihood(&reqs)).unwrap();
+    let context_tokens = together.encode(context).len() as u64;
+    let after_context: u64 = shared.iter().map(|s| s.n_tokens as u64 - 1).sum();
+    assert!(shared.iter().any(|s| s.n_tokens > 1), "one continuation should take several tokens");
+    assert_eq!(together.stats.prefill_tokens, context_tokens + after_context, "the context runs once, then only the later continuation tokens");
+    let mut alone = LocalEngine::new(Tokenizer::from_gguf(&g).unwrap(), CpuBackend::load(&g, 512).unwrap());
+    for (r, s) in reqs.iter().zip(&shared) {
+        let a = &wait(alone.loglikelihood(std::slice::from_ref(r))).unwrap()[0];
+        assert!((a.logprob - s.logprob).abs() < 1e-4, "{:?}: {} together vs {} alone", r.continuation, s.logprob, a.logprob);
+        assert_eq!((a.is_greedy, a.n_tokens, a.truncated), (s.is_greedy, s.n_tokens, s.truncated), "{:?}", r.continuation);
+    }
+}

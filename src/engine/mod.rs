@@ -387,7 +387,8 @@ impl<B: Backend> LocalEngine<B> {
         }
     }
 
-    async fn loglikelihood_one(&mut self, req: &LogLikelihoodRequest) -> Result<LogLikelihood, EngineError> {
+    /// What the model sees for one request, as lm-eval builds it.
+    fn prepare(&self, req: &LogLikelihoodRequest) -> Result<Prepared, EngineError> {
         let (mut context_enc, whole) = match &req.messages {
             Some(messages) => {
                 if !req.context.is_empty() {
@@ -424,16 +425,71 @@ impl<B: Backend> LocalEngine<B> {
         }
         let window_start = all.len().saturating_sub(n_ctx + 1);
         let truncated = window_start > 0;
-        let input = &all[window_start..all.len() - 1];
-        let targets = continuation_enc;
+        let targets = continuation_enc.to_vec();
+        all.pop();
+        let input = all.split_off(window_start);
         // Position i's logits predict input[i + 1]; the first continuation token is predicted at
         // index input.len() - n_cont.
         let first_logit = input.len() - n_cont;
-        let keep = self.reuse_prefix(input, first_logit);
-        let scores = self.run_scored(input, keep, first_logit, targets).await?;
+        Ok(Prepared { input, targets, first_logit, truncated })
+    }
+
+    async fn loglikelihood_one(&mut self, req: &LogLikelihoodRequest) -> Result<LogLikelihood, EngineError> {
+        let p = self.prepare(req)?;
+        let keep = self.reuse_prefix(&p.input, p.first_logit);
+        let scores = self.run_scored(&p.input, keep, p.first_logit, &p.targets).await?;
+        Ok(p.answer(&scores))
+    }
+
+    /// Requests over one context (a question's choices): the context runs once, and the logits
+    /// of its last position score every request's first continuation token, where one request
+    /// at a time would run that position again for each (a whole vocabulary's product each).
+    /// Later continuation tokens run after the cached context, as [`Self::loglikelihood_one`]
+    /// would. `None` when the requests do not share their context position for position (a
+    /// truncated window, a seam the tokenizer merged): then they go one at a time.
+    async fn loglikelihood_shared(&mut self, reqs: &[LogLikelihoodRequest]) -> Result<Option<Vec<LogLikelihood>>, EngineError> {
+        let prepared = reqs.iter().map(|r| self.prepare(r)).collect::<Result<Vec<_>, _>>()?;
+        let first = &prepared[0];
+        let context = &first.input[..=first.first_logit];
+        let shared = prepared.iter().all(|p| !p.truncated && p.first_logit == first.first_logit && &p.input[..=p.first_logit] == context);
+        if !shared {
+            return Ok(None);
+        }
+        let n_vocab = self.backend.config().n_vocab;
+        let keep = self.reuse_prefix(context, first.first_logit);
+        let mut row = Vec::new();
+        self.run(context, keep, first.first_logit, &mut |_, logits| row = logits.to_vec()).await?;
+        let mut out = Vec::with_capacity(reqs.len());
+        for p in &prepared {
+            let (logprob, argmax) = crate::backend::logits::log_softmax_at(&row, (p.targets[0] as usize).min(n_vocab - 1));
+            let mut scores = vec![TokenScore { logprob, argmax: argmax as u32 }];
+            if p.targets.len() > 1 {
+                let from = p.first_logit + 1;
+                let keep = self.reuse_prefix(&p.input, from);
+                scores.extend(self.run_scored(&p.input, keep, from, &p.targets[1..]).await?);
+            }
+            out.push(p.answer(&scores));
+        }
+        Ok(Some(out))
+    }
+}
+
+/// One loglikelihood request as the model sees it.
+struct Prepared {
+    /// Context and continuation but its last token, in the model's window.
+    input: Vec<u32>,
+    /// The continuation's tokens, each predicted by the position before it.
+    targets: Vec<u32>,
+    /// The position whose logits predict the first continuation token.
+    first_logit: usize,
+    truncated: bool,
+}
+
+impl Prepared {
+    fn answer(&self, scores: &[TokenScore]) -> LogLikelihood {
         let logprob = scores.iter().map(|s| s.logprob).sum();
-        let is_greedy = scores.iter().zip(targets).all(|(s, &t)| s.argmax == t);
-        Ok(LogLikelihood { logprob, is_greedy, n_tokens: n_cont, truncated })
+        let is_greedy = scores.iter().zip(&self.targets).all(|(s, &t)| s.argmax == t);
+        LogLikelihood { logprob, is_greedy, n_tokens: self.targets.len(), truncated: self.truncated }
     }
 }
 
@@ -441,8 +497,20 @@ impl<B: Backend> Engine for LocalEngine<B> {
     fn loglikelihood<'a>(&'a mut self, reqs: &'a [LogLikelihoodRequest]) -> Answer<'a, Vec<LogLikelihood>> {
         Box::pin(async move {
             let mut out = Vec::with_capacity(reqs.len());
-            for r in reqs {
-                out.push(self.loglikelihood_one(r).await?);
+            let mut i = 0;
+            while i < reqs.len() {
+                // A run of requests over the same context (a question's choices) shares its pass.
+                let same = |r: &LogLikelihoodRequest| r.context == reqs[i].context && r.messages == reqs[i].messages;
+                let n = reqs[i..].iter().take_while(|r| same(r)).count();
+                match if n > 1 { self.loglikelihood_shared(&reqs[i..i + n]).await? } else { None } {
+                    Some(answers) => out.extend(answers),
+                    None => {
+                        for r in &reqs[i..i + n] {
+                            out.push(self.loglikelihood_one(r).await?);
+                        }
+                    }
+                }
+                i += n;
             }
             Ok(out)
         })

@@ -231,6 +231,8 @@ pub(crate) fn sha256_file(path: &Path) -> Result<String> {
 }
 
 pub fn eval(args: &EvalArgs) -> Result<bool> {
+    // The whole command from here, the model's loading included.
+    let began = Instant::now();
     if let Some(plan_path) = &args.plan {
         let job = super::plan::job_args(plan_path, args)?;
         return eval(&job);
@@ -291,6 +293,8 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
     let mut report = RunReport::default();
     let mut all_ok = true;
     let started = Instant::now();
+    // Documents scored and seconds, per task (the speed line after the table).
+    let mut speeds: Vec<(String, usize, f64)> = Vec::new();
     for spec in &specs {
         // With --limit and no few-shot examples, a format that streams stops reading there.
         let data = tasks::load_data_up_to(spec, &args.selection.data_root, args.data.as_deref(), tasks::documents_needed(&opts))?;
@@ -342,7 +346,9 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
             eprintln!("clinicbench: {}: skipped {s}", spec.name);
         }
         all_ok &= run.skipped.is_empty() && data.bad_rows.is_empty();
-        let result = TaskResult::from_run(spec, &run, data.bad_rows.len(), Some(t0.elapsed().as_secs_f64()));
+        let seconds = t0.elapsed().as_secs_f64();
+        speeds.push((spec.name.clone(), run.samples.len(), seconds));
+        let result = TaskResult::from_run(spec, &run, data.bad_rows.len(), Some(seconds));
         let files = data
             .files
             .iter()
@@ -377,6 +383,13 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
         }
     }
     print!("{}", report::table::run_table(&report, &|name| find_spec(name, &user).ok()));
+    // Speed as a user compares it with another tool: per task, then the whole command with the
+    // model's loading (what a `time` of the command measures).
+    for (task, docs, seconds) in &speeds {
+        eprintln!("clinicbench: {task}: {docs} documents in {seconds:.1} s ({:.2} documents/s)", *docs as f64 / seconds.max(1e-9));
+    }
+    let (docs, wall) = (speeds.iter().map(|s| s.1).sum::<usize>(), began.elapsed().as_secs_f64());
+    eprintln!("clinicbench: {docs} documents in {wall:.1} s with loading ({:.2} documents/s)", docs as f64 / wall.max(1e-9));
     Ok(all_ok)
 }
 
