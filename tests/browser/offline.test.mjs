@@ -71,6 +71,10 @@ try {
   await page.click('#start');
   await page.waitForFunction(() => /^Finished demo_exam/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 120000 });
   check(/^Finished demo_exam/.test(await page.textContent('#status')), 'with the network off the page loads and runs a model picked from disk');
+  // Isolated by the service worker, the offline page runs the threaded engine from its cache.
+  const threads = Number(await page.getAttribute('[data-testid=threads]', 'data-threads'));
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  check(threads === Math.min(cores, 8), `offline, the page runs the threaded engine on every core (${await page.textContent('[data-testid=threads]')})`);
   await context.setOffline(false);
   down = false;
 
