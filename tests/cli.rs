@@ -369,3 +369,34 @@ fn eval_with_a_lora_adapter_records_it_and_the_report_pairs_base_and_adapted() {
     assert_eq!((b["adapters"][0]["file"].as_str(), b["adapters"][0]["scale"].as_f64()), (adapter.to_str(), Some(0.75)), "{b}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `eval --sample N` scores N documents drawn with `--seed`, in the dataset's order, the same N
+/// for the same seed, says so in the provenance, and refuses `--limit` beside it.
+#[test]
+fn eval_scores_a_seeded_sample_and_records_it() {
+    let model = common::fixture("families/llama_q4_k_m.gguf");
+    let dir = std::env::temp_dir().join(format!("clinicbench-sample-{}", std::process::id()));
+    let doc_ids = |seed: &str, name: &str| {
+        let out = dir.join(name);
+        let o = run(
+            &["eval", "--model", model.to_str().unwrap(), "--task", "demo_exam", "--sample", "3", "--seed", seed, "--data-root", "/nonexistent", "--backend", "cpu", "--out", out.to_str().unwrap()],
+            "",
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stderr(&o).contains("demo_exam: 3 documents in"), "the speed line: {}", stderr(&o));
+        let results: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+        let p = &results["provenance"]["tasks"]["demo_exam"];
+        assert_eq!((p["sample"].as_u64(), p["documents"].as_u64(), p["limit"].as_u64()), (Some(3), Some(3), None), "{p}");
+        std::fs::read_to_string(out.join("samples.jsonl")).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["doc_id"].as_u64().unwrap()).collect::<Vec<_>>()
+    };
+    let (a, again, other) = (doc_ids("7", "a"), doc_ids("7", "again"), doc_ids("8", "other"));
+    assert_eq!(a.len(), 3);
+    assert!(a.windows(2).all(|w| w[0] < w[1]), "in the dataset's order: {a:?}");
+    assert_eq!(a, again, "the same seed draws the same documents");
+    assert_ne!(a, other, "another seed draws others");
+    assert_ne!(a, vec![0, 1, 2], "not the first documents");
+    let both = run(&["eval", "--model", model.to_str().unwrap(), "--task", "demo_exam", "--sample", "3", "--limit", "2", "--out", dir.join("x").to_str().unwrap()], "");
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr(&both).contains("cannot be used with"), "{}", stderr(&both));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -149,6 +149,7 @@ fn parse_results_file(name: &str, bytes: &[u8]) -> Result<(Imported, Vec<(String
                 chat_template: top.get("chat_template").is_some_and(|c| !c.is_null()),
                 max_new_tokens: None,
                 shard: None,
+                sample: None,
                 documents: n,
             },
         );

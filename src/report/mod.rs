@@ -281,14 +281,17 @@ pub struct TaskProvenance {
     /// This run's part of the documents, when sharded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
-    /// Documents of the task before sharding: the dataset's, or `limit` of them.
+    /// A seeded sample of this many documents (`--sample`, drawn with `seed`), not the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<usize>,
+    /// Documents of the task before sharding: the dataset's, `limit` of them, or the sample's.
     pub documents: usize,
 }
 
 impl TaskProvenance {
     /// What a run of `spec` on `dataset` with these settings records.
     pub fn new(spec: &TaskSpec, dataset: DatasetProvenance, opts: &crate::tasks::RunOptions) -> TaskProvenance {
-        let documents = opts.limit.map_or(dataset.records, |l| l.min(dataset.records));
+        let documents = opts.sample.or(opts.limit).map_or(dataset.records, |l| l.min(dataset.records));
         TaskProvenance {
             spec_version: spec.version,
             spec_hash: spec.fingerprint(),
@@ -299,6 +302,7 @@ impl TaskProvenance {
             chat_template: opts.chat_template,
             max_new_tokens: opts.max_new_tokens,
             shard: opts.shard,
+            sample: opts.sample,
             documents,
         }
     }

@@ -160,7 +160,8 @@ fn legacy_provenance(p: &Value) -> Provenance {
                 chat_template: p.get("chat_template").and_then(Value::as_bool).unwrap_or(false),
                 max_new_tokens: usize_of(p, "max_new_tokens"),
                 shard: None,
-                documents: limit.map_or(records, |l| l.min(records)),
+                sample: usize_of(p, "sample"),
+                documents: usize_of(p, "sample").or(limit).map_or(records, |l| l.min(records)),
             },
         );
     }

@@ -64,7 +64,8 @@ pub fn read_data_file(path: &Path) -> Result<Vec<u8>, TaskError> {
 /// zero-shot (few-shot examples may be drawn from the other documents, a choice that depends on
 /// how many there are).
 pub fn documents_needed(opts: &RunOptions) -> Option<usize> {
-    if opts.shots > 0 {
+    // A sample is drawn from all of them.
+    if opts.shots > 0 || opts.sample.is_some() {
         return None;
     }
     opts.limit

@@ -31,6 +31,32 @@ pub struct RunOptions {
     pub max_new_tokens: Option<usize>,
     /// Only this part of the (limited) documents: a run split over machines.
     pub shard: Option<Shard>,
+    /// `sample` documents drawn at random (seeded by `seed`) from all of the task's, scored in
+    /// the dataset's order: a quick estimate of a task, or its speed, from a few documents that
+    /// are not all from its beginning. Instead of `limit`.
+    pub sample: Option<usize>,
+}
+
+impl RunOptions {
+    /// The documents (positions in the task's data) this run scores, in order, out of `n`:
+    /// the first `limit`, or a seeded sample, then this shard's block of them.
+    pub fn documents(&self, n: usize) -> Vec<usize> {
+        let mut chosen: Vec<usize> = match self.sample {
+            Some(k) if k < n => {
+                let mut all: Vec<usize> = (0..n).collect();
+                // Salted so that the sample is not the few-shot draw of the same seed.
+                crate::rng::SplitMix64::new(self.seed ^ 0x5A4D_504C_4544_4F43).shuffle(&mut all);
+                all.truncate(k);
+                all.sort_unstable();
+                all
+            }
+            _ => (0..self.limit.map_or(n, |l| l.min(n))).collect(),
+        };
+        if let Some(shard) = self.shard {
+            chosen = chosen[shard.range(chosen.len())].to_vec();
+        }
+        chosen
+    }
 }
 
 /// Part `index` of `count` of a task's documents (`--shard i/n`, `index` zero-based): a
@@ -236,9 +262,10 @@ pub struct TaskRunner {
     opts: RunOptions,
     scorer: SampleScorer,
     previous: BTreeMap<usize, Sample>,
-    /// The next document, and the end of this run's documents (a shard's block).
+    /// This run's documents (positions in `data.docs`: see [`RunOptions::documents`]), and how
+    /// many of them are done.
+    documents: Vec<usize>,
     next: usize,
-    range: std::ops::Range<usize>,
     samples: Vec<Sample>,
     skipped: Vec<String>,
 }
@@ -246,16 +273,15 @@ pub struct TaskRunner {
 impl TaskRunner {
     pub fn new(spec: TaskSpec, data: TaskData, mut opts: RunOptions) -> Result<Self, TaskError> {
         Prompter::new(&spec)?; // templates that do not parse fail here, not at the first document
-        let n = opts.limit.map_or(data.docs.len(), |l| l.min(data.docs.len()));
-        let range = opts.shard.map_or(0..n, |s| s.range(n));
+        let documents = opts.documents(data.docs.len());
         let previous = std::mem::take(&mut opts.previous)
             .into_iter()
             .filter(|s| s.task == spec.name)
             .map(|s| (s.doc_id, s))
             .collect();
         let scorer = SampleScorer::new(&spec)?;
-        let samples = Vec::with_capacity(range.len());
-        Ok(TaskRunner { spec, data, opts, scorer, previous, next: range.start, range, samples, skipped: Vec::new() })
+        let samples = Vec::with_capacity(documents.len());
+        Ok(TaskRunner { spec, data, opts, scorer, previous, documents, next: 0, samples, skipped: Vec::new() })
     }
 
     pub fn spec(&self) -> &TaskSpec {
@@ -264,12 +290,12 @@ impl TaskRunner {
 
     /// Documents this run covers (a shard's block when sharded).
     pub fn total(&self) -> usize {
-        self.range.len()
+        self.documents.len()
     }
 
     /// Documents handled so far (scored, kept from an earlier run, or skipped).
     pub fn done(&self) -> usize {
-        self.next - self.range.start
+        self.next
     }
 
     /// The samples so far.
@@ -279,10 +305,9 @@ impl TaskRunner {
 
     /// Handles the next document; `false` once every document is done.
     pub async fn step(&mut self, engine: &mut dyn Engine, on_event: &mut dyn FnMut(Event)) -> Result<bool, TaskError> {
-        if self.next >= self.range.end {
+        let Some(&doc_id) = self.documents.get(self.next) else {
             return Ok(false);
-        }
-        let doc_id = self.next;
+        };
         self.next += 1;
         let spec = &self.spec;
         let doc = &self.data.docs[doc_id];
@@ -566,4 +591,27 @@ pub fn compare_runs(
         }
     }
     Ok((out, unpaired))
+}
+
+#[cfg(test)]
+mod documents {
+    use super::*;
+
+    #[test]
+    fn a_sample_is_seeded_sorted_distinct_and_sharded_like_a_limit() {
+        let opts = |sample, seed, shard| RunOptions { sample, seed, shard, ..RunOptions::default() };
+        let a = opts(Some(50), 1234, None).documents(1000);
+        assert_eq!(a.len(), 50);
+        assert!(a.windows(2).all(|w| w[0] < w[1]) && a.iter().all(|&d| d < 1000));
+        assert_eq!(a, opts(Some(50), 1234, None).documents(1000));
+        assert_ne!(a, opts(Some(50), 1235, None).documents(1000));
+        // Spread over the task, not its beginning.
+        assert!(*a.last().unwrap() > 500 && a[0] < 500, "{a:?}");
+        // A sample larger than the task is the whole task, in order.
+        assert_eq!(opts(Some(10), 1, None).documents(4), vec![0, 1, 2, 3]);
+        // Shards split the sample into blocks that put it back together in order.
+        let parts: Vec<usize> = (0..3).flat_map(|i| opts(Some(50), 1234, Some(Shard::new(i, 3).unwrap())).documents(1000)).collect();
+        assert_eq!(parts, a);
+        assert_eq!(RunOptions { limit: Some(3), ..RunOptions::default() }.documents(10), vec![0, 1, 2]);
+    }
 }

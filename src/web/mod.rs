@@ -634,6 +634,7 @@ impl Session {
             chat_template: req.chat_template,
             max_new_tokens: req.max_new_tokens,
             shard: None,
+            sample: None,
         };
         let provenance = TaskProvenance::new(&spec, dataset, &opts);
         if req.chat_template && self.engine.as_ref().is_some_and(|e| e.tokenizer().chat_template().is_none()) {

@@ -42,6 +42,10 @@ pub struct PromptSettings {
     /// Only the first N documents of each task.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// N documents of each task drawn at random with --seed, scored in the dataset's order
+    /// (a quick estimate, or a speed projection, from documents not all from the beginning).
+    #[arg(long, conflicts_with = "limit")]
+    pub sample: Option<usize>,
     /// Seed of the few-shot selection.
     #[arg(long, default_value_t = 1234)]
     pub seed: u64,
@@ -59,6 +63,7 @@ impl PromptSettings {
         RunOptions {
             shots: self.shots,
             limit: self.limit,
+            sample: self.sample,
             seed: self.seed,
             chat_template: self.chat_template,
             max_new_tokens: self.max_new_tokens,
@@ -304,8 +309,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
                 bail!("--strict: {bad}");
             }
         }
-        let n = opts.limit.map_or(data.docs.len(), |l| l.min(data.docs.len()));
-        let n = args.shard.map_or(n, |s| s.range(n).len());
+        let n = opts.documents(data.docs.len()).len();
         let progress = std::io::stderr().is_terminal().then(|| {
             let p = indicatif::ProgressBar::new(n as u64);
             p.set_style(
