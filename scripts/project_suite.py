@@ -34,7 +34,7 @@ def main():
         total_sample += seconds
         total_full += full
         rows.append((task, docs, seconds, records, full))
-    hours = lambda s: f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min"
+    hours = lambda s: f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min" if s >= 600 else f"{s / 60:.1f} min"
     extra = f" | {a.label}" if a.speedup else ""
     print(f"| task | sampled documents | sample seconds | documents in the dataset | projected{extra} |")
     print("| --- | --- | --- | --- | ---" + (" | ---" if a.speedup else "") + " |")
