@@ -234,7 +234,7 @@ mod tests {
             results: "R".into(),
             data_root: "D".into(),
             spec: vec![],
-            prompts: PromptSettings { shots: 0, limit: None, seed: 1, chat_template: false, max_new_tokens: None },
+            prompts: PromptSettings { shots: 0, limit: None, sample: None, seed: 1, chat_template: false, max_new_tokens: None },
             jobs: 12,
         };
         assert_eq!(plan.models[1].label, "m-2", "labels are unique");
