@@ -26,6 +26,8 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" \
   --bin clinicbench-worker --features web -Z build-std=panic_abort,std >&2
 wasm-bindgen --target no-modules --no-typescript --out-dir "$out" --out-name clinicbench-worker-threads \
   "$target_dir/wasm32-unknown-unknown/release/clinicbench-worker.wasm"
-# The engine worker's entry for the threaded build, as trunk's loader shim is for the plain one.
-printf '%s' 'importScripts("./clinicbench-worker-threads.js");wasm_bindgen({ module_or_path: "./clinicbench-worker-threads_bg.wasm" });' \
+# The engine worker's entry for the threaded build, as trunk's loader shim is for the plain one. A
+# failure to instantiate (no room for the shared memory, say) is thrown where the page hears it
+# (a rejected promise in a worker is not), and the page falls back to the plain engine.
+printf '%s' 'importScripts("./clinicbench-worker-threads.js");wasm_bindgen({ module_or_path: "./clinicbench-worker-threads_bg.wasm" }).catch((e) => setTimeout(() => { throw e; }));' \
   > "$out/clinicbench-worker-threads_loader.js"

@@ -1,7 +1,8 @@
 // The page's threaded engine (WebAssembly threads, scripts/build-worker-threads.sh): served
 // cross-origin isolated the page runs the model on every core; with 1, 2 and 3 threads its
 // loglikelihoods are identical to each other and within 1e-3 of the CLI's; not isolated it runs
-// one thread and says why; a thread worker that dies gives a clear error, not a hang. Run by
+// one thread and says why; a threaded engine that cannot start gives way to the plain one (and
+// the card says why); a thread worker that dies gives a clear error, not a hang. Run by
 // scripts/test.sh:
 //
 //   node tests/browser/threads.test.mjs DIST_DIR MODEL.gguf CLI
@@ -25,6 +26,10 @@ const dying = path.join(tmp, 'thread.js');
 fs.writeFileSync(dying, fs.readFileSync(path.join(dist, 'thread.js'), 'utf8')
   .replace('wasm_bindgen.clinicbench_thread_run();', 'throw new Error("this thread worker died");'));
 const broken = await serve(dist, { '/thread.js': dying }, { isolate: true });
+// A threaded engine that cannot start (here: its WebAssembly is not WebAssembly).
+const junk = path.join(tmp, 'junk.wasm');
+fs.writeFileSync(junk, 'not WebAssembly');
+const unstartable = await serve(dist, { '/clinicbench-worker-threads_bg.wasm': junk }, { isolate: true });
 
 const browser = await launchChromium({ webgpu: false });
 const failures = [];
@@ -84,6 +89,11 @@ try {
   check(line.includes('one thread') && line.includes('not cross-origin isolated'), `a page that is not isolated runs one thread and says why (${line})`);
   await page.close();
 
+  // A threaded engine that cannot start: the plain engine runs instead, and the card says why.
+  const fallback = await run(unstartable.origin, 2);
+  check(fallback.running === 1 && /threaded engine did not start/.test(fallback.line) && same(fallback.lls, runs[1].lls),
+    `a threaded engine that cannot start falls back to one thread and says why, with the same answers (${fallback.line})`);
+
   // A thread worker that dies: the page says so, in bounded time, instead of waiting forever.
   const dead = await browser.newPage();
   await dead.goto(`${broken.origin}/?backend=cpu`);
@@ -95,7 +105,7 @@ try {
   await dead.close();
 } finally {
   await browser.close();
-  for (const s of [isolated, plain, broken]) s.server.close();
+  for (const s of [isolated, plain, broken, unstartable]) s.server.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 if (failures.length) {

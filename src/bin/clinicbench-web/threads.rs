@@ -25,6 +25,9 @@ const MAX_ASKED: usize = 32;
 thread_local! {
     /// The thread workers started, to stop them with the engine.
     static THREAD_WORKERS: RefCell<Vec<web_sys::Worker>> = const { RefCell::new(Vec::new()) };
+    /// The thread workers were stopped: later errors (a worker cut off while loading) are
+    /// echoes of the first, which the page has already said.
+    static STOPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// The engine's CPU threads in this page, for the model card.
@@ -117,6 +120,9 @@ pub fn start_workers(offer: &JsValue, threads: usize, page: Page, stop_engine: i
         let worker = web_sys::Worker::new_with_options("./thread.js", &options).map_err(|e| format!("cannot start a thread worker: {e:?}"))?;
         let stop = stop_engine.clone();
         let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |ev: web_sys::ErrorEvent| {
+            if STOPPED.with(|s| s.get()) {
+                return;
+            }
             stop();
             stop_all();
             page.running.set(false);
@@ -136,5 +142,6 @@ pub fn start_workers(offer: &JsValue, threads: usize, page: Page, stop_engine: i
 
 /// Stops every thread worker (the engine is gone or stopped).
 pub fn stop_all() {
+    STOPPED.with(|s| s.set(true));
     THREAD_WORKERS.with(|w| w.borrow_mut().drain(..).for_each(|w| w.terminate()));
 }

@@ -14,6 +14,8 @@ thread_local! {
     static WORKER: RefCell<Option<web_sys::Worker>> = const { RefCell::new(None) };
     /// Messages for the worker sent before it was ready (`None` once it is).
     static OUTBOX: RefCell<Option<Vec<js_sys::Object>>> = const { RefCell::new(Some(Vec::new())) };
+    /// The engine's worker has said something (it started).
+    static ENGINE_SPOKE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// The model file last sent to the worker (the benchmark build's peer reads it too).
     static MODEL_FILE: RefCell<Option<web_sys::File>> = const { RefCell::new(None) };
 }
@@ -69,9 +71,19 @@ fn now_ms() -> f64 {
 /// Starts the worker and routes what it says into `page`.
 pub fn start(page: Page, choice: BackendChoice) {
     let plan = super::threads::plan();
-    let loader = if plan.threaded() { "./clinicbench-worker-threads_loader.js" } else { "./clinicbench-worker_loader.js" };
+    let threaded = plan.threaded();
     page.threads.set(plan);
+    start_engine(page, choice, threaded);
+}
+
+/// Starts the engine's worker: the threaded build or the plain one. A threaded engine that dies
+/// before its first word (a browser that cannot reserve its shared memory, say) is replaced by
+/// the plain one, and the card says why; messages queued for `Ready` wait for that one.
+fn start_engine(page: Page, choice: BackendChoice, threaded: bool) {
+    let loader = if threaded { "./clinicbench-worker-threads_loader.js" } else { "./clinicbench-worker_loader.js" };
+    ENGINE_SPOKE.with(|s| s.set(false));
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+        ENGINE_SPOKE.with(|s| s.set(true));
         // The threaded engine's first word: its module and memory, for the thread workers.
         let offer = js_sys::Reflect::get(&ev.data(), &"clinicbenchThreads".into()).unwrap_or(JsValue::UNDEFINED);
         if offer.is_object() {
@@ -89,6 +101,12 @@ pub fn start(page: Page, choice: BackendChoice) {
             // waiting for it.
             let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |ev: web_sys::ErrorEvent| {
                 super::threads::stop_all();
+                if threaded && !ENGINE_SPOKE.with(|s| s.get()) {
+                    WORKER.with(|w| w.borrow_mut().take().map(|w| w.terminate()));
+                    let why = format!("the threaded engine did not start in this browser ({})", ev.message());
+                    page.threads.set(super::threads::CpuThreads { planned: 1, running: None, why_one: Some(why) });
+                    return start_engine(page, choice, false);
+                }
                 page.running.set(false);
                 page.fail(format!("The engine stopped ({}). Completed samples are kept; reload the page to go on.", ev.message()));
             });
