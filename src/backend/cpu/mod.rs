@@ -279,8 +279,15 @@ impl Backend for CpuBackend {
 }
 
 impl CpuBackend {
-    /// [`Backend::forward`] without the future: the pass runs on this thread (and rayon's).
+    /// [`Backend::forward`] without the future: the pass runs on one of rayon's threads, which
+    /// shares its products with the others.
     pub fn forward_sync(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
+        let rows = on_the_pool(|| self.forward_pass(tokens, n_logits))?;
+        Ok(&self.state.logits[..rows])
+    }
+
+    /// The forward pass; returns how many logits it wrote (`n_logits * n_vocab`).
+    fn forward_pass(&mut self, tokens: &[u32], n_logits: usize) -> Result<usize, BackendError> {
         let c = &self.config;
         let n = tokens.len();
         assert!(n <= self.max_batch && n_logits <= n, "forward: batch of {n} (max {}), {n_logits} logits", self.max_batch);
@@ -456,7 +463,22 @@ impl CpuBackend {
             let cap = c.final_softcap;
             logits.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh());
         }
-        Ok(&s.logits[..n_logits * nv])
+        Ok(n_logits * nv)
+    }
+}
+
+/// Runs `f` on a thread of rayon's pool, so that the products inside it split their rows among
+/// the pool's threads without a thread switch each: called from outside the pool, each of a
+/// decode step's ~130 products would post its work to the pool and put the caller to sleep
+/// until it was done (a wake-up each, about 3% of a Gemma 3 270M decode step natively).
+fn on_the_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    {
+        rayon::scope(|_| f())
+    }
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    {
+        f()
     }
 }
 
