@@ -437,47 +437,65 @@ pub fn dot(ty: GgmlType, row: &[u8], x: &[f32]) -> f32 {
         x.len(),
         row.len()
     );
+    dot_kernel(ty)(row, x)
+}
+
+/// A row-times-vector kernel: [`dot`](fn@dot) without its per-call length check.
+pub type DotKernel = fn(&[u8], &[f32]) -> f32;
+
+/// The kernel [`dot`](fn@dot) runs for `ty`, for a caller that checks the row length once and
+/// then multiplies many rows (a decode step's output product is 262,144 rows of 20 blocks for
+/// Gemma 3; a check and a dispatch each, with a division, cost a fortieth of the step). Each
+/// kernel expects `row.len() == ty.row_bytes(x.len())`; every kernel walks whole blocks of
+/// both slices together, so a caller that breaks this gets a wrong sum, never a read out of
+/// bounds.
+///
+/// # Panics
+///
+/// If `ty` is not [supported](GgmlType::is_supported).
+pub fn dot_kernel(ty: GgmlType) -> DotKernel {
     match ty {
-        GgmlType::F32 => dot::dot_f32(row, x),
-        GgmlType::F16 => dot::dot_f16(row, x),
-        GgmlType::BF16 => dot::dot_bf16(row, x),
-        GgmlType::Q4_0 => dot::dot_q4_0(row, x),
-        GgmlType::Q4_1 => dot::dot_q4_1(row, x),
+        GgmlType::F32 => dot::dot_f32,
+        GgmlType::F16 => dot::dot_f16,
+        GgmlType::BF16 => dot::dot_bf16,
+        GgmlType::Q4_0 => dot::dot_q4_0,
+        GgmlType::Q4_1 => dot::dot_q4_1,
         #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
-        GgmlType::Q5_0 => x86::dot_q5_0(row, x),
+        GgmlType::Q5_0 => x86::dot_q5_0,
         #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
-        GgmlType::Q5_0 => dot::dot_q5_0(row, x),
-        GgmlType::Q5_1 => dot::dot_q5_1(row, x),
+        GgmlType::Q5_0 => dot::dot_q5_0,
+        GgmlType::Q5_1 => dot::dot_q5_1,
         #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
-        GgmlType::Q8_0 => x86::dot_q8_0(row, x),
+        GgmlType::Q8_0 => x86::dot_q8_0,
         #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
-        GgmlType::Q8_0 => dot::dot_q8_0(row, x),
-        GgmlType::Q2K => dot::dot_q2_k(row, x),
-        GgmlType::Q3K => dot::dot_q3_k(row, x),
+        GgmlType::Q8_0 => dot::dot_q8_0,
+        GgmlType::Q2K => dot::dot_q2_k,
+        GgmlType::Q3K => dot::dot_q3_k,
         #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
-        GgmlType::Q4K => x86::dot_q4_k(row, x),
+        GgmlType::Q4K => x86::dot_q4_k,
         #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
-        GgmlType::Q4K => dot::dot_q4_k(row, x),
-        GgmlType::Q5K => dot::dot_q5_k(row, x),
+        GgmlType::Q4K => dot::dot_q4_k,
+        GgmlType::Q5K => dot::dot_q5_k,
         #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
-        GgmlType::Q6K => x86::dot_q6_k(row, x),
+        GgmlType::Q6K => x86::dot_q6_k,
         #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
-        GgmlType::Q6K => dot::dot_q6_k(row, x),
-        GgmlType::IQ4_NL => dot::dot_iq4_nl(row, x),
-        GgmlType::IQ4_XS => dot::dot_iq4_xs(row, x),
-        GgmlType::MXFP4 => dot::dot_mxfp4(row, x),
-        GgmlType::TQ1_0 => dot::dot_tq1_0(row, x),
-        GgmlType::TQ2_0 => dot::dot_tq2_0(row, x),
-        GgmlType::IQ3_XXS => dot::dot_iq3_xxs(row, x),
-        GgmlType::IQ3_S => dot::dot_iq3_s(row, x),
-        GgmlType::IQ2_XXS => dot::dot_iq2_xxs(row, x),
-        GgmlType::IQ2_XS => dot::dot_iq2_xs(row, x),
-        GgmlType::IQ2_S => dot::dot_iq2_s(row, x),
-        GgmlType::IQ1_S => dot::dot_iq1_s(row, x),
-        GgmlType::IQ1_M => dot::dot_iq1_m(row, x),
+        GgmlType::Q6K => dot::dot_q6_k,
+        GgmlType::IQ4_NL => dot::dot_iq4_nl,
+        GgmlType::IQ4_XS => dot::dot_iq4_xs,
+        GgmlType::MXFP4 => dot::dot_mxfp4,
+        GgmlType::TQ1_0 => dot::dot_tq1_0,
+        GgmlType::TQ2_0 => dot::dot_tq2_0,
+        GgmlType::IQ3_XXS => dot::dot_iq3_xxs,
+        GgmlType::IQ3_S => dot::dot_iq3_s,
+        GgmlType::IQ2_XXS => dot::dot_iq2_xxs,
+        GgmlType::IQ2_XS => dot::dot_iq2_xs,
+        GgmlType::IQ2_S => dot::dot_iq2_s,
+        GgmlType::IQ1_S => dot::dot_iq1_s,
+        GgmlType::IQ1_M => dot::dot_iq1_m,
         _ => panic!("quant::dot: tensor type {ty} is not supported"),
     }
 }
+
 
 /// The scalar reference for [`dot`](fn@dot): dequantizes the row into a `Vec` with
 /// [`dequantize`], then sums `w_i * x_i` in order in f64 (each product of two f32 is exact in

@@ -94,13 +94,16 @@ pub fn matmul(w: &QMatrix, x: &[f32], y: &mut [f32], n_tokens: usize) {
     let out = SharedOut::new(y);
     let (rows, cols) = (w.rows, w.cols);
     let n_tasks = rows.div_ceil(ROWS_PER_TASK);
+    // Checked once here rather than per row (QMatrix's lengths are fixed at load).
+    assert_eq!(w.ty.row_bytes(cols), Some(w.row_bytes), "matmul: a {} row of {cols} elements", w.ty);
+    let dot = quant::dot_kernel(w.ty);
     let task = move |i: usize| {
         let out = out;
         let r0 = i * ROWS_PER_TASK;
         let r1 = (r0 + ROWS_PER_TASK).min(rows);
         if n_tokens == 1 {
             for r in r0..r1 {
-                let v = quant::dot(w.ty, w.row(r), x);
+                let v = dot(w.row(r), x);
                 // SAFETY: each r belongs to exactly one task; r < rows = y.len().
                 unsafe { out.write(r, v) };
             }
