@@ -199,7 +199,10 @@ pub fn dot_q4_k(row: &[u8], x: &[f32]) -> f32 {
     debug_assert_eq!(row.len() / Q4_K_BYTES * 256, x.len());
     // SAFETY: compiled only with AVX2 and FMA; loads stay inside `b` (qs at 16..144) and `xs`.
     unsafe {
-        let mut acc = _mm256_setzero_ps();
+        // Separate accumulators for the scaled sums and the mins, two of each for the two
+        // halves of a 32-byte load: one shared accumulator made every sub-block wait on the
+        // previous one's two multiply-adds.
+        let (mut acc_q, mut acc_m) = ([_mm256_setzero_ps(); 2], [_mm256_setzero_ps(); 2]);
         let mask = _mm256_set1_epi8(0x0F);
         for (b, xs) in row.chunks_exact(Q4_K_BYTES).zip(x.chunks_exact(256)) {
             super::prefetch_ahead(b);
@@ -214,20 +217,18 @@ pub fn dot_q4_k(row: &[u8], x: &[f32]) -> f32 {
                     let sub = 2 * c + h;
                     let xp = xs.as_ptr().add(32 * sub);
                     let (lo, hi) = (_mm256_castsi256_si128(nib), _mm256_extracti128_si256(nib, 1));
-                    let mut qx = dot8_u8(lo, xp, _mm256_setzero_ps());
-                    qx = dot8_u8(_mm_srli_si128(lo, 8), xp.add(8), qx);
-                    qx = dot8_u8(hi, xp.add(16), qx);
-                    qx = dot8_u8(_mm_srli_si128(hi, 8), xp.add(24), qx);
+                    let qx_lo = dot8_u8(_mm_srli_si128(lo, 8), xp.add(8), dot8_u8(lo, xp, _mm256_setzero_ps()));
+                    let qx_hi = dot8_u8(_mm_srli_si128(hi, 8), xp.add(24), dot8_u8(hi, xp.add(16), _mm256_setzero_ps()));
                     let sx = _mm256_add_ps(
                         _mm256_add_ps(_mm256_loadu_ps(xp), _mm256_loadu_ps(xp.add(8))),
                         _mm256_add_ps(_mm256_loadu_ps(xp.add(16)), _mm256_loadu_ps(xp.add(24))),
                     );
-                    acc = _mm256_fmadd_ps(_mm256_set1_ps(sc[sub]), qx, acc);
-                    acc = _mm256_fnmadd_ps(_mm256_set1_ps(mn[sub]), sx, acc);
+                    acc_q[h] = _mm256_fmadd_ps(_mm256_set1_ps(sc[sub]), _mm256_add_ps(qx_lo, qx_hi), acc_q[h]);
+                    acc_m[h] = _mm256_fnmadd_ps(_mm256_set1_ps(mn[sub]), sx, acc_m[h]);
                 }
             }
         }
-        horizontal_sum(acc)
+        horizontal_sum(_mm256_add_ps(_mm256_add_ps(acc_q[0], acc_q[1]), _mm256_add_ps(acc_m[0], acc_m[1])))
     }
 }
 
@@ -238,7 +239,9 @@ pub fn dot_q6_k(row: &[u8], x: &[f32]) -> f32 {
     // SAFETY: compiled only with AVX2 and FMA; loads stay inside `b` (ql 0..128, qh 128..192)
     // and `xs`.
     unsafe {
-        let mut acc = _mm256_setzero_ps();
+        // One accumulator per scale of a group: a single one made each group wait on the
+        // previous group's two multiply-adds.
+        let mut acc = [_mm256_setzero_ps(); 2];
         let m4 = _mm256_set1_epi8(0x0F);
         let m2 = _mm256_set1_epi8(0x03);
         let bias = _mm256_set1_epi8(32);
@@ -275,12 +278,12 @@ pub fn dot_q6_k(row: &[u8], x: &[f32]) -> f32 {
                     let s1 = dot8_i8(_mm_srli_si128(hi, 8), xp.add(24), dot8_i8(hi, xp.add(16), _mm256_setzero_ps()));
                     let sc0 = d * f32::from(b[192 + 8 * h + 2 * g] as i8);
                     let sc1 = d * f32::from(b[192 + 8 * h + 2 * g + 1] as i8);
-                    acc = _mm256_fmadd_ps(_mm256_set1_ps(sc0), s0, acc);
-                    acc = _mm256_fmadd_ps(_mm256_set1_ps(sc1), s1, acc);
+                    acc[0] = _mm256_fmadd_ps(_mm256_set1_ps(sc0), s0, acc[0]);
+                    acc[1] = _mm256_fmadd_ps(_mm256_set1_ps(sc1), s1, acc[1]);
                 }
             }
         }
-        horizontal_sum(acc)
+        horizontal_sum(_mm256_add_ps(acc[0], acc[1]))
     }
 }
 
