@@ -115,6 +115,7 @@ fn the_page_places_a_model_on_webgpu_only_where_it_pays() {
         forward_model: None,
         problem: adapter.is_none().then(|| "navigator.gpu is missing".to_string()),
         top_k_agrees: None,
+        cpu_kernels: vec![],
     };
     let hardware = report(Some("NVIDIA H200 (WebGPU)"), false, true);
     let swiftshader = report(Some("SwiftShader Device (WebGPU)"), true, true);
@@ -199,9 +200,14 @@ fn the_gpu_report_names_failures_and_the_backend() {
         forward_model: Some("tiny.gguf".into()),
         problem: None,
         top_k_agrees: Some(true),
+        cpu_kernels: vec![pass("Q4_K"), pass("Q8_0")],
     };
     assert!(report.ok());
     let s = report.summary();
+    assert!(s.contains("CPU kernel check: 2 of 2 block formats agree with the reference"), "{s}");
+    let mut cpu_fails = report.clone();
+    cpu_fails.cpu_kernels[1] = FormatCheck { format: "Q8_0".into(), max_relative_error: 0.2, ok: false };
+    assert!(cpu_fails.summary().contains("1 of 2 block formats agree with the reference (worst relative error 2.0e-1; failed: Q8_0)"), "{}", cpu_fails.summary());
     assert!(s.contains("Top-k selection agrees"), "{s}");
     let mut top_k_differs = report.clone();
     top_k_differs.top_k_agrees = Some(false);
@@ -215,7 +221,7 @@ fn the_gpu_report_names_failures_and_the_backend() {
     assert!(!report.ok());
     let s = report.summary();
     assert!(s.contains("2 of 3") && s.contains("failed: Q6_K") && s.contains("DIFFER"), "{s}");
-    let none = GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None, top_k_agrees: None };
+    let none = GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None, top_k_agrees: None, cpu_kernels: vec![] };
     assert!(!none.ok());
     assert!(none.summary().starts_with("No WebGPU adapter") && none.summary().contains("CPU backend"));
     // It travels to the page as JSON.

@@ -212,7 +212,9 @@ mod worker {
     /// model, its forward pass against the CPU.
     async fn gpu_report(model: Option<(String, Vec<u8>)>) -> GpuReport {
         let mut report =
-            GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None, top_k_agrees: None };
+            GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None, top_k_agrees: None, cpu_kernels: vec![] };
+        // The WebAssembly kernels are checked here, where they run (a few milliseconds).
+        report.cpu_kernels = clinicbench::backend::cpu::check::check_kernels();
         let gpu = match open_gpu().await {
             Ok(g) => g,
             Err(clinicbench::backend::wgpu::GpuError::NoAdapter(why)) => {

@@ -25,6 +25,8 @@ pub mod dot;
 pub(crate) mod iq_grids;
 #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
 mod x86;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm;
 
 use std::fmt;
 
@@ -462,12 +464,16 @@ pub fn dot_kernel(ty: GgmlType) -> DotKernel {
         GgmlType::Q4_1 => dot::dot_q4_1,
         #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
         GgmlType::Q5_0 => x86::dot_q5_0,
-        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        GgmlType::Q5_0 => wasm::dot_q5_0,
+        #[cfg(not(any(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"), all(target_arch = "wasm32", target_feature = "simd128"))))]
         GgmlType::Q5_0 => dot::dot_q5_0,
         GgmlType::Q5_1 => dot::dot_q5_1,
         #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
         GgmlType::Q8_0 => x86::dot_q8_0,
-        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        GgmlType::Q8_0 => wasm::dot_q8_0,
+        #[cfg(not(any(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"), all(target_arch = "wasm32", target_feature = "simd128"))))]
         GgmlType::Q8_0 => dot::dot_q8_0,
         GgmlType::Q2K => dot::dot_q2_k,
         GgmlType::Q3K => dot::dot_q3_k,

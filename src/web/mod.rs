@@ -219,6 +219,10 @@ pub struct GpuReport {
     /// A software adapter (SwiftShader, WARP): slower than the CPU backend.
     pub software: bool,
     pub kernels: Vec<crate::backend::wgpu::check::FormatCheck>,
+    /// The CPU backend's own kernels (WebAssembly SIMD in the page) against the float64
+    /// reference, checked whether or not there is an adapter.
+    #[serde(default)]
+    pub cpu_kernels: Vec<crate::backend::wgpu::check::FormatCheck>,
     /// Whether the top-k selection agreed with the CPU's (`None`: not run).
     #[serde(default)]
     pub top_k_agrees: Option<bool>,
@@ -256,6 +260,31 @@ impl GpuReport {
 
     /// One paragraph for people: what ran on the adapter and how it compared with the CPU.
     pub fn summary(&self) -> String {
+        match self.cpu_kernel_summary() {
+            Some(cpu) => format!("{} {cpu}", self.gpu_summary()),
+            None => self.gpu_summary(),
+        }
+    }
+
+    /// The CPU kernels' check in one sentence, when it ran.
+    pub fn cpu_kernel_summary(&self) -> Option<String> {
+        if self.cpu_kernels.is_empty() {
+            return None;
+        }
+        let passed = self.cpu_kernels.iter().filter(|k| k.ok).count();
+        let worst = self.cpu_kernels.iter().map(|k| k.max_relative_error).fold(0f64, f64::max);
+        let failed: Vec<&str> = self.cpu_kernels.iter().filter(|k| !k.ok).map(|k| k.format.as_str()).collect();
+        let mut s = format!(
+            "CPU kernel check: {passed} of {} block formats agree with the reference (worst relative error {worst:.1e}",
+            self.cpu_kernels.len()
+        );
+        if !failed.is_empty() {
+            s += &format!("; failed: {}", failed.join(", "));
+        }
+        Some(s + ").")
+    }
+
+    fn gpu_summary(&self) -> String {
         let Some(adapter) = &self.adapter else {
             return format!(
                 "No WebGPU adapter ({}): models run on the CPU backend (WebAssembly SIMD).",

@@ -46,6 +46,10 @@ try {
   check(await page.getAttribute('[data-testid=gpu-check]', 'data-ok') === 'true' && gpuLine.includes('25 of 25 block formats agree'),
     `every block format's WebGPU kernels agree with the CPU in the browser (${gpuLine})`);
   check(gpuLine.includes('Top-k selection agrees with the CPU'), `the GPU's top-k selection agrees with the CPU's in the browser (${gpuLine})`);
+  // The CPU backend's WebAssembly kernels (quant::wasm compiles only for the browser) against
+  // the float64 reference, checked by the engine where they run.
+  check(/CPU kernel check: 25 of 25 block formats agree with the reference/.test(gpuLine),
+    `every block format's WebAssembly CPU kernel agrees with the reference in the browser (${gpuLine})`);
   if (shots) await page.screenshot({ path: path.join(shots, '1-empty.png') });
 
   // The quick flow through the test hooks: a tiny model file, a task, a dataset file, a run.

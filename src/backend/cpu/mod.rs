@@ -2,6 +2,7 @@
 //! (rayon), with SIMD128 in the browser: over a pool of workers in the page's threaded build,
 //! on one thread in its plain build. It is the reference implementation.
 
+pub mod check;
 pub mod ops;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod peak;
