@@ -14,6 +14,30 @@
 
 use std::arch::x86_64::*;
 
+/// Shuffle orders for a register holding the same sixteen bytes in both halves: `first` puts
+/// bytes 0..8 and `second` bytes 8..16, in order, into the top bytes of the eight 32-bit lanes
+/// (lane k of the low half takes byte k or 8 + k; of the high half, byte 4 + k or 12 + k),
+/// zeroing the rest. An in-lane shuffle where a sign or zero extension would cross lanes.
+#[inline(always)]
+unsafe fn top_byte_orders() -> (__m256i, __m256i) {
+    let z = -128i8; // a shuffle index that writes zero
+    #[rustfmt::skip]
+    let first = _mm256_setr_epi8(z, z, z, 0, z, z, z, 1, z, z, z, 2, z, z, z, 3, z, z, z, 4, z, z, z, 5, z, z, z, 6, z, z, z, 7);
+    #[rustfmt::skip]
+    let second = _mm256_setr_epi8(z, z, z, 8, z, z, z, 9, z, z, z, 10, z, z, z, 11, z, z, z, 12, z, z, z, 13, z, z, z, 14, z, z, z, 15);
+    (first, second)
+}
+
+/// Eight bytes of `q` moved by `order` (from [`top_byte_orders`]) into the top bytes of their
+/// lanes, as floats: each lane is `q * 2^24` for its byte read as signed, converted exactly.
+#[inline(always)]
+unsafe fn eight_top(q: __m256i, order: __m256i) -> __m256 {
+    _mm256_cvtepi32_ps(_mm256_shuffle_epi8(q, order))
+}
+
+/// 2^-24, which takes [`eight_top`]'s factor back out of a block's scale (exactly).
+const UNSCALE_TOP: f32 = 1.0 / 16_777_216.0;
+
 const Q5_0_BYTES: usize = 22;
 
 /// A Q5_0 block's 32 quants as signed bytes `q - 16`: elements 0..16 in the first register,
@@ -85,13 +109,7 @@ pub fn dot_q5_0(row: &[u8], x: &[f32]) -> f32 {
     // SAFETY: compiled only with AVX2 and FMA (see `super`); every load below reads inside `b`
     // (22 bytes) or `xs` (32 floats).
     unsafe {
-        let z = -128i8; // a shuffle index that writes zero
-        // Lane k of the low half takes byte k (first group) or 8 + k (second); the high half
-        // byte 4 + k or 12 + k: eight weights in order across the register.
-        #[rustfmt::skip]
-        let first = _mm256_setr_epi8(z, z, z, 0, z, z, z, 1, z, z, z, 2, z, z, z, 3, z, z, z, 4, z, z, z, 5, z, z, z, 6, z, z, z, 7);
-        #[rustfmt::skip]
-        let second = _mm256_setr_epi8(z, z, z, 8, z, z, z, 9, z, z, z, 10, z, z, z, 11, z, z, z, 12, z, z, z, 13, z, z, z, 14, z, z, z, 15);
+        let (first, second) = top_byte_orders();
         // Byte j of a spread holds qh's byte j / 8 (elements 0..16) or 2 + j / 8 (16..32),
         // in both halves; the mask picks bit j % 8.
         #[rustfmt::skip]
@@ -101,7 +119,7 @@ pub fn dot_q5_0(row: &[u8], x: &[f32]) -> f32 {
         let bit_in_byte = _mm256_set1_epi64x(0x8040_2010_0804_0201u64 as i64);
         let low_nibble = _mm256_set1_epi8(0x0F);
         let minus_16 = _mm256_set1_epi8(-16);
-        let unscale = _mm256_set1_ps(1.0 / 16_777_216.0);
+        let unscale = _mm256_set1_ps(UNSCALE_TOP);
         let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
         for (b, xs) in row.chunks_exact(Q5_0_BYTES).zip(x.chunks_exact(32)) {
             super::prefetch_ahead(b);
@@ -115,7 +133,7 @@ pub fn dot_q5_0(row: &[u8], x: &[f32]) -> f32 {
                 _mm256_and_si256(_mm256_srli_epi16(qs, 4), low_nibble),
                 _mm256_andnot_si256(fifth(spread_hi), minus_16),
             );
-            let eight = |q, order| _mm256_cvtepi32_ps(_mm256_shuffle_epi8(q, order));
+            let eight = |q, order| eight_top(q, order);
             let xp = xs.as_ptr();
             let mut s = _mm256_mul_ps(eight(q_lo, first), _mm256_loadu_ps(xp));
             s = _mm256_fmadd_ps(eight(q_lo, second), _mm256_loadu_ps(xp.add(8)), s);
@@ -232,12 +250,6 @@ unsafe fn scale8(lo: u8, hi: u8) -> __m256 {
 const Q4_K_BYTES: usize = 144;
 const Q6_K_BYTES: usize = 210;
 
-/// `sum_i q_i * x_i` for eight unsigned bytes (the low 8 of `q`) and eight floats.
-#[inline(always)]
-unsafe fn dot8_u8(q: __m128i, x: *const f32, acc: __m256) -> __m256 {
-    _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q)), _mm256_loadu_ps(x), acc)
-}
-
 /// `sum_i q_i * x_i` for eight signed bytes (the low 8 of `q`) and eight floats.
 #[inline(always)]
 unsafe fn dot8_i8(q: __m128i, x: *const f32, acc: __m256) -> __m256 {
@@ -255,26 +267,37 @@ pub fn dot_q4_k(row: &[u8], x: &[f32]) -> f32 {
         // previous one's two multiply-adds.
         let (mut acc_q, mut acc_m) = ([_mm256_setzero_ps(); 2], [_mm256_setzero_ps(); 2]);
         let mask = _mm256_set1_epi8(0x0F);
+        let (first, second) = top_byte_orders();
         for (b, xs) in row.chunks_exact(Q4_K_BYTES).zip(x.chunks_exact(256)) {
             super::prefetch_ahead(b);
             let blk: &[u8; Q4_K_BYTES] = b.try_into().unwrap_or_else(|_| unreachable!());
             let scales: &[u8; 12] = blk[4..16].try_into().unwrap_or_else(|_| unreachable!());
             let (sc, mn) = super::blocks::k4_scales_mins([blk[0], blk[1]], [blk[2], blk[3]], scales);
             for c in 0..4 {
-                let q = _mm256_loadu_si256(blk.as_ptr().add(16 + 32 * c) as *const __m256i);
-                // Low nibbles are sub-block 2c, high nibbles sub-block 2c + 1.
-                let halves = [_mm256_and_si256(q, mask), _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)];
-                for (h, nib) in halves.into_iter().enumerate() {
+                // The chunk's two 16-byte halves, each in both halves of a register (see
+                // `top_byte_orders`). Low nibbles are sub-block 2c, high nibbles 2c + 1.
+                let at = blk.as_ptr().add(16 + 32 * c);
+                let front = _mm256_broadcastsi128_si256(_mm_loadu_si128(at as *const __m128i));
+                let back = _mm256_broadcastsi128_si256(_mm_loadu_si128(at.add(16) as *const __m128i));
+                let nibbles = |v: __m256i, h: usize| match h {
+                    0 => _mm256_and_si256(v, mask),
+                    _ => _mm256_and_si256(_mm256_srli_epi16(v, 4), mask),
+                };
+                for h in 0..2 {
                     let sub = 2 * c + h;
                     let xp = xs.as_ptr().add(32 * sub);
-                    let (lo, hi) = (_mm256_castsi256_si128(nib), _mm256_extracti128_si256(nib, 1));
-                    let qx_lo = dot8_u8(_mm_srli_si128(lo, 8), xp.add(8), dot8_u8(lo, xp, _mm256_setzero_ps()));
-                    let qx_hi = dot8_u8(_mm_srli_si128(hi, 8), xp.add(24), dot8_u8(hi, xp.add(16), _mm256_setzero_ps()));
+                    let (q0, q1) = (nibbles(front, h), nibbles(back, h));
+                    let mut qx_lo = _mm256_mul_ps(eight_top(q0, first), _mm256_loadu_ps(xp));
+                    qx_lo = _mm256_fmadd_ps(eight_top(q0, second), _mm256_loadu_ps(xp.add(8)), qx_lo);
+                    let mut qx_hi = _mm256_mul_ps(eight_top(q1, first), _mm256_loadu_ps(xp.add(16)));
+                    qx_hi = _mm256_fmadd_ps(eight_top(q1, second), _mm256_loadu_ps(xp.add(24)), qx_hi);
                     let sx = _mm256_add_ps(
                         _mm256_add_ps(_mm256_loadu_ps(xp), _mm256_loadu_ps(xp.add(8))),
                         _mm256_add_ps(_mm256_loadu_ps(xp.add(16)), _mm256_loadu_ps(xp.add(24))),
                     );
-                    acc_q[h] = _mm256_fmadd_ps(_mm256_set1_ps(sc[sub]), _mm256_add_ps(qx_lo, qx_hi), acc_q[h]);
+                    // sc * 2^-24 is exact (sc is d * a 6-bit scale, d an f16).
+                    let sc_top = _mm256_set1_ps(sc[sub] * UNSCALE_TOP);
+                    acc_q[h] = _mm256_fmadd_ps(sc_top, _mm256_add_ps(qx_lo, qx_hi), acc_q[h]);
                     acc_m[h] = _mm256_fnmadd_ps(_mm256_set1_ps(mn[sub]), sx, acc_m[h]);
                 }
             }
