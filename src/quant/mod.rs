@@ -479,7 +479,9 @@ pub fn dot_kernel(ty: GgmlType) -> DotKernel {
         GgmlType::Q3K => dot::dot_q3_k,
         #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
         GgmlType::Q4K => x86::dot_q4_k,
-        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        GgmlType::Q4K => wasm::dot_q4_k,
+        #[cfg(not(any(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"), all(target_arch = "wasm32", target_feature = "simd128"))))]
         GgmlType::Q4K => dot::dot_q4_k,
         GgmlType::Q5K => dot::dot_q5_k,
         #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
