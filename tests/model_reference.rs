@@ -111,21 +111,23 @@ fn gemma3_matches_llama_cpp() {
     check(engine, fx);
 }
 
-/// The same bars on the GPU backend, within WebGPU's default limits. On lavapipe (CI) a decoded
-/// token of this model takes seconds, so the GPU check takes the cases of at most 20 input
-/// tokens and the first 3 tokens of each generation; on a real GPU set
-/// `CLINICBENCH_GPU_FULL=1` to run them all.
+/// The same bars on the GPU backend, within WebGPU's default limits. On lavapipe (CI) each token
+/// of this model takes about 4 seconds (measured: 340 s for the cases of at most 20 tokens), so
+/// the GPU check takes the cases of at most 8 input tokens (four of them, one a continuation of
+/// several tokens) and the first 2 tokens of one generation; every kernel and format is held to
+/// the CPU on its own in tests/wgpu_kernels.rs and on every family in tests/families.rs. On a
+/// real GPU set `CLINICBENCH_GPU_FULL=1` to run them all.
 #[test]
 fn gemma3_on_wgpu_matches_llama_cpp() {
     let Some((engine, mut fx)) = load(Some(GpuOptions { default_limits: true, ..GpuOptions::default() })) else { return };
     if std::env::var_os("CLINICBENCH_GPU_FULL").is_none() {
-        fx.loglikelihood.retain(|c| c.input_tokens.len() <= 20);
+        fx.loglikelihood.retain(|c| c.input_tokens.len() <= 8);
         fx.generate.truncate(1);
         for g in &mut fx.generate {
-            g.ids.truncate(3);
-            g.ids_f32_weights.truncate(3);
+            g.ids.truncate(2);
+            g.ids_f32_weights.truncate(2);
         }
-        assert!(fx.loglikelihood.len() >= 8, "the short cases are still there");
+        assert!(fx.loglikelihood.len() >= 4, "the short cases are still there");
     }
     check(engine, fx);
 }
