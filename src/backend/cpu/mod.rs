@@ -597,15 +597,32 @@ fn attention(
                 j += nk;
             }
         }
+        let v_row = |j: usize| &v_cache[j * vd + kvh * hdv..j * vd + (kvh + 1) * hdv];
+        for t in t0..t1 {
+            ops::softmax_inplace(row(t));
+        }
+        if block > 1 && hdv % ops::VALUE_STRIP == 0 {
+            // The block's queries together: each key's values are read once for all of them.
+            let (first, last) = (kv_start(p0 + t0), p0 + t1 - 1);
+            let mut probs = vec![[0f32; ops::TILE_T]; last + 1 - first];
+            for t in t0..t1 {
+                let start = kv_start(p0 + t);
+                for (j, &p) in (start..).zip(row(t).iter()) {
+                    probs[j - first][t - t0] = p;
+                }
+            }
+            // SAFETY: task (b, h) owns head h of the outputs of its queries.
+            let mut outs: Vec<&mut [f32]> = (t0..t1).map(|t| unsafe { att_out.slice(t * av + h * hdv, hdv) }).collect();
+            ops::weighted_values(&probs, |i| v_row(first + i), &mut outs);
+            return;
+        }
         for t in t0..t1 {
             let pos = p0 + t;
             let start = kv_start(pos);
             let sc = row(t);
-            ops::softmax_inplace(sc);
             // SAFETY: task (b, h) owns head h of the outputs of its queries.
             let out = unsafe { att_out.slice(t * av + h * hdv, hdv) };
             out.iter_mut().for_each(|o| *o = 0.0);
-            let v_row = |j: usize| &v_cache[j * vd + kvh * hdv..j * vd + (kvh + 1) * hdv];
             // Four keys per pass over the output, so `out` is loaded and stored a quarter as often.
             let mut j = start;
             for p in sc.chunks_exact(4) {

@@ -352,6 +352,63 @@ fn dot_tile_portable(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_
     out
 }
 
+/// Output values of a strip of [`weighted_values`]: two 8-lane accumulators for each of the
+/// block's [`TILE_T`] queries (eight registers, as many as two FMA units of latency 4 keep busy).
+pub(crate) const VALUE_STRIP: usize = 16;
+
+/// `out[q] = sum_j probs[j][q] * v(j)` for a block of queries (`out.len() <= TILE_T`), over keys
+/// `j < probs.len()` (a query's masked keys have probability zero), [`VALUE_STRIP`] output
+/// values at a time: each key's values are loaded once for every query of the block, where a
+/// query at a time reads every key's values once per query. Each output value is the fused sum
+/// over the keys in key order. `v(j)` and each `out[q]` are `out[0].len()` long, a multiple of
+/// [`VALUE_STRIP`].
+pub(crate) fn weighted_values<'v>(probs: &[[f32; TILE_T]], v: impl Fn(usize) -> &'v [f32], out: &mut [&mut [f32]]) {
+    let width = out[0].len();
+    assert!(out.len() <= TILE_T && width % VALUE_STRIP == 0, "weighted_values: {} queries of {width}", out.len());
+    for s in (0..width).step_by(VALUE_STRIP) {
+        let acc = weighted_strip(probs, |j| v(j)[s..s + VALUE_STRIP].try_into().unwrap());
+        for (o, a) in out.iter_mut().zip(&acc) {
+            o[s..s + VALUE_STRIP].copy_from_slice(a);
+        }
+    }
+}
+
+/// One strip of [`weighted_values`].
+#[inline(always)]
+fn weighted_strip<'v>(probs: &[[f32; TILE_T]], v: impl Fn(usize) -> &'v [f32; VALUE_STRIP]) -> [[f32; VALUE_STRIP]; TILE_T] {
+    let mut out = [[0f32; VALUE_STRIP]; TILE_T];
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+    // SAFETY: compiled only with AVX2 and FMA; loads and stores of whole [f32; 16] arrays, 8
+    // lanes at offsets 0 and 8.
+    unsafe {
+        use std::arch::x86_64::*;
+        let mut acc = [[_mm256_setzero_ps(); 2]; TILE_T];
+        for (j, p) in probs.iter().enumerate() {
+            let vs = v(j).as_ptr();
+            let (v0, v1) = (_mm256_loadu_ps(vs), _mm256_loadu_ps(vs.add(8)));
+            for q in 0..TILE_T {
+                let pq = _mm256_set1_ps(p[q]);
+                acc[q][0] = _mm256_fmadd_ps(pq, v0, acc[q][0]);
+                acc[q][1] = _mm256_fmadd_ps(pq, v1, acc[q][1]);
+            }
+        }
+        for q in 0..TILE_T {
+            _mm256_storeu_ps(out[q].as_mut_ptr(), acc[q][0]);
+            _mm256_storeu_ps(out[q].as_mut_ptr().add(8), acc[q][1]);
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
+    for (j, p) in probs.iter().enumerate() {
+        let vs = v(j);
+        for q in 0..TILE_T {
+            for i in 0..VALUE_STRIP {
+                out[q][i] = madd(p[q], vs[i], out[q][i]);
+            }
+        }
+    }
+    out
+}
+
 thread_local! {
     /// Per-thread scratch for dequantized row tiles (grown once, then reused).
     static TILE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -611,6 +668,27 @@ mod tests {
                     } else {
                         assert_eq!(simd[k][j].to_bits(), portable[k][j].to_bits(), "n {n} ({k},{j})");
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn weighted_values_are_each_querys_probability_weighted_sum() {
+        for (keys, queries, width) in [(1, 1, 16), (5, 3, 32), (37, TILE_T, 256)] {
+            let v: Vec<Vec<f32>> = (0..keys).map(|j| (0..width).map(|i| ((i * 31 + j * 7) % 23) as f32 / 8.0 - 1.0).collect()).collect();
+            // Causal masks: query q sees keys up to keys - queries + q (zero past it).
+            let probs: Vec<[f32; TILE_T]> = (0..keys)
+                .map(|j| std::array::from_fn(|q| if j + queries <= keys + q { ((j * 13 + q * 5) % 11) as f32 / 64.0 } else { 0.0 }))
+                .collect();
+            let mut bufs = vec![vec![f32::NAN; width]; queries];
+            let mut out: Vec<&mut [f32]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+            weighted_values(&probs, |j| &v[j], &mut out);
+            for (q, row) in bufs.iter().enumerate() {
+                for (i, &got) in row.iter().enumerate() {
+                    // Small integers over powers of two: every sum is exact whatever its order.
+                    let want: f32 = (0..keys).map(|j| probs[j][q] * v[j][i]).sum();
+                    assert_eq!(got, want, "{keys} keys, query {q}, value {i}");
                 }
             }
         }
