@@ -5,6 +5,7 @@
 
 use super::{matmul_once, BackendError, Gpu};
 use crate::quant::{dequantize, GgmlType};
+use crate::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
 /// One block format's result.
@@ -23,18 +24,9 @@ pub const MAX_RELATIVE_ERROR: f64 = 1e-5;
 /// the tiled one with a partial tile).
 const ROWS: usize = 37;
 
-struct SplitMix(u64);
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
+/// Uniform in [-1, 1) with 24 bits, from the project's seeded generator.
+fn unit(rng: &mut SplitMix64) -> f32 {
+    (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
 }
 
 /// Byte offsets of a block's f16 scale fields, which random bytes would make inf or NaN.
@@ -55,23 +47,23 @@ fn half_fields(ty: GgmlType) -> &'static [usize] {
 /// `rows` x `cols` random weights of `ty`: random quant bits with scales in [-0.1, 0.1] for
 /// the block formats, random values in [-1, 1] for the float types.
 pub fn random_weights(ty: GgmlType, rows: usize, cols: usize, seed: u64) -> Vec<u8> {
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix64::new(seed);
     match ty {
-        GgmlType::F32 => (0..rows * cols).flat_map(|_| rng.unit().to_le_bytes()).collect(),
-        GgmlType::F16 => (0..rows * cols).flat_map(|_| half::f16::from_f32(rng.unit()).to_le_bytes()).collect(),
-        GgmlType::BF16 => (0..rows * cols).flat_map(|_| half::bf16::from_f32(rng.unit()).to_le_bytes()).collect(),
+        GgmlType::F32 => (0..rows * cols).flat_map(|_| unit(&mut rng).to_le_bytes()).collect(),
+        GgmlType::F16 => (0..rows * cols).flat_map(|_| half::f16::from_f32(unit(&mut rng)).to_le_bytes()).collect(),
+        GgmlType::BF16 => (0..rows * cols).flat_map(|_| half::bf16::from_f32(unit(&mut rng)).to_le_bytes()).collect(),
         _ => {
             let n_blocks = rows * cols / ty.block_size();
             let mut out = Vec::with_capacity(n_blocks * ty.block_bytes());
             for _ in 0..n_blocks {
-                let mut block: Vec<u8> = (0..ty.block_bytes()).map(|_| rng.next() as u8).collect();
+                let mut block: Vec<u8> = (0..ty.block_bytes()).map(|_| rng.next_u64() as u8).collect();
                 for &at in half_fields(ty) {
-                    let d = half::f16::from_f32(0.1 * rng.unit());
+                    let d = half::f16::from_f32(0.1 * unit(&mut rng));
                     block[at..at + 2].copy_from_slice(&d.to_le_bytes());
                 }
                 if ty == GgmlType::IQ1_M {
                     // No f16 field: d is the top nibbles of the four u16 scales @48.
-                    let d = half::f16::from_f32(0.1 * rng.unit()).to_bits();
+                    let d = half::f16::from_f32(0.1 * unit(&mut rng)).to_bits();
                     for k in 0..4 {
                         let at = 48 + 2 * k + 1;
                         block[at] = (block[at] & 0x0f) | ((((d >> (4 * k)) & 0xf) as u8) << 4);
@@ -79,7 +71,7 @@ pub fn random_weights(ty: GgmlType, rows: usize, cols: usize, seed: u64) -> Vec<
                 }
                 if ty == GgmlType::MXFP4 {
                     // An E8M0 exponent for scales of 2^-8..2^-1 (a random byte is as often inf).
-                    block[0] = 119 + (rng.next() % 8) as u8;
+                    block[0] = 119 + (rng.next_u64() % 8) as u8;
                 }
                 out.extend_from_slice(&block);
             }
@@ -104,8 +96,8 @@ pub async fn check_kernels(gpu: &Gpu) -> Result<Vec<FormatCheck>, BackendError> 
         let row_bytes = ty.row_bytes(cols).unwrap_or(1);
         let mut worst = 0f64;
         for n in [1, 3, 17] {
-            let mut rng = SplitMix(97 + n as u64);
-            let x: Vec<f32> = (0..n * cols).map(|_| rng.unit()).collect();
+            let mut rng = SplitMix64::new(97 + n as u64);
+            let x: Vec<f32> = (0..n * cols).map(|_| unit(&mut rng)).collect();
             let got = matmul_once(gpu, ty, &weights, (ROWS, cols), &x, n, 5 * row_bytes).await?;
             for t in 0..n {
                 for r in 0..ROWS {
@@ -127,11 +119,11 @@ pub async fn check_kernels(gpu: &Gpu) -> Result<Vec<FormatCheck>, BackendError> 
 /// it with the CPU's `logits::top_k`: the ids and logits in the same order, ties (a third of
 /// the row shares eight values) broken by id. Returns the first disagreement, if any.
 pub async fn check_top_k(gpu: &Gpu) -> Result<Option<String>, BackendError> {
-    let mut rng = SplitMix(23);
+    let mut rng = SplitMix64::new(23);
     let row: Vec<f32> = (0..70_001)
-        .map(|_| match rng.next() % 3 {
-            0 => (rng.next() % 8) as f32 - 2.0,
-            _ => 4.0 * rng.unit(),
+        .map(|_| match rng.next_u64() % 3 {
+            0 => (rng.next_u64() % 8) as f32 - 2.0,
+            _ => 4.0 * unit(&mut rng),
         })
         .collect();
     for k in [1, 40, 256] {
@@ -154,8 +146,8 @@ pub async fn compare_forward<S: crate::gguf::ByteSource>(gpu: Gpu, g: &crate::gg
     let mut cpu = crate::backend::cpu::CpuBackend::load(g, n_ctx)?;
     let mut gpu = super::WgpuBackend::load_on(gpu, g, n_ctx)?;
     let n_vocab = cpu.config().n_vocab as u32;
-    let mut rng = SplitMix(5);
-    let prompt: Vec<u32> = (0..5).map(|_| (rng.next() % u64::from(n_vocab)) as u32).collect();
+    let mut rng = SplitMix64::new(5);
+    let prompt: Vec<u32> = (0..5).map(|_| (rng.next_u64() % u64::from(n_vocab)) as u32).collect();
     let steps: [&[u32]; 3] = [&prompt, &prompt[..1], &prompt[1..2]];
     let (mut worst, mut scale) = (0f64, 0f64);
     for tokens in steps {

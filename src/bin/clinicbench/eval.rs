@@ -226,13 +226,11 @@ pub fn selected_tasks(
 /// SHA-256 of a model's bytes, streamed (a model may be gigabytes): of its file, or of its
 /// parts one after another for a split model.
 pub(crate) fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    for part in super::model_parts(path)? {
-        let mut f = std::fs::File::open(&part).with_context(|| format!("cannot read {}", part.display()))?;
-        std::io::copy(&mut f, &mut hasher)?;
-    }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    let parts = super::model_parts(path)?
+        .iter()
+        .map(|part| clinicbench::gguf::FileSource::open(part).with_context(|| format!("cannot read {}", part.display())))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(clinicbench::web::sha256_of_parts(&parts)?)
 }
 
 pub fn eval(args: &EvalArgs) -> Result<bool> {
