@@ -598,11 +598,11 @@ fn attention(
             }
         }
         let v_row = |j: usize| &v_cache[j * vd + kvh * hdv..j * vd + (kvh + 1) * hdv];
-        for t in t0..t1 {
-            ops::softmax_inplace(row(t));
-        }
         if block > 1 && hdv % ops::VALUE_STRIP == 0 {
             // The block's queries together: each key's values are read once for all of them.
+            for t in t0..t1 {
+                ops::softmax_inplace(row(t));
+            }
             let (first, last) = (kv_start(p0 + t0), p0 + t1 - 1);
             let mut probs = vec![[0f32; ops::TILE_T]; last + 1 - first];
             for t in t0..t1 {
@@ -620,6 +620,7 @@ fn attention(
             let pos = p0 + t;
             let start = kv_start(pos);
             let sc = row(t);
+            ops::softmax_inplace(sc);
             // SAFETY: task (b, h) owns head h of the outputs of its queries.
             let out = unsafe { att_out.slice(t * av + h * hdv, hdv) };
             out.iter_mut().for_each(|o| *o = 0.0);
