@@ -141,7 +141,10 @@ fn load(g: &Gguf<FileSource>, choice: &Choice) -> Option<Box<dyn Backend>> {
 }
 
 fn check_on(name: &str, choice: &Choice) {
-    let fx = fixture(name);
+    let mut fx = fixture(name);
+    if matches!(choice, Choice::Wgpu(_)) && std::env::var_os("CLINICBENCH_GPU_FULL").is_none() {
+        fewer_cases_for_lavapipe(&mut fx);
+    }
     let g = open(name);
     assert_eq!(fx.model, format!("{}.gguf", name.rsplit('/').next().unwrap_or(name)));
     for (tensor, ty) in &fx.tensor_types {
@@ -270,6 +273,25 @@ fn check_on(name: &str, choice: &Choice) {
             logits = wait(reference.forward(&[id], 1)).unwrap().to_vec();
         }
         assert_eq!(got.ids, want, "{name}: sampled tokens with top_k {top_k}");
+    }
+}
+
+/// Lavapipe (CI's adapter) runs these models about 150 times slower than the CPU backend
+/// (measured: 14-62 s a family against 0.1-0.5 s, 285 s of the suite on 2 cores), so there the
+/// wgpu checks leave out the two longest loglikelihood cases (350 and 662 input tokens) and keep
+/// the first 4 tokens of each generation. What the GPU path does differently at length is still
+/// run: the remaining contexts of 146-167 tokens span three prefill batches and three of the
+/// attention kernel's 64-key tiles and pass every sliding window of these models (8 tokens), and
+/// the 343-token generation prompt gives decode's attention six key splits. On a real GPU set
+/// `CLINICBENCH_GPU_FULL=1` to run every case.
+fn fewer_cases_for_lavapipe(fx: &mut Fixture) {
+    let before = fx.loglikelihood.len();
+    fx.loglikelihood.retain(|c| c.input_tokens.len() <= 200);
+    assert!(fx.loglikelihood.len() + 2 == before, "the fixture's cases changed: revisit which ones lavapipe runs");
+    assert!(fx.generate.iter().any(|g| g.prompt_ids.len() > 5 * 64), "a generation prompt spans several decode splits");
+    for g in &mut fx.generate {
+        g.ids.truncate(4);
+        g.top2_margins.truncate(4);
     }
 }
 

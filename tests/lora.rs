@@ -44,6 +44,7 @@ struct LlCase {
     continuation: String,
     logprob: f64,
     is_greedy: bool,
+    input_tokens: Vec<u32>,
 }
 
 #[derive(Deserialize)]
@@ -95,7 +96,18 @@ fn load<A: clinicbench::gguf::ByteSource>(g: &Gguf<FileSource>, adapters: &[Adap
 
 /// Our engine with the run's adapters against llama.cpp's answers.
 fn check(run_name: &str, device: Device) {
-    let run = run_fixture(run_name);
+    let mut run = run_fixture(run_name);
+    // On lavapipe, families.rs's fewer cases (and why): the two longest contexts left out, the
+    // first 4 tokens of each generation. `CLINICBENCH_GPU_FULL=1` runs them all.
+    if matches!(device, Device::Wgpu) && std::env::var_os("CLINICBENCH_GPU_FULL").is_none() {
+        let before = run.loglikelihood.len();
+        run.loglikelihood.retain(|c| c.input_tokens.len() <= 200);
+        assert_eq!(run.loglikelihood.len() + 2, before, "{run_name}: the fixture's cases changed");
+        for g in &mut run.generate {
+            g.ids.truncate(4);
+            g.top2_margins.truncate(4);
+        }
+    }
     let g = base(&run.base);
     let files: Vec<Gguf<FileSource>> = run.adapters.iter().map(|a| adapter_file(&a.file)).collect();
     let adapters: Vec<Adapter<FileSource>> = files.iter().zip(&run.adapters).map(|(gguf, a)| Adapter { gguf, scale: a.scale }).collect();
