@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test: set up, fetch the real model if it is not cached, build for the host and for
-# wasm32, run the whole suite, then build the page and test it in headless Chromium. Under
+# Every test: set up, fetch the real model if it is not cached, build and run the whole suite,
+# then build the page (the library for wasm32 inside it) and test it in headless Chromium. Under
 # CI=true a missing model or ../shared fails the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +16,6 @@ if [ -z "${CLINICBENCH_MODEL:-}" ]; then
   CLINICBENCH_MODEL="$(bash scripts/fetch-model.sh)"
   export CLINICBENCH_MODEL
 fi
-cargo build --lib --target wasm32-unknown-unknown
-mark "the wasm32 library build"
 # The real model requantized to IQ4_XS by llama.cpp, with llama.cpp's answers, for
 # tests/families.rs (requantized_gemma3_iq4_xs), where llama-cpp-python is installed (the test
 # says it skipped otherwise): 240 MB and a minute and a half to make, so it is kept in the cache
@@ -90,9 +88,10 @@ node tests/browser/bench.mjs "$bench_dist" "$(realpath "$CLINICBENCH_MODEL")" cp
 mark "the bench page"
 # The GPU measurement script runs to the end here, on lavapipe (what it runs on a lent card in
 # one call, ../shared/DEVICE.md): the Gemma 3 270M shape written by scripts/make_shape_models.py,
-# both kernel paths, every line a measurement and not an error.
+# both kernel paths, every line a measurement and not an error. A 4-token prompt: on lavapipe
+# each token of this shape takes about 4 s.
 python3 -c 'import gguf, numpy' 2>/dev/null || python3 -m pip install --quiet gguf==0.19.0
-bash scripts/gpu-bench.sh --quick --models target/shapes --out target/gpu-bench-quick.jsonl
+bash scripts/gpu-bench.sh --quick --prompt-tokens 4 --models target/shapes --out target/gpu-bench-quick.jsonl
 python3 - target/gpu-bench-quick.jsonl <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
