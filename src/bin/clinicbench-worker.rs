@@ -208,9 +208,9 @@ mod worker {
     /// Models up to this size are also run once on WebGPU and compared with the CPU.
     const FORWARD_CHECK_BYTES: f64 = (16 << 20) as f64;
 
-    /// Opens the browser's WebGPU adapter and runs the kernels' self-check and, given a small
-    /// model, its forward pass against the CPU.
-    async fn gpu_report(model: Option<(String, Vec<u8>)>) -> GpuReport {
+    /// Opens the browser's WebGPU adapter and runs the kernels' self-check (once, when the worker
+    /// starts).
+    async fn gpu_report() -> GpuReport {
         let mut report =
             GpuReport { adapter: None, software: false, kernels: vec![], forward_relative_error: None, forward_model: None, problem: None, top_k_agrees: None, cpu_kernels: vec![] };
         // The WebAssembly kernels are checked here, where they run (a few milliseconds).
@@ -240,16 +240,23 @@ mod worker {
             }
             Err(e) => report.problem = Some(format!("the top-k check failed: {e}")),
         }
-        if let Some((name, bytes)) = model {
-            report.forward_model = Some(name);
-            let compared = match clinicbench::gguf::Gguf::open(clinicbench::gguf::SliceSource(bytes)) {
-                Ok(g) => check::compare_forward(gpu, &g).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match compared {
-                Ok(e) => report.forward_relative_error = Some(e),
-                Err(e) => report.problem = Some(format!("the model could not run on WebGPU: {e}")),
-            }
+        report
+    }
+
+    /// The start-up `report` with a small model's forward pass on WebGPU against the CPU added.
+    /// The kernels and the top-k selection were checked at start on the same adapter, so only
+    /// the forward pass runs (the whole check again took ~25 s a model on SwiftShader).
+    async fn with_forward_check(mut report: GpuReport, name: String, bytes: Vec<u8>) -> GpuReport {
+        report.forward_model = Some(name);
+        report.forward_relative_error = None;
+        let compared = match (open_gpu().await, clinicbench::gguf::Gguf::open(clinicbench::gguf::SliceSource(bytes))) {
+            (Ok(gpu), Ok(g)) => check::compare_forward(gpu, &g).await.map_err(|e| e.to_string()),
+            (Err(e), _) => Err(e.to_string()),
+            (_, Err(e)) => Err(e.to_string()),
+        };
+        match compared {
+            Ok(e) => report.forward_relative_error = Some(e),
+            Err(e) => report.problem = Some(format!("the model could not run on WebGPU: {e}")),
         }
         report
     }
@@ -259,6 +266,8 @@ mod worker {
         session: Session,
         choice: BackendChoice,
         report: Option<GpuReport>,
+        /// The report of the start-up check, which each small model's forward check extends.
+        startup_report: Option<GpuReport>,
         /// The LoRA adapters chosen, applied to every model loaded: name, bytes, SHA-256, scale.
         adapters: Vec<(String, Blob, String, f32)>,
         /// The model last loaded (name, bytes of each part, SHA-256, where from), reloaded when
@@ -317,9 +326,10 @@ mod worker {
             let loaded = matches!(msg, FromWorker::ModelLoaded { .. });
             post(&msg);
             // A small model's whole forward pass on this adapter against the CPU.
-            if let Some(blob) = single.filter(|_| loaded && self.report.as_ref().is_some_and(|r| r.adapter.is_some())) {
+            let checked = self.startup_report.clone().filter(|r| r.adapter.is_some());
+            if let (Some(blob), Some(checked)) = (single.filter(|_| loaded), checked) {
                 if let Ok(bytes) = bytes_of(&blob).await {
-                    let report = gpu_report(Some((name.to_string(), bytes))).await;
+                    let report = with_forward_check(checked, name.to_string(), bytes).await;
                     post(&FromWorker::GpuReport(report.clone()));
                     self.report = Some(report);
                 }
@@ -466,9 +476,10 @@ mod worker {
     /// The worker's one loop: the GPU check first, then messages in order; while a task runs,
     /// a document whenever no message waits.
     async fn serve(mut inbox: UnboundedReceiver<(ToWorker, Option<Blob>)>) {
-        let mut w = Worker { session: Session::new(), choice: BackendChoice::Auto, report: None, adapters: Vec::new(), model: None, parts: Vec::new() };
-        let report = gpu_report(None).await;
+        let mut w = Worker { session: Session::new(), choice: BackendChoice::Auto, report: None, startup_report: None, adapters: Vec::new(), model: None, parts: Vec::new() };
+        let report = gpu_report().await;
         post(&FromWorker::GpuReport(report.clone()));
+        w.startup_report = Some(report.clone());
         w.report = Some(report);
         loop {
             let next = if w.session.running() {

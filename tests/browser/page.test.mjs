@@ -26,7 +26,12 @@ const { server, origin, served } = await serve(dist, { '/models/demo.gguf': mode
 
 const browser = await launchChromium();
 const failures = [];
-const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); };
+// Each line says the seconds since the start, so a CI log shows where this test's time goes.
+const started = Date.now();
+const check = (ok, what) => {
+  if (!ok) failures.push(what);
+  console.log(`${ok ? 'ok  ' : 'FAIL'} [${Math.round((Date.now() - started) / 1000)} s] ${what}`);
+};
 try {
   const page = await browser.newPage();
   const requests = [];
