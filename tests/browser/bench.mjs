@@ -15,7 +15,9 @@ if (!dist || !model) {
 // Served cross-origin isolated, as scripts/run.sh serves the page: ours and wllama both get
 // every core (the same number of threads each; ?threads=N in THREADS sets ours, wllama follows).
 const { server, origin } = await serve(dist, {}, { isolate: true });
-const browser = await launchChromium({ hardwareGpu: true });
+// WebGPU only for a webgpu run: a CPU run does not wait for the start-up kernel check (~30 s on
+// SwiftShader) before the model loads.
+const browser = await launchChromium({ hardwareGpu: true, webgpu: backend === 'webgpu' });
 let code = 0;
 try {
   const page = await browser.newPage();
