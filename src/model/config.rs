@@ -480,11 +480,10 @@ impl ModelConfig {
     }
 }
 
+/// A one-layer-wide shape for unit tests elsewhere in the crate to adjust (`..for_tests()`).
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cfg(period: usize) -> ModelConfig {
+impl ModelConfig {
+    pub(crate) fn for_tests() -> Self {
         ModelConfig {
             arch: "gemma3".into(),
             family: Family::Gemma3,
@@ -506,7 +505,7 @@ mod tests {
             rope_base_swa: 1.0,
             rope_freq_scale_swa: 1.0,
             sliding_window: 4,
-            swa_period: period,
+            swa_period: 0,
             attn_scale: 1.0,
             attn_softcap: 0.0,
             final_softcap: 0.0,
@@ -520,6 +519,15 @@ mod tests {
             attn_temp_floor: 1,
             activation: Activation::Gelu,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(period: usize) -> ModelConfig {
+        ModelConfig { swa_period: period, ..ModelConfig::for_tests() }
     }
 
     /// Gemma 3 alternates five sliding layers with one global layer; a wrong pattern still runs

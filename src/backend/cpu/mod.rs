@@ -517,6 +517,110 @@ fn add_residual(x: &mut [f32], y: &[f32], scale: f32) {
     }
 }
 
+/// A raw query-key product as the softmax takes it: scaled, then soft-capped where the model
+/// caps (Gemma 2).
+#[inline]
+fn attention_score(c: &ModelConfig, v: f32) -> f32 {
+    let v = v * c.attn_scale;
+    if c.attn_softcap > 0.0 {
+        c.attn_softcap * (v / c.attn_softcap).tanh()
+    } else {
+        v
+    }
+}
+
+/// Keys scored by one task of [`attention_one_query`]: a multiple of both register tiles' key
+/// counts (3 and 4), so only a chunk's last tile is short.
+const KEYS_PER_TASK: usize = 96;
+/// Value columns summed by one task of [`attention_one_query`]: a multiple of the value strip.
+const VALUES_PER_TASK: usize = 64;
+
+/// [`attention`] of one new query (decode), at position `p0`. The query heads that share a KV
+/// head go together, as a prefill block's queries do: each cached key and value is read once
+/// per KV head instead of once per query head. (Gemma 3 270M has four query heads on one KV
+/// head; at 600 cached positions a layer's keys and values are 1.2 MB, more than a core's L2,
+/// and reading them four times was a sixth of a decode step.) Scores are the same
+/// [`ops::dot_tile`] sums as prefill's and each output value the same key-ordered
+/// [`ops::weighted_values`] sum, so a token's attention is the same whether it is decoded or
+/// prefilled. The work is split over keys for the scores and over value columns for the
+/// outputs, never over a sum, so the result does not depend on the number of threads.
+#[allow(clippy::too_many_arguments)]
+fn attention_one_query(
+    c: &ModelConfig,
+    q: &[f32],
+    k_cache: &[f32],
+    v_cache: &[f32],
+    scores: &mut [f32],
+    att: &mut [f32],
+    p0: usize,
+    n_ctx: usize,
+    window: usize,
+) {
+    let (hd, hdv) = (c.head_dim, c.head_dim_v);
+    let (kd, vd) = (c.k_dim(), c.v_dim());
+    let group = c.n_head / c.n_head_kv;
+    // The heads of a KV head's group in blocks of the register tile's queries.
+    let head_blocks = group.div_ceil(ops::TILE_T);
+    let start = if window > 0 { (p0 + 1).saturating_sub(window) } else { 0 };
+    let n_keys = p0 + 1 - start;
+    let heads = |kvh: usize, hb: usize| {
+        let h0 = kvh * group + hb * ops::TILE_T;
+        h0..(h0 + ops::TILE_T).min((kvh + 1) * group)
+    };
+    let scores_out = SharedOut::new(scores);
+    let key_chunks = n_keys.div_ceil(KEYS_PER_TASK);
+    parallel_for(c.n_head_kv * head_blocks * key_chunks, |task| {
+        let (kvh, hb, chunk) = (task / (head_blocks * key_chunks), task / key_chunks % head_blocks, task % key_chunks);
+        let hs = heads(kvh, hb);
+        // Short blocks repeat their last head; the repeats are not written.
+        let qs: [&[f32]; ops::TILE_T] = std::array::from_fn(|i| {
+            let h = (hs.start + i).min(hs.end - 1);
+            &q[h * hd..(h + 1) * hd]
+        });
+        let (j0, j1) = (start + chunk * KEYS_PER_TASK, (start + (chunk + 1) * KEYS_PER_TASK).min(p0 + 1));
+        // SAFETY: task (kvh, hb, chunk) owns keys j0..j1 of the score rows of heads `hs`.
+        let mut rows: Vec<&mut [f32]> = hs.clone().map(|h| unsafe { scores_out.slice(h * n_ctx + j0 - start, j1 - j0) }).collect();
+        let k_row = |j: usize| &k_cache[j * kd + kvh * hd..j * kd + (kvh + 1) * hd];
+        let mut j = j0;
+        while j < j1 {
+            let nk = ops::TILE_R.min(j1 - j);
+            let ks: [&[f32]; ops::TILE_R] = std::array::from_fn(|i| k_row(j + i.min(nk - 1)));
+            let acc = ops::dot_tile(&ks, &qs);
+            for (row, acc_h) in rows.iter_mut().zip(&acc) {
+                for (kk, &v) in acc_h.iter().enumerate().take(nk) {
+                    row[j - j0 + kk] = attention_score(c, v);
+                }
+            }
+            j += nk;
+        }
+    });
+    // Each head's probabilities, then gathered per head block as the value sums read them.
+    let mut probs = vec![[0f32; ops::TILE_T]; c.n_head_kv * head_blocks * n_keys];
+    for kvh in 0..c.n_head_kv {
+        for hb in 0..head_blocks {
+            let block = &mut probs[(kvh * head_blocks + hb) * n_keys..][..n_keys];
+            for (i, h) in heads(kvh, hb).enumerate() {
+                let row = &mut scores[h * n_ctx..h * n_ctx + n_keys];
+                ops::softmax_inplace(row);
+                for (p, &v) in block.iter_mut().zip(row.iter()) {
+                    p[i] = v;
+                }
+            }
+        }
+    }
+    let att_out = SharedOut::new(att);
+    let value_chunks = hdv.div_ceil(VALUES_PER_TASK);
+    parallel_for(c.n_head_kv * head_blocks * value_chunks, |task| {
+        let (kvh, hb, chunk) = (task / (head_blocks * value_chunks), task / value_chunks % head_blocks, task % value_chunks);
+        let (s0, s1) = (chunk * VALUES_PER_TASK, ((chunk + 1) * VALUES_PER_TASK).min(hdv));
+        let block = &probs[(kvh * head_blocks + hb) * n_keys..][..n_keys];
+        let v_row = |j: usize| &v_cache[(start + j) * vd + kvh * hdv..][s0..s1];
+        // SAFETY: task (kvh, hb, chunk) owns columns s0..s1 of the outputs of heads `heads(kvh, hb)`.
+        let mut outs: Vec<&mut [f32]> = heads(kvh, hb).map(|h| unsafe { att_out.slice(h * hdv + s0, s1 - s0) }).collect();
+        ops::weighted_values(block, v_row, &mut outs);
+    });
+}
+
 /// Causal (optionally sliding-window) attention of `n` new queries at positions `p0..p0+n`
 /// over the cache, with grouped KV heads. Masking, as llama.cpp's: query `i` sees key `j` when
 /// `j <= i` and, with a window `w > 0`, `i - j < w`.
@@ -533,6 +637,9 @@ fn attention(
     n_ctx: usize,
     window: usize,
 ) {
+    if n == 1 && c.head_dim_v % ops::VALUE_STRIP == 0 {
+        return attention_one_query(c, q, k_cache, v_cache, scores, att, p0, n_ctx, window);
+    }
     let (hd, hdv) = (c.head_dim, c.head_dim_v);
     let (qd, kd, vd) = (c.q_dim(), c.k_dim(), c.v_dim());
     let group = c.n_head / c.n_head_kv;
@@ -540,14 +647,7 @@ fn attention(
     let scores_out = SharedOut::new(scores);
     let att_out = SharedOut::new(att);
     let kv_start = |pos: usize| if window > 0 { (pos + 1).saturating_sub(window) } else { 0 };
-    let score = |v: f32| {
-        let v = v * c.attn_scale;
-        if c.attn_softcap > 0.0 {
-            c.attn_softcap * (v / c.attn_softcap).tanh()
-        } else {
-            v
-        }
-    };
+    let score = |v: f32| attention_score(c, v);
     // Queries go in blocks of the register tile's tokens: a block's scores against each tile
     // of keys are one `dot_tile`, so every key is read once for the block rather than once a
     // query (prefill). One query (decode) takes the plain dot product.
@@ -639,4 +739,50 @@ fn attention(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decode's attention (one query, a KV head's query heads together) against prefill's (a
+    /// block of queries, one head at a time) on the same cache: the last query's output is the
+    /// same, bit for bit, for grouped heads that fill the register tile, overflow it and share
+    /// nothing, with and without a sliding window, over more keys than one task scores.
+    #[test]
+    fn one_query_attention_equals_the_last_query_of_a_prefill() {
+        let mut rng = crate::rng::SplitMix64::new(7);
+        for (n_head, n_head_kv, window, n) in [(4, 1, 0, 7), (6, 1, 5, 9), (8, 2, 0, 200), (3, 3, 64, 130), (4, 1, 0, 1)] {
+            let hd = 32;
+            let c = ModelConfig {
+                n_head,
+                n_head_kv,
+                head_dim: hd,
+                head_dim_v: hd,
+                attn_scale: 1.0 / (hd as f32).sqrt(),
+                ..ModelConfig::for_tests()
+            };
+            let n_ctx = n + 3;
+            let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| (rng.next_f64() * 4.0 - 2.0) as f32).collect() };
+            let (q, k, v) = (random(n * c.q_dim()), random(n_ctx * c.k_dim()), random(n_ctx * c.v_dim()));
+            let av = n_head * hd;
+            let (mut scores, mut att) = (vec![0f32; n * n_head * n_ctx], vec![0f32; n * av]);
+            attention(&c, &q, &k, &v, &mut scores, &mut att, 0, n, n_ctx, window);
+            let (mut scores1, mut att1) = (vec![0f32; n_head * n_ctx], vec![f32::NAN; av]);
+            attention(&c, &q[(n - 1) * c.q_dim()..], &k, &v, &mut scores1, &mut att1, n - 1, 1, n_ctx, window);
+            let last = &att[(n - 1) * av..];
+            for (i, (a, b)) in last.iter().zip(&att1).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "{n_head} heads on {n_head_kv}, window {window}, {n} keys: value {i}: {a} vs {b}");
+            }
+            // And the output is attention's definition (to rounding): head 0's value 0.
+            let start = if window > 0 { n.saturating_sub(window) } else { 0 };
+            let s: Vec<f64> = (start..n)
+                .map(|j| (0..hd).map(|d| f64::from(q[(n - 1) * c.q_dim() + d]) * f64::from(k[j * c.k_dim() + d])).sum::<f64>() * f64::from(c.attn_scale))
+                .collect();
+            let m = s.iter().cloned().fold(f64::MIN, f64::max);
+            let z: f64 = s.iter().map(|x| (x - m).exp()).sum();
+            let want: f64 = s.iter().zip(start..n).map(|(x, j)| (x - m).exp() / z * f64::from(v[j * c.v_dim()])).sum();
+            assert!((f64::from(att1[0]) - want).abs() < 1e-5, "{want} vs {}", att1[0]);
+        }
+    }
 }
