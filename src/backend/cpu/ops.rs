@@ -91,6 +91,11 @@ pub(crate) const TILE_T: usize = 4;
 pub fn matmul(w: &QMatrix, x: &[f32], y: &mut [f32], n_tokens: usize) {
     debug_assert_eq!(x.len(), n_tokens * w.cols);
     debug_assert_eq!(y.len(), n_tokens * w.rows);
+    if n_tokens == 0 {
+        // A batch that asks for no logits (a long context's batches before its first scored
+        // token): the batched path below would still dequantize every row of the matrix.
+        return;
+    }
     let out = SharedOut::new(y);
     let (rows, cols) = (w.rows, w.cols);
     let n_tasks = rows.div_ceil(ROWS_PER_TASK);
