@@ -49,6 +49,10 @@ pub trait Backend {
     fn n_ctx(&self) -> usize;
     /// Most tokens one [`Backend::forward`] call accepts.
     fn max_batch(&self) -> usize;
+    /// Most of them one call returns logits for (a batch may be longer than its logits).
+    fn max_logits(&self) -> usize {
+        self.max_batch()
+    }
     /// Tokens currently held in the KV cache.
     fn kv_len(&self) -> usize;
     /// Forgets cached positions from `len` on (a shared prefix stays).
@@ -108,6 +112,9 @@ impl Backend for Box<dyn Backend> {
     }
     fn max_batch(&self) -> usize {
         (**self).max_batch()
+    }
+    fn max_logits(&self) -> usize {
+        (**self).max_logits()
     }
     fn kv_len(&self) -> usize {
         (**self).kv_len()
