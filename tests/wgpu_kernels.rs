@@ -13,20 +13,22 @@ mod common;
 
 use clinicbench::backend::wgpu::{matmul_once, Gpu, GpuOptions};
 use clinicbench::quant::{dequantize, GgmlType};
+use clinicbench::rng::SplitMix64;
 
 /// Row count of every product: a prime, so no tile or workgroup divides it.
 const ROWS: usize = 37;
 const TOKENS: [usize; 4] = [1, 2, 3, 17];
 
-struct SplitMix(u64);
+/// The project's seeded generator, with the two draws these tests take.
+struct SplitMix(SplitMix64);
 impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+    fn new(seed: u64) -> Self {
+        SplitMix(SplitMix64::new(seed))
     }
+    fn next(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+    /// Uniform in [-1, 1), 24 bits.
     fn f32(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
     }
@@ -89,7 +91,7 @@ fn matmul_kernels_match_the_cpu_on(gpu: &Gpu) {
     // (its `chunk` is held to the CPU by the page's self-check below, and in whole models by
     // tests/families.rs).
     let types = GgmlType::SUPPORTED.into_iter().filter(|&ty| ty != GgmlType::MXFP4).map(|ty| (ty, ty.name()));
-    let mut rng = SplitMix(7);
+    let mut rng = SplitMix::new(7);
     for (ty, name) in types {
         let (weights, cols) = random_matrix(ty, name, &mut rng);
         let mut w = vec![0f32; ROWS * cols];
@@ -189,7 +191,7 @@ fn attention_over_long_contexts_splits_and_windows_matches_the_cpu() {
         let mut cpu = CpuBackend::load(&g, n_ctx).unwrap();
         let mut gpu = WgpuBackend::load_on(gpu, &g, n_ctx).unwrap();
         let n_vocab = cpu.config().n_vocab as u64;
-        let mut rng = SplitMix(11);
+        let mut rng = SplitMix::new(11);
         let mut token = || (rng.next() % n_vocab) as u32;
         let mut worst = 0f64;
         let mut compare = |want: &[f32], got: &[f32]| {
@@ -226,7 +228,7 @@ fn top_k_selection_matches_the_cpu_with_ties() {
     use clinicbench::backend::wgpu::top_k_once;
     use clinicbench::engine::top_k;
     let Some(gpu) = gpu() else { return };
-    let mut rng = SplitMix(11);
+    let mut rng = SplitMix::new(11);
     for (n, ks) in [(5, &[1, 5][..]), (300, &[1, 40, 256]), (4097, &[1, 7, 64]), (262_147, &[40, 256])] {
         let levels = [f32::NEG_INFINITY, -3.5, -1.0, -0.0, 0.0, 0.25, 2.0, 7.75, f32::INFINITY];
         let row: Vec<f32> = (0..n)
@@ -311,7 +313,7 @@ fn awkward_model(arch: &str, seed: u64) -> Vec<u8> {
         common::gguf_string(&mut tokens, &format!("t{i}"));
     }
     w.kv("tokenizer.ggml.tokens", 9, &tokens);
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix::new(seed);
     // Values offset + scale * U(-1, 1); GGUF dims are (cols, rows); F32 is type 0, F16 type 1.
     fn put(w: &mut common::GgufWriter, rng: &mut SplitMix, name: &str, (rows, cols): (usize, usize), f16: bool, (scale, offset): (f32, f32)) {
         let values: Vec<f32> = (0..rows * cols).map(|_| offset + scale * rng.f32()).collect();
@@ -380,7 +382,7 @@ fn every_kernel_at_awkward_sizes_matches_the_cpu() {
             let g = Gguf::open(SliceSource(bytes.clone())).unwrap();
             let mut cpu = CpuBackend::load(&g, 40).unwrap();
             let mut gpu = WgpuBackend::load_on(gpu, &g, 40).unwrap();
-            let mut rng = SplitMix(3);
+            let mut rng = SplitMix::new(3);
             let prompt: Vec<u32> = (0..19).map(|_| (rng.next() % 301) as u32).collect();
             let steps: Vec<&[u32]> = vec![&prompt, &prompt[..1], &prompt[1..2], &prompt[2..3], &prompt[3..10]];
             let mut worst = 0f64;
@@ -407,7 +409,7 @@ fn logits_scores_match_the_cpu_across_chunks() {
     use clinicbench::backend::wgpu::scores_once;
     use clinicbench::engine::log_softmax_at;
     let Some(gpu) = gpu() else { return };
-    let mut rng = SplitMix(17);
+    let mut rng = SplitMix::new(17);
     for n_vocab in [1usize, 4095, 4097, 262_147] {
         let rows = 3;
         let mut logits: Vec<f32> = (0..rows * n_vocab).map(|_| 8.0 * rng.f32()).collect();

@@ -558,16 +558,10 @@ mod tests {
     #[test]
     fn q5_0_dequantization_by_simd_equals_the_blocks() {
         // Random blocks, every f16 scale bit pattern but infinities and NaNs among them.
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::rng::SplitMix64::new(0x9E37_79B9_7F4A_7C15);
         let n_blocks = 4096;
         let mut row = vec![0u8; n_blocks * 22];
-        row.iter_mut().for_each(|b| *b = next() as u8);
+        row.iter_mut().for_each(|b| *b = rng.next_u64() as u8);
         for blk in row.chunks_exact_mut(22) {
             if blk[1] & 0x7C == 0x7C {
                 blk[1] &= !0x40; // not all exponent bits: a finite scale
