@@ -565,6 +565,8 @@ fn attention_score(c: &ModelConfig, v: f32) -> f32 {
 /// Keys scored by one task of [`attention_one_query`]: a multiple of both register tiles' key
 /// counts (3 and 4), so only a chunk's last tile is short.
 const KEYS_PER_TASK: usize = 96;
+/// How many keys ahead decode's score loop asks for the cached keys it will read.
+const KEY_PREFETCH: usize = 2 * ops::TILE_R;
 /// Value columns summed by one task of [`attention_one_query`]: a multiple of the value strip.
 const VALUES_PER_TASK: usize = 64;
 
@@ -617,6 +619,10 @@ fn attention_one_query(
         let mut j = j0;
         while j < j1 {
             let nk = ops::TILE_R.min(j1 - j);
+            // The keys a tile ahead, asked of memory while this tile runs (see `ops::prefetch`).
+            for ahead in (j + KEY_PREFETCH..j + KEY_PREFETCH + ops::TILE_R).take_while(|&a| a < j1) {
+                ops::prefetch(k_row(ahead));
+            }
             let ks: [&[f32]; ops::TILE_R] = std::array::from_fn(|i| k_row(j + i.min(nk - 1)));
             let acc = ops::dot_tile(&ks, &qs);
             for (row, acc_h) in rows.iter_mut().zip(&acc) {

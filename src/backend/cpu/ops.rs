@@ -404,12 +404,69 @@ pub(crate) const VALUE_STRIP: usize = 16;
 pub(crate) fn weighted_values<'v>(probs: &[[f32; TILE_T]], v: impl Fn(usize) -> &'v [f32], out: &mut [&mut [f32]]) {
     let width = out[0].len();
     assert!(out.len() <= TILE_T && width % VALUE_STRIP == 0, "weighted_values: {} queries of {width}", out.len());
-    for s in (0..width).step_by(VALUE_STRIP) {
+    let mut s = 0;
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    while s + WIDE_STRIP <= width {
+        let acc = weighted_strip_wide(probs, |j| v(j)[s..s + WIDE_STRIP].try_into().unwrap());
+        for (o, a) in out.iter_mut().zip(&acc) {
+            o[s..s + WIDE_STRIP].copy_from_slice(a);
+        }
+        s += WIDE_STRIP;
+    }
+    while s < width {
         let acc = weighted_strip(probs, |j| v(j)[s..s + VALUE_STRIP].try_into().unwrap());
         for (o, a) in out.iter_mut().zip(&acc) {
             o[s..s + VALUE_STRIP].copy_from_slice(a);
         }
+        s += VALUE_STRIP;
     }
+}
+
+/// Output values of a strip of [`weighted_values`] with AVX-512: four 16-lane accumulators for
+/// each of the block's queries (sixteen of the 32 registers).
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+const WIDE_STRIP: usize = 64;
+
+/// Keys ahead of the one being summed whose values [`weighted_strip_wide`] asks the memory system
+/// for. Decode reads each key's values once per step from memory (the cache is past the L2 when
+/// the context is long), a row of the cache a key, rows a head dimension's width apart.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+const VALUE_PREFETCH_KEYS: usize = 8;
+
+/// One [`WIDE_STRIP`] of [`weighted_values`]: the same fused sums over the keys in key order as
+/// [`weighted_strip`], a key's 256 bytes of values at a time where that takes 64.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+fn weighted_strip_wide<'v>(probs: &[[f32; TILE_T]], v: impl Fn(usize) -> &'v [f32; WIDE_STRIP]) -> [[f32; WIDE_STRIP]; TILE_T] {
+    let mut out = [[0f32; WIDE_STRIP]; TILE_T];
+    // SAFETY: compiled only with AVX-512F; loads and stores of whole [f32; 64] arrays, 16 lanes at
+    // offsets 0, 16, 32 and 48; a prefetch never faults.
+    unsafe {
+        use std::arch::x86_64::*;
+        let mut acc = [[_mm512_setzero_ps(); 4]; TILE_T];
+        for (j, p) in probs.iter().enumerate() {
+            if j + VALUE_PREFETCH_KEYS < probs.len() {
+                let ahead = v(j + VALUE_PREFETCH_KEYS).as_ptr();
+                for line in 0..4 {
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.add(16 * line) as *const i8);
+                }
+            }
+            let vs = v(j).as_ptr();
+            let vals: [__m512; 4] = std::array::from_fn(|i| _mm512_loadu_ps(vs.add(16 * i)));
+            for q in 0..TILE_T {
+                let pq = _mm512_set1_ps(p[q]);
+                for i in 0..4 {
+                    acc[q][i] = _mm512_fmadd_ps(pq, vals[i], acc[q][i]);
+                }
+            }
+        }
+        for q in 0..TILE_T {
+            for i in 0..4 {
+                _mm512_storeu_ps(out[q].as_mut_ptr().add(16 * i), acc[q][i]);
+            }
+        }
+    }
+    out
 }
 
 /// One strip of [`weighted_values`].
@@ -465,6 +522,21 @@ pub fn parallel_for(n: usize, f: impl Fn(usize) + Send + Sync) {
     {
         (0..n).for_each(f);
     }
+}
+
+/// Asks the memory system for every cache line of `data` (a hint: it never faults, and does
+/// nothing where there is no prefetch instruction). Decode's attention reads the whole KV cache
+/// once a step, a row at a time: rows a kilobyte or more apart, where the hardware prefetchers,
+/// which follow one stream within a 4 KB page, fall behind.
+#[inline(always)]
+pub(crate) fn prefetch(data: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in data.chunks(16) {
+        // SAFETY: a prefetch is a hint that never faults.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr() as *const i8) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
 }
 
 /// f32 dot product with independent accumulators, so LLVM vectorizes it.
@@ -714,7 +786,8 @@ mod tests {
 
     #[test]
     fn weighted_values_are_each_querys_probability_weighted_sum() {
-        for (keys, queries, width) in [(1, 1, 16), (5, 3, 32), (37, TILE_T, 256)] {
+        // Widths of whole wide (AVX-512) strips, of narrow ones only, and of both (80, 144).
+        for (keys, queries, width) in [(1, 1, 16), (5, 3, 32), (37, TILE_T, 256), (12, 2, 80), (40, TILE_T, 144)] {
             let v: Vec<Vec<f32>> = (0..keys).map(|j| (0..width).map(|i| ((i * 31 + j * 7) % 23) as f32 / 8.0 - 1.0).collect()).collect();
             // Causal masks: query q sees keys up to keys - queries + q (zero past it).
             let probs: Vec<[f32; TILE_T]> = (0..keys)
