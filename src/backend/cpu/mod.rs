@@ -412,20 +412,16 @@ impl CpuBackend {
             let interleaved = c.rope_layout == RopeLayout::Interleaved;
             // SmolLM3 leaves every fourth layer unrotated (n_rot 0: the heads pass through).
             let n_rot = if c.uses_rope(il) { c.n_rot } else { 0 };
-            for t in 0..n {
-                let cs = &angles[t * half..(t + 1) * half];
-                for head in s.q[t * qd..(t + 1) * qd].chunks_exact_mut(c.head_dim) {
-                    if let Some(qn) = q_head_norm {
-                        ops::rms_norm_inplace(head, qn.vector(), c.rms_eps);
+            for (buf, width, head_norm) in [(&mut s.q, qd, q_head_norm), (&mut s.k, kd, k_head_norm)] {
+                ops::for_each_row(&mut buf[..n * width], width, |t, row| {
+                    let cs = &angles[t * half..(t + 1) * half];
+                    for head in row.chunks_exact_mut(c.head_dim) {
+                        if let Some(g) = head_norm {
+                            ops::rms_norm_inplace(head, g.vector(), c.rms_eps);
+                        }
+                        ops::rope_head(head, cs, n_rot, interleaved);
                     }
-                    ops::rope_head(head, cs, n_rot, interleaved);
-                }
-                for head in s.k[t * kd..(t + 1) * kd].chunks_exact_mut(c.head_dim) {
-                    if let Some(kn) = k_head_norm {
-                        ops::rms_norm_inplace(head, kn.vector(), c.rms_eps);
-                    }
-                    ops::rope_head(head, cs, n_rot, interleaved);
-                }
+                });
             }
             // Mistral 3 scales queries with their position (its attention temperature).
             if c.attn_temp_scale != 0.0 {
@@ -447,7 +443,7 @@ impl CpuBackend {
             matmul(l.attn_output.matrix(), &s.att[..n * av], &mut s.xb2[..n * d], n);
             add_deltas(&ld.attn_output, &s.att[..n * av], &mut s.xb2[..n * d], n, &mut s.lora_ax, &mut s.lora_bax);
             if let Some(pn) = &l.post_attention_norm {
-                s.xb2[..n * d].chunks_exact_mut(d).for_each(|r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
+                ops::for_each_row(&mut s.xb2[..n * d], d, |_, r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
             }
             add_residual(&mut s.x[..n * d], &s.xb2[..n * d], c.residual_scale);
 
@@ -471,11 +467,12 @@ impl CpuBackend {
                     }
                 }
             }
-            ops::gated_activation(&mut s.gate[..n * f], &s.up[..n * f], c.activation == Activation::Gelu);
+            let gelu = c.activation == Activation::Gelu;
+            ops::for_each_row(&mut s.gate[..n * f], f, |t, gate| ops::gated_activation(gate, &s.up[t * f..(t + 1) * f], gelu));
             matmul(l.ffn_down.matrix(), &s.gate[..n * f], &mut s.xb2[..n * d], n);
             add_deltas(&ld.down, &s.gate[..n * f], &mut s.xb2[..n * d], n, &mut s.lora_ax, &mut s.lora_bax);
             if let Some(pn) = &l.post_ffw_norm {
-                s.xb2[..n * d].chunks_exact_mut(d).for_each(|r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
+                ops::for_each_row(&mut s.xb2[..n * d], d, |_, r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
             }
             add_residual(&mut s.x[..n * d], &s.xb2[..n * d], c.residual_scale);
         }
@@ -535,7 +532,7 @@ fn pre_norm(x: &[f32], norm: Option<&[f32]>, eps: f32, out: &mut [f32]) {
     match norm {
         Some(g) => {
             let d = g.len();
-            x.chunks_exact(d).zip(out.chunks_exact_mut(d)).for_each(|(x, out)| ops::rms_norm(x, g, eps, out));
+            ops::for_each_row(out, d, |t, out| ops::rms_norm(&x[t * d..(t + 1) * d], g, eps, out));
         }
         None => out.copy_from_slice(x),
     }

@@ -63,6 +63,29 @@ impl SharedOut {
     }
 }
 
+/// Runs `f(t, row)` on each `width`-long row of `buf` (one a token of the batch), a block of
+/// [`TOKENS_PER_TASK`] rows a task across the threads: the norms, rotations and activations
+/// between the products are a twentieth of a prefill's work, and ran on one thread while the
+/// others waited. Each row is computed as it would be alone, so the results do not depend on
+/// the threads.
+pub(crate) fn for_each_row(buf: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
+    let n = buf.len() / width;
+    if n <= TOKENS_PER_TASK {
+        buf.chunks_exact_mut(width).enumerate().for_each(|(t, row)| f(t, row));
+        return;
+    }
+    let out = SharedOut::new(buf);
+    parallel_for(n.div_ceil(TOKENS_PER_TASK), |task| {
+        for t in task * TOKENS_PER_TASK..((task + 1) * TOKENS_PER_TASK).min(n) {
+            // SAFETY: row t belongs to this task only; t < n rows of `width` lie inside `buf`.
+            f(t, unsafe { out.slice(t * width, width) });
+        }
+    });
+}
+
+/// Rows (tokens) a task of [`for_each_row`] takes.
+const TOKENS_PER_TASK: usize = 16;
+
 /// Rows handled by one task: enough to amortise scheduling, few enough to balance two cores,
 /// and a multiple of every register tile's rows (3 and 4), so no tile is padded but the last.
 const ROWS_PER_TASK: usize = 36;
