@@ -266,7 +266,7 @@ fn dot_tile_simd128(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R
 /// The portable tile written out for AVX2 and FMA: LLVM kept the portable tile's accumulators
 /// in a stack array, storing them on every step of the inner loop (40% of prefill time in
 /// those stores). Here the 12 accumulators, 3 rows and one token vector take the 16 ymm
-/// registers. Lane sums in the portable tile's order: the same results bit for bit.
+/// registers. Lane sums in the portable tile's order (`lane_sum`): the same results bit for bit.
 #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", not(target_feature = "avx512f")))]
 #[inline(always)]
 fn dot_tile_avx2(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R]; TILE_T] {
@@ -289,11 +289,10 @@ fn dot_tile_avx2(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R]; 
             }
             c += LANES;
         }
+        let sums = reduce_twelve(std::array::from_fn(|i| acc[i / TILE_R][i % TILE_R]));
         for k in 0..TILE_T {
             for j in 0..TILE_R {
-                let mut lanes = [0f32; LANES];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), acc[k][j]);
-                let mut s: f32 = lanes.iter().sum();
+                let mut s = sums[k * TILE_R + j];
                 for i in full..n {
                     s = madd(w[j][i], x[k][i], s);
                 }
@@ -301,6 +300,27 @@ fn dot_tile_avx2(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R]; 
             }
         }
     }
+    out
+}
+
+/// The lane sums of the AVX2 tile's twelve accumulators, transposed: horizontal adds pair
+/// neighbouring lanes of two registers at once, then pairs of pairs, and one add joins the
+/// halves, eight accumulators to a register (nine horizontal adds, two lane permutes, two adds
+/// in all). Each sum is [`lane_sum`]'s, bit for bit. Summing each accumulator's lanes through
+/// the stack, one after another, had cost a tenth of a 640-column tile.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", not(target_feature = "avx512f")))]
+#[inline(always)]
+unsafe fn reduce_twelve(v: [std::arch::x86_64::__m256; 12]) -> [f32; 12] {
+    use std::arch::x86_64::*;
+    const _: () = assert!(TILE_R * TILE_T == 12);
+    // quad(a, b, c, d) = [a, b, c, d lanes 0..4 summed; a, b, c, d lanes 4..8 summed].
+    let quad = |a, b, c, d| _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    let (q0, q1, q2) = (quad(v[0], v[1], v[2], v[3]), quad(v[4], v[5], v[6], v[7]), quad(v[8], v[9], v[10], v[11]));
+    let first = _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(q0, q1), _mm256_permute2f128_ps::<0x31>(q0, q1));
+    let last = _mm_add_ps(_mm256_castps256_ps128(q2), _mm256_extractf128_ps::<1>(q2));
+    let mut out = [0f32; 12];
+    _mm256_storeu_ps(out.as_mut_ptr(), first);
+    _mm_storeu_ps(out.as_mut_ptr().add(8), last);
     out
 }
 
@@ -404,7 +424,7 @@ fn dot_tile_portable(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_
     let mut out = [[0f32; TILE_R]; TILE_T];
     for k in 0..TILE_T {
         for j in 0..TILE_R {
-            let mut s: f32 = acc[k][j].iter().sum();
+            let mut s = lane_sum(&acc[k][j]);
             for i in full..n {
                 s = madd(w[j][i], x[k][i], s);
             }
@@ -412,6 +432,13 @@ fn dot_tile_portable(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_
         }
     }
     out
+}
+
+/// An accumulator's lanes summed in the order the AVX2 tile's transposed reduction adds them:
+/// neighbours, then pairs of pairs, then the two halves.
+#[inline(always)]
+fn lane_sum(a: &[f32; LANES]) -> f32 {
+    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 }
 
 /// Output values of a strip of [`weighted_values`]: two 8-lane accumulators for each of the
