@@ -454,9 +454,14 @@ fn load_engine(model: &Path, e: &EngineArgs) -> Result<LocalEngine<Box<dyn Backe
 /// Loads the model on the backend `--backend` names; with `measure`, a GPU backend also
 /// measures the device's streaming bandwidth.
 fn load_engine_measured(model: &Path, r: &EngineArgs, measure: bool) -> Result<(LocalEngine<Box<dyn Backend>>, Option<GpuFacts>)> {
+    // The calling thread is one of the pool's threads: the backend's parallel loops start on it
+    // without handing each one over to a pool thread and sleeping until it ends (a few
+    // microseconds a loop, and a decode step runs about two hundred of them).
+    let mut pool = rayon::ThreadPoolBuilder::new().use_current_thread();
     if let Some(t) = r.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global().ok();
+        pool = pool.num_threads(t.max(1));
     }
+    pool.build_global().ok();
     let gguf = open_gguf(model)?;
     let tok = Tokenizer::from_gguf(&gguf).context("cannot build the tokenizer")?;
     let config = ModelConfig::from_gguf(&gguf).with_context(|| format!("cannot run {}", model.display()))?;
