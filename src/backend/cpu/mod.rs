@@ -434,21 +434,33 @@ impl CpuBackend {
             self.kv.k[il][p0 * kd..(p0 + n) * kd].copy_from_slice(&s.k[..n * kd]);
             self.kv.v[il][p0 * vd..(p0 + n) * vd].copy_from_slice(&s.v[..n * vd]);
 
+            // The rest of a layer is a token's own: in the last layer it feeds only that token's
+            // logits, so it runs for the tokens that return logits and no others (as llama.cpp
+            // does; a prompt's batches before its last need none of it).
+            let live = if il + 1 == c.n_layer { n - n_logits..n } else { 0..n };
+            let m = live.len();
+            if m == 0 {
+                continue;
+            }
+            let x = &mut s.x[live.start * d..live.end * d];
+
             // att = softmax(scale * q k^T, causal [+ sliding window]) v, per query head.
             let window = if swa { c.sliding_window } else { 0 };
-            attention(c, &s.q, &self.kv.k[il], &self.kv.v[il], &mut s.scores, &mut s.att, p0, n, self.n_ctx, window);
+            let q = &s.q[live.start * qd..live.end * qd];
+            attention(c, q, &self.kv.k[il], &self.kv.v[il], &mut s.scores, &mut s.att, p0 + live.start, m, self.n_ctx, window);
 
             // xb2 = Wo att [; rmsnorm * post_attention_norm]; x += xb2
             let av = c.n_head * c.head_dim_v;
+            let n = m; // from here on the layer's rows are the live tokens'
             matmul(l.attn_output.matrix(), &s.att[..n * av], &mut s.xb2[..n * d], n);
             add_deltas(&ld.attn_output, &s.att[..n * av], &mut s.xb2[..n * d], n, &mut s.lora_ax, &mut s.lora_bax);
             if let Some(pn) = &l.post_attention_norm {
                 ops::for_each_row(&mut s.xb2[..n * d], d, |_, r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
             }
-            add_residual(&mut s.x[..n * d], &s.xb2[..n * d], c.residual_scale);
+            add_residual(x, &s.xb2[..n * d], c.residual_scale);
 
             // xb = rmsnorm(x) * ffn_norm (OLMo 2: xb = x); h = act(W_gate xb) * (W_up xb); xb2 = W_down h
-            pre_norm(&s.x[..n * d], l.ffn_norm.as_ref().map(|g| g.vector()), c.rms_eps, &mut s.xb[..n * d]);
+            pre_norm(x, l.ffn_norm.as_ref().map(|g| g.vector()), c.rms_eps, &mut s.xb[..n * d]);
             let f = c.n_ff;
             match &l.ffn_gate_up {
                 GateUp::Separate { gate, up } => {
@@ -474,7 +486,7 @@ impl CpuBackend {
             if let Some(pn) = &l.post_ffw_norm {
                 ops::for_each_row(&mut s.xb2[..n * d], d, |_, r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
             }
-            add_residual(&mut s.x[..n * d], &s.xb2[..n * d], c.residual_scale);
+            add_residual(x, &s.xb2[..n * d], c.residual_scale);
         }
         self.kv.len = p0 + n;
 
