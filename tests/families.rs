@@ -627,3 +627,103 @@ fn a_continuation_longer_than_a_batchs_logits_scores_every_token() {
     // 785 tokens here); a token scored against the wrong position would cost nats.
     assert!((got.logprob - want).abs() < 1e-2, "{} batched vs {want} a token at a time", got.logprob);
 }
+
+/// Generation for several requests together (each in its own region of the cache, one step a
+/// token for all of them) gives each request what it gets alone, bit for bit: the same tokens,
+/// text, finish and stream, whether the requests share a wave or not (the smaller context
+/// splits them into two), with a prompt longer than one batch fed over two, on sliding-window
+/// layers (8 tokens) too. And every token generated together is the model's greedy choice up to
+/// rounding: teacher-forced through the one-sequence path, its logit is within 1e-4 of the
+/// largest.
+#[test]
+fn generating_together_gives_each_request_what_it_gets_alone() {
+    for name in ["gemma3_q5_0", "mistral_q2_k", "llama_q4_k_m"] {
+        let g = open(name);
+        let engine = |n_ctx| LocalEngine::new(Tokenizer::from_gguf(&g).unwrap(), CpuBackend::load(&g, n_ctx).unwrap());
+        let req = |prompt: &str, max_tokens, stop: &[&str], ignore_eos| GenerateRequest {
+            prompt: prompt.into(),
+            messages: None,
+            stop: stop.iter().map(|s| s.to_string()).collect(),
+            max_tokens,
+            sampling: Sampling::default(),
+            ignore_eos,
+        };
+        let long: String = (0..110).map(|i| format!("{} ", ["fever", "cough", "rash", "pain"][i % 4])).collect();
+        let reqs = vec![
+            req("The patient presents with", 12, &[], true),
+            req("Blood pressure", 30, &["e"], false),
+            req(&long, 9, &[], true),
+            req("A", 1, &[], true),
+            req("Diagnosis: acute", 20, &[], true),
+        ];
+        let probe = engine(1024);
+        let long_tokens = probe.encode(&long).len();
+        assert!(long_tokens > probe.backend().max_batch(), "{name}: the long prompt ({long_tokens} tokens) spans two batches");
+        for n_ctx in [1024, long_tokens + 40] {
+            let mut together = engine(n_ctx);
+            let mut streamed = vec![String::new(); reqs.len()];
+            let gens = wait(together.generate_batch(&reqs, &mut |i, t| streamed[i].push_str(t))).unwrap();
+            assert_eq!(together.backend().kv_len(), 0, "{name}: the regions are forgotten");
+            for (i, r) in reqs.iter().enumerate() {
+                let mut alone = engine(n_ctx);
+                let mut stream = String::new();
+                let a = wait(alone.generate_batch(std::slice::from_ref(r), &mut |_, t| stream.push_str(t))).unwrap().remove(0);
+                assert_eq!(gens[i], a, "{name}, context {n_ctx}: request {i} together vs alone");
+                assert_eq!(streamed[i], gens[i].text, "{name}: request {i}'s stream");
+                assert_eq!(stream, a.text);
+                assert!(a.ids.len() <= r.max_tokens && (a.finish != Finish::Length || a.ids.len() == r.max_tokens));
+            }
+            assert_eq!(gens[3].ids.len(), 1, "{name}: one token asked, one given");
+            if n_ctx == 1024 {
+                for (r, gen) in reqs.iter().zip(&gens) {
+                    let mut one = CpuBackend::load(&g, 1024).unwrap();
+                    let prompt = probe.encode(&r.prompt);
+                    let (head, last) = prompt.split_at(prompt.len() - 1);
+                    for chunk in head.chunks(one.max_batch()) {
+                        one.forward_sync(chunk, 0).unwrap();
+                    }
+                    let mut logits = one.forward_sync(last, 1).unwrap().to_vec();
+                    for (k, &id) in gen.ids.iter().enumerate() {
+                        let max = logits.iter().cloned().fold(f32::MIN, f32::max);
+                        assert!(logits[id as usize] >= max - 1e-4, "{name}: {:?} token {k}: {} against the largest {max}", r.prompt, logits[id as usize]);
+                        logits = one.forward_sync(&[id], 1).unwrap().to_vec();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What `forward_segments` promises: a sequence's logits do not depend, bit for bit, on the
+/// other sequences of its batch, on where its region lies, or on how its tokens are split
+/// over calls (a last token alone takes the same kernels as one in a batch).
+#[test]
+fn a_segments_logits_do_not_depend_on_its_batch() {
+    use clinicbench::backend::Segment;
+    for name in ["gemma3_q5_0", "llama_q4_k_m", "qwen3_q3_k_m"] {
+        let g = open(name);
+        let mut b = CpuBackend::load(&g, 512).unwrap();
+        let n_vocab = b.config().n_vocab as u64;
+        let mut rng = clinicbench::rng::SplitMix64::new(5);
+        let mut tokens = |n: usize| -> Vec<u32> { (0..n).map(|_| (rng.next_u64() % n_vocab) as u32).collect() };
+        let (a, bb, c) = (tokens(40), tokens(7), tokens(1));
+        let seg = |own_start, done, len| Segment { own_start, done, len };
+        let all: Vec<u32> = [&a[..], &bb[..], &c[..]].concat();
+        let together = wait(b.forward_segments(0, &all, &[seg(0, 0, 40), seg(100, 0, 7), seg(200, 0, 1)])).unwrap().to_vec();
+        let row = |logits: &[f32], i: usize| logits[i * n_vocab as usize..(i + 1) * n_vocab as usize].to_vec();
+        // The first logit that differs in its bits, if any.
+        let differs = |x: Vec<f32>, y: Vec<f32>| x.iter().zip(&y).position(|(p, q)| p.to_bits() != q.to_bits()).map(|i| (i, x[i], y[i]));
+        let alone = wait(b.forward_segments(0, &a, &[seg(300, 0, 40)])).unwrap().to_vec();
+        assert_eq!(differs(row(&together, 0), alone.clone()), None, "{name}: a sequence alone, elsewhere in the cache");
+        wait(b.forward_segments(0, &a[..39], &[seg(0, 0, 39)])).unwrap();
+        let split = wait(b.forward_segments(0, &a[39..], &[seg(0, 39, 1)])).unwrap().to_vec();
+        assert_eq!(differs(split, alone), None, "{name}: its last token in a call of its own");
+        let c_alone = wait(b.forward_segments(0, &c, &[seg(450, 0, 1)])).unwrap().to_vec();
+        assert_eq!(differs(row(&together, 2), c_alone), None, "{name}: a one-token sequence");
+        // And the same to rounding as the sequence continuing the cache.
+        b.truncate_kv(0);
+        let appended = b.forward_sync(&bb, 1).unwrap().to_vec();
+        let worst = row(&together, 1).iter().zip(&appended).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-3, "{name}: segment against one sequence: {worst}");
+    }
+}

@@ -619,3 +619,36 @@ fn results_entry(spec: &tasks::TaskSpec, run: &tasks::TaskRun) -> serde_json::Ma
         other => panic!("{other}"),
     }
 }
+
+/// `RunOptions::batch`: a generation task's documents go to the engine several at a time
+/// (`generate_batch`), and the run is the one-at-a-time run: the same samples in the same
+/// order, a resumed document in its place (it ends the batch gathered before it), and each
+/// streamed piece of text under its own document.
+#[test]
+fn generation_in_batches_is_the_run_one_at_a_time() {
+    let spec = tasks::spec::find("medqa_4options_gen").unwrap();
+    let options = json!([{"key": "A", "text": "Aspirin"}, {"key": "B", "text": "Nitroglycerin"}, {"key": "C", "text": "Morphine"}, {"key": "D", "text": "Oxygen"}]);
+    let d = data((0..5).map(|i| doc_with(json!({"question": format!("q{i}"), "options": options}), json!("C"))).collect(), vec![]);
+    let answers = ["C", "B", "no idea", "Answer: (c)", "A"];
+    let first = wait(tasks::run_task(&mut Scripted::answering(&answers), &spec, &d, &RunOptions { limit: Some(2), ..Default::default() }, &mut |_| {})).unwrap();
+    let previous = vec![first.samples[1].clone()];
+    let run = |batch: usize| {
+        let mut engine = Scripted::answering(&answers[1..]);
+        let mut streamed: Vec<(usize, String)> = vec![];
+        let opts = RunOptions { batch, previous: previous.clone(), ..Default::default() };
+        let run = wait(tasks::run_task(&mut engine, &spec, &d, &opts, &mut |e| {
+            if let Event::Token { doc_id, text } = e {
+                streamed.push((doc_id, text.to_string()))
+            }
+        }))
+        .unwrap();
+        (run.samples, streamed, engine.seen_gen.len())
+    };
+    let (one, one_streamed, one_calls) = run(1);
+    let (three, three_streamed, three_calls) = run(3);
+    assert_eq!(three.iter().map(|s| s.doc_id).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+    assert_eq!(three, one);
+    assert_eq!(three_streamed, one_streamed);
+    assert_eq!(three_streamed.iter().find(|(id, _)| *id == 3).map(|x| x.1.as_str()), Some("Answer: (c)"));
+    assert_eq!((three_calls, one_calls), (4, 4), "the resumed document is not generated again");
+}

@@ -33,6 +33,8 @@ pub enum BackendError {
     TokenOutOfRange { id: u32, n_vocab: usize },
     #[error("the model needs {} MiB of memory with this context size, more than the {} MiB allowed", needed >> 20, limit >> 20)]
     OutOfMemory { needed: u64, limit: u64 },
+    #[error("not supported: {0}")]
+    Unsupported(String),
     #[error("GPU backend: {0}")]
     Gpu(String),
     #[error("a context of {n_ctx} tokens is not possible: it must be between 1 and the model's training context, {n_ctx_train}")]
@@ -79,6 +81,21 @@ pub trait Backend {
                 .collect())
         })
     }
+    /// Most sequences one [`Backend::forward_segments`] call takes; 0 where the backend runs
+    /// one sequence at a time only (the engine then does).
+    fn max_segments(&self) -> usize {
+        0
+    }
+    /// Runs several sequences in one batch: each continues the cache's first `prefix` positions
+    /// (shared by all of them) in its own region of the cache, as [`Segment`]s say; `tokens`
+    /// holds each segment's tokens in turn. Returns the logits of each segment's last token,
+    /// row-major `(segments.len(), n_vocab)`. The cache's length is not changed: the caller owns
+    /// the regions and forgets them with [`Backend::truncate_kv`]. A token's result does not
+    /// depend on the other sequences in the batch, nor on how many tokens its own segment has.
+    fn forward_segments<'a>(&'a mut self, prefix: usize, tokens: &'a [u32], segments: &'a [Segment]) -> Pending<'a, &'a [f32]> {
+        let _ = (prefix, tokens, segments);
+        Box::pin(std::future::ready(Err(BackendError::Unsupported(format!("{} runs one sequence at a time", self.describe())))))
+    }
     /// Like [`Backend::forward`] with one logits row, but returns only the `k` most likely
     /// next tokens after the last token, in [`logits::canonical_order`]: what
     /// sampling with a top-k limit needs. A GPU selects them where the logits are.
@@ -88,6 +105,19 @@ pub trait Backend {
             Ok(logits::top_k(logits, k))
         })
     }
+}
+
+/// One sequence's part of a [`Backend::forward_segments`] batch: its tokens go to cache
+/// positions `own_start + done..own_start + done + len`, at the sequence's positions
+/// `prefix + done..` (RoPE), and each sees the shared prefix and its own sequence up to itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Cache position of the sequence's first token after the shared prefix.
+    pub own_start: usize,
+    /// Tokens of the sequence already in its region.
+    pub done: usize,
+    /// Tokens of this batch.
+    pub len: usize,
 }
 
 /// One position's score: what [`Backend::forward_scores`] returns.
@@ -133,6 +163,12 @@ impl Backend for Box<dyn Backend> {
     }
     fn forward_top_k<'a>(&'a mut self, tokens: &'a [u32], k: usize) -> Pending<'a, Vec<Candidate>> {
         (**self).forward_top_k(tokens, k)
+    }
+    fn max_segments(&self) -> usize {
+        (**self).max_segments()
+    }
+    fn forward_segments<'a>(&'a mut self, prefix: usize, tokens: &'a [u32], segments: &'a [Segment]) -> Pending<'a, &'a [f32]> {
+        (**self).forward_segments(prefix, tokens, segments)
     }
 }
 

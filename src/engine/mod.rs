@@ -13,7 +13,7 @@ mod sampling;
 pub use crate::backend::logits::{argmax, canonical_order, log_softmax_at, top_k, Candidate};
 pub use sampling::{Sampler, Sampling};
 
-use crate::backend::{Backend, BackendError, TokenScore};
+use crate::backend::{Backend, BackendError, Segment, TokenScore};
 use crate::tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -169,6 +169,18 @@ pub trait Engine {
     fn loglikelihood<'a>(&'a mut self, reqs: &'a [LogLikelihoodRequest]) -> Answer<'a, Vec<LogLikelihood>>;
     /// Generates text, calling `on_token` with each new piece of text as it becomes final.
     fn generate<'a>(&'a mut self, req: &'a GenerateRequest, on_token: &'a mut dyn FnMut(&str)) -> Answer<'a, Generation>;
+    /// Generates for each request, calling `on_token(i, text)` with request `i`'s new text. An
+    /// engine may run the requests together ([`LocalEngine`] on a backend with segments does);
+    /// this one runs them one after another.
+    fn generate_batch<'a>(&'a mut self, reqs: &'a [GenerateRequest], on_token: &'a mut dyn FnMut(usize, &str)) -> Answer<'a, Vec<Generation>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(reqs.len());
+            for (i, req) in reqs.iter().enumerate() {
+                out.push(self.generate(req, &mut |text| on_token(i, text)).await?);
+            }
+            Ok(out)
+        })
+    }
     /// The text the model's chat template makes of `messages` with the assistant's turn opened
     /// (what a request with these messages is conditioned on), for people to read.
     fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
@@ -522,16 +534,33 @@ impl<B: Backend> Engine for LocalEngine<B> {
 
     fn generate<'a>(&'a mut self, req: &'a GenerateRequest, on_token: &'a mut dyn FnMut(&str)) -> Answer<'a, Generation> {
         Box::pin(async move {
-            let mut prompt = match &req.messages {
-                Some(messages) => {
-                    if !req.prompt.is_empty() {
-                        return Err(EngineError::Invalid("give the prompt as text or as messages, not both".into()));
-                    }
-                    self.tokenizer.encode_chat(&pairs(messages), true).map_err(chat_error)?
-                }
-                None => self.encode(&req.prompt),
-            };
+            let mut prompt = self.prompt_tokens(req)?;
             self.generate_tokens(&mut prompt, req, on_token).await
+        })
+    }
+
+    fn generate_batch<'a>(&'a mut self, reqs: &'a [GenerateRequest], on_token: &'a mut dyn FnMut(usize, &str)) -> Answer<'a, Vec<Generation>> {
+        Box::pin(async move {
+            let together = self.backend.max_segments() > 0 && reqs.iter().all(|r| Sampler::new(&r.sampling).is_greedy());
+            if !together {
+                let mut out = Vec::with_capacity(reqs.len());
+                for (i, req) in reqs.iter().enumerate() {
+                    out.push(self.generate(req, &mut |text| on_token(i, text)).await?);
+                }
+                return Ok(out);
+            }
+            let mut prompts = Vec::with_capacity(reqs.len());
+            for req in reqs {
+                let mut prompt = self.prompt_tokens(req)?;
+                let truncated = self.fit_prompt(&mut prompt, req)?;
+                prompts.push((prompt, truncated));
+            }
+            // The cache becomes the sequences' regions: what it held is forgotten.
+            self.cached.clear();
+            self.backend.truncate_kv(0);
+            let result = self.generate_together(reqs, &prompts, on_token).await;
+            self.backend.truncate_kv(0);
+            result
         })
     }
 
@@ -545,13 +574,22 @@ fn chat_error(e: crate::tokenizer::TokenizerError) -> EngineError {
 }
 
 impl<B: Backend> LocalEngine<B> {
-    /// Generates after already-tokenized `prompt` (the chat-template path tokenizes itself).
-    pub async fn generate_tokens(
-        &mut self,
-        prompt: &mut Vec<u32>,
-        req: &GenerateRequest,
-        on_token: &mut dyn FnMut(&str),
-    ) -> Result<Generation, EngineError> {
+    /// The prompt's tokens: the chat template's rendering of its messages, or its text.
+    fn prompt_tokens(&self, req: &GenerateRequest) -> Result<Vec<u32>, EngineError> {
+        match &req.messages {
+            Some(messages) => {
+                if !req.prompt.is_empty() {
+                    return Err(EngineError::Invalid("give the prompt as text or as messages, not both".into()));
+                }
+                self.tokenizer.encode_chat(&pairs(messages), true).map_err(chat_error)
+            }
+            None => Ok(self.encode(&req.prompt)),
+        }
+    }
+
+    /// Left-truncates `prompt` so that it and `max_tokens` fit the context, as lm-eval does;
+    /// whether it was cut.
+    fn fit_prompt(&self, prompt: &mut Vec<u32>, req: &GenerateRequest) -> Result<bool, EngineError> {
         if prompt.is_empty() {
             return Err(EngineError::Invalid("the prompt is empty and the model adds no BOS token".into()));
         }
@@ -562,12 +600,23 @@ impl<B: Backend> LocalEngine<B> {
                 req.max_tokens
             )));
         }
-        // Left-truncate the prompt so that prompt + max_tokens fit, as lm-eval does.
         let room = n_ctx - req.max_tokens;
         let truncated = prompt.len() > room;
         if truncated {
             prompt.drain(..prompt.len() - room);
         }
+        Ok(truncated)
+    }
+
+    /// Generates after already-tokenized `prompt` (the chat-template path tokenizes itself).
+    pub async fn generate_tokens(
+        &mut self,
+        prompt: &mut Vec<u32>,
+        req: &GenerateRequest,
+        on_token: &mut dyn FnMut(&str),
+    ) -> Result<Generation, EngineError> {
+        let truncated = self.fit_prompt(prompt, req)?;
+        let n_ctx = self.backend.n_ctx();
         let mut sampler = Sampler::new(&req.sampling);
         // What a step needs: greedy decoding only the argmax and top-k sampling only the k best
         // tokens, which the backend selects itself (a GPU where the logits are); sampling over
@@ -587,13 +636,8 @@ impl<B: Backend> LocalEngine<B> {
             self.run(prompt, keep, prompt.len() - 1, &mut |_, row| next_logits.copy_from_slice(row)).await?;
         }
 
-        let mut ids = Vec::new();
-        let mut bytes: Vec<u8> = Vec::new();
-        let mut emitted = 0usize; // bytes of `bytes` already passed to on_token
-        let max_stop = req.stop.iter().map(|s| s.len()).max().unwrap_or(0);
-        let mut finish = Finish::Length;
-        let mut stop_at = None;
-        while ids.len() < req.max_tokens {
+        let mut text = Unfolding::new(req);
+        while text.wants_more() {
             let id = if greedy {
                 next_greedy
             } else if top_k.is_some() {
@@ -601,31 +645,7 @@ impl<B: Backend> LocalEngine<B> {
             } else {
                 sampler.sample(&next_logits)
             };
-            if !req.ignore_eos && self.tokenizer.is_eog(id) {
-                finish = Finish::Eos;
-                break;
-            }
-            ids.push(id);
-            bytes.extend_from_slice(&self.tokenizer.token_bytes(id));
-            // Stop strings: search the text so far (a stop may span tokens).
-            let text = String::from_utf8_lossy(&bytes);
-            if let Some(cut) = req.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min() {
-                stop_at = Some(cut);
-                finish = Finish::Stop;
-                break;
-            }
-            // Stream what can no longer change: complete UTF-8, not a possible stop-string prefix.
-            let valid = utf8_complete_prefix(&bytes);
-            let safe = valid.saturating_sub(max_stop.saturating_sub(1));
-            let safe = floor_char_boundary(&bytes[..valid], safe);
-            if safe > emitted {
-                on_token(&String::from_utf8_lossy(&bytes[emitted..safe]));
-                emitted = safe;
-            }
-            if ids.len() == req.max_tokens {
-                break;
-            }
-            if self.backend.kv_len() + 1 > n_ctx {
+            if !text.push(&self.tokenizer, id, on_token) || self.backend.kv_len() + 1 > n_ctx {
                 break;
             }
             let step = now();
@@ -640,16 +660,181 @@ impl<B: Backend> LocalEngine<B> {
             self.stats.decode_tokens += 1;
             self.stats.decode_seconds += now() - step;
         }
-        let mut text = String::from_utf8_lossy(&bytes).into_owned();
-        if let Some(cut) = stop_at {
+        Ok(text.finish(truncated, on_token))
+    }
+
+    /// Greedy generation for several prompts at once, each in its own region of the cache
+    /// ([`Backend::forward_segments`]): their prompts in shared batches, then one step a token
+    /// for all that are still going, so each step reads the weights once for all of them. A
+    /// sequence's tokens do not depend on the others (the backend promises it), so each
+    /// generation is what this request would get in any batch. Sequences go in waves of as many
+    /// as the cache and the backend's segments hold.
+    async fn generate_together(
+        &mut self,
+        reqs: &[GenerateRequest],
+        prompts: &[(Vec<u32>, bool)],
+        on_token: &mut dyn FnMut(usize, &str),
+    ) -> Result<Vec<Generation>, EngineError> {
+        let (n_ctx, max_batch, max_segments) = (self.backend.n_ctx(), self.backend.max_batch(), self.backend.max_segments());
+        let mut out: Vec<Option<Generation>> = vec![None; reqs.len()];
+        let mut next = 0;
+        while next < reqs.len() {
+            // A wave: requests in order while their regions (prompt and every new token) fit.
+            let mut wave = Vec::new();
+            let mut used = 0;
+            while next < reqs.len() && wave.len() < max_segments {
+                let region = prompts[next].0.len() + reqs[next].max_tokens;
+                if used + region > n_ctx && !wave.is_empty() {
+                    break;
+                }
+                wave.push(Sequence { index: next, own_start: used, in_cache: 0, text: Unfolding::new(&reqs[next]) });
+                used += region;
+                next += 1;
+            }
+            // The prompts, in batches of whole or partial prompts; each prompt's last token's
+            // logits give its first new token.
+            let started = now();
+            let mut first_tokens = vec![0u32; wave.len()];
+            let mut at = 0; // the sequence whose prompt is being fed
+            while at < wave.len() {
+                let (mut tokens, mut segments, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+                while at < wave.len() && tokens.len() < max_batch && segments.len() < max_segments {
+                    let seq = &mut wave[at];
+                    let prompt = &prompts[seq.index].0;
+                    let len = (prompt.len() - seq.in_cache).min(max_batch - tokens.len());
+                    tokens.extend_from_slice(&prompt[seq.in_cache..seq.in_cache + len]);
+                    segments.push(Segment { own_start: seq.own_start, done: seq.in_cache, len });
+                    seq.in_cache += len;
+                    owners.push((at, seq.in_cache == prompt.len()));
+                    if seq.in_cache == prompt.len() {
+                        at += 1;
+                    }
+                }
+                let logits = self.backend.forward_segments(0, &tokens, &segments).await?;
+                let n_vocab = logits.len() / segments.len();
+                for (row, &(k, complete)) in logits.chunks_exact(n_vocab).zip(&owners) {
+                    if complete {
+                        first_tokens[k] = argmax(row) as u32;
+                    }
+                }
+                self.stats.prefill_tokens += tokens.len() as u64;
+            }
+            self.stats.prefill_seconds += now() - started;
+            // Then a token a step for every sequence still going.
+            let mut next_tokens = first_tokens;
+            loop {
+                let step = now();
+                let (mut tokens, mut segments, mut going) = (Vec::new(), Vec::new(), Vec::new());
+                for (k, seq) in wave.iter_mut().enumerate() {
+                    if seq.text.wants_more() && seq.text.push(&self.tokenizer, next_tokens[k], &mut |t| on_token(seq.index, t)) {
+                        tokens.push(next_tokens[k]);
+                        segments.push(Segment { own_start: seq.own_start, done: seq.in_cache, len: 1 });
+                        seq.in_cache += 1;
+                        going.push(k);
+                    } else {
+                        seq.text.stop();
+                    }
+                }
+                if going.is_empty() {
+                    break;
+                }
+                let logits = self.backend.forward_segments(0, &tokens, &segments).await?;
+                let n_vocab = logits.len() / segments.len();
+                for (row, &k) in logits.chunks_exact(n_vocab).zip(&going) {
+                    next_tokens[k] = argmax(row) as u32;
+                }
+                self.stats.decode_tokens += going.len() as u64;
+                self.stats.decode_seconds += now() - step;
+            }
+            for seq in wave {
+                let truncated = prompts[seq.index].1;
+                out[seq.index] = Some(seq.text.finish(truncated, &mut |t| on_token(seq.index, t)));
+            }
+        }
+        Ok(out.into_iter().map(|g| g.expect("every request is in a wave")).collect())
+    }
+}
+
+/// One request of [`LocalEngine::generate_together`]: where its region lies and its text.
+struct Sequence<'r> {
+    index: usize,
+    own_start: usize,
+    /// Tokens of the sequence in its region so far.
+    in_cache: usize,
+    text: Unfolding<'r>,
+}
+
+/// A generation's text as its tokens arrive: end-of-generation tokens and stop strings end
+/// it, and what can no longer change (complete UTF-8, not a possible start of a stop string)
+/// is streamed.
+struct Unfolding<'r> {
+    req: &'r GenerateRequest,
+    ids: Vec<u32>,
+    bytes: Vec<u8>,
+    /// Bytes of `bytes` already streamed.
+    emitted: usize,
+    max_stop: usize,
+    finish: Finish,
+    stop_at: Option<usize>,
+    ended: bool,
+}
+
+impl<'r> Unfolding<'r> {
+    fn new(req: &'r GenerateRequest) -> Self {
+        let max_stop = req.stop.iter().map(|s| s.len()).max().unwrap_or(0);
+        Unfolding { req, ids: Vec::new(), bytes: Vec::new(), emitted: 0, max_stop, finish: Finish::Length, stop_at: None, ended: false }
+    }
+
+    /// Whether another token is wanted.
+    fn wants_more(&self) -> bool {
+        !self.ended && self.ids.len() < self.req.max_tokens
+    }
+
+    /// No more tokens will come (the context is full, or the caller stops).
+    fn stop(&mut self) {
+        self.ended = true;
+    }
+
+    /// Takes the next token; whether the model should run it to make another.
+    fn push(&mut self, tokenizer: &Tokenizer, id: u32, on_token: &mut dyn FnMut(&str)) -> bool {
+        if !self.req.ignore_eos && tokenizer.is_eog(id) {
+            self.finish = Finish::Eos;
+            self.ended = true;
+            return false;
+        }
+        self.ids.push(id);
+        self.bytes.extend_from_slice(&tokenizer.token_bytes(id));
+        // Stop strings: search the text so far (a stop may span tokens).
+        let text = String::from_utf8_lossy(&self.bytes);
+        if let Some(cut) = self.req.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min() {
+            self.stop_at = Some(cut);
+            self.finish = Finish::Stop;
+            self.ended = true;
+            return false;
+        }
+        // Stream what can no longer change: complete UTF-8, not a possible stop-string prefix.
+        let valid = utf8_complete_prefix(&self.bytes);
+        let safe = valid.saturating_sub(self.max_stop.saturating_sub(1));
+        let safe = floor_char_boundary(&self.bytes[..valid], safe);
+        if safe > self.emitted {
+            on_token(&String::from_utf8_lossy(&self.bytes[self.emitted..safe]));
+            self.emitted = safe;
+        }
+        self.wants_more()
+    }
+
+    /// The generation: the text cut before a stop string, the rest of it streamed.
+    fn finish(self, truncated: bool, on_token: &mut dyn FnMut(&str)) -> Generation {
+        let mut text = String::from_utf8_lossy(&self.bytes).into_owned();
+        if let Some(cut) = self.stop_at {
             text.truncate(cut);
         }
         // `emitted` counts raw bytes; the lossy text is longer wherever invalid bytes became U+FFFD.
-        let emitted_text = String::from_utf8_lossy(&bytes[..emitted]).len();
+        let emitted_text = String::from_utf8_lossy(&self.bytes[..self.emitted]).len();
         if text.len() > emitted_text && text.is_char_boundary(emitted_text) {
             on_token(&text[emitted_text..]);
         }
-        Ok(Generation { text, ids, finish, truncated })
+        Generation { text, ids: self.ids, finish: self.finish, truncated }
     }
 }
 

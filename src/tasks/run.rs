@@ -35,6 +35,9 @@ pub struct RunOptions {
     /// the dataset's order: a quick estimate of a task, or its speed, from a few documents that
     /// are not all from its beginning. Instead of `limit`.
     pub sample: Option<usize>,
+    /// Generation tasks: documents generated together, a step of the model for all of them
+    /// ([`Engine::generate_batch`]); 0 or 1 generates one document at a time.
+    pub batch: usize,
 }
 
 impl RunOptions {
@@ -303,33 +306,126 @@ impl TaskRunner {
         &self.samples
     }
 
-    /// Handles the next document; `false` once every document is done.
+    /// Handles the next document (of a generation task run with [`RunOptions::batch`], the next
+    /// documents, up to that many, generated together); `false` once every document is done.
     pub async fn step(&mut self, engine: &mut dyn Engine, on_event: &mut dyn FnMut(Event)) -> Result<bool, TaskError> {
         let Some(&doc_id) = self.documents.get(self.next) else {
             return Ok(false);
         };
-        self.next += 1;
+        let batch = if self.spec.output == Output::Generation { self.opts.batch.max(1) } else { 1 };
+        let mut ready = Vec::new();
+        let mut at = doc_id;
+        loop {
+            match self.prepare(&*engine, at)? {
+                Prepared::Ready(doc) => {
+                    self.next += 1;
+                    on_event(Event::Prompt { doc_id: at, prompt: &doc.sample.prompt });
+                    ready.push(doc);
+                }
+                // Documents already scored or not scorable are handled in their turn, so that
+                // samples stay in the documents' order: one ends the batch gathered before it.
+                _ if !ready.is_empty() => break,
+                Prepared::Kept(mut kept) => {
+                    self.next += 1;
+                    self.previous.remove(&at);
+                    self.scorer.push(&mut kept)?;
+                    self.samples.push(kept);
+                    return Ok(true);
+                }
+                Prepared::Skipped(problem) => {
+                    self.next += 1;
+                    self.skipped.push(format!("document {at} ({}): {problem}", self.data.docs[at].native_id));
+                    return Ok(true);
+                }
+            }
+            match self.documents.get(self.next) {
+                Some(&d) if ready.len() < batch => at = d,
+                _ => break,
+            }
+        }
+        let spec = &self.spec;
+        let engine_err = |doc_id, error| TaskError::Engine { task: spec.name.clone(), doc_id, error };
+        let mut done = Vec::with_capacity(ready.len());
+        match spec.output {
+            Output::MultipleChoice => {
+                for ReadyDoc { mut sample, messages } in ready {
+                    let doc_id = sample.doc_id;
+                    // lm-eval drops the delimiter when the context is a chat template's rendering.
+                    let delimiter = if messages.is_some() { "" } else { spec.target_delimiter.as_str() };
+                    let reqs: Vec<LogLikelihoodRequest> = spec
+                        .choices
+                        .iter()
+                        .map(|c| match &messages {
+                            Some(m) => LogLikelihoodRequest { context: String::new(), continuation: format!("{delimiter}{c}"), messages: Some(m.clone()) },
+                            None => LogLikelihoodRequest::new(sample.prompt.clone(), format!("{delimiter}{c}")),
+                        })
+                        .collect();
+                    let lls = engine.loglikelihood(&reqs).await.map_err(|e| engine_err(doc_id, e))?;
+                    let loglikelihoods: Vec<f64> = lls.iter().map(|l| l.logprob).collect();
+                    let metric_err =
+                        |e: crate::metrics::SampleError| TaskError::Metric { task: spec.name.clone(), problem: format!("document {doc_id}: {e}") };
+                    sample.pred = Some(choose::<String>(&loglikelihoods, None, ChoiceNormalization::None).map_err(metric_err)?);
+                    sample.pred_norm =
+                        Some(choose(&loglikelihoods, Some(&spec.choices[..]), ChoiceNormalization::Characters).map_err(metric_err)?);
+                    sample.truncated = lls.iter().any(|l| l.truncated);
+                    sample.is_greedy = Some(lls.iter().map(|l| l.is_greedy).collect());
+                    sample.loglikelihoods = Some(loglikelihoods);
+                    done.push(sample);
+                }
+            }
+            Output::Generation => {
+                let reqs: Vec<GenerateRequest> = ready
+                    .iter()
+                    .map(|d| GenerateRequest {
+                        prompt: if d.messages.is_some() { String::new() } else { d.sample.prompt.clone() },
+                        messages: d.messages.clone(),
+                        stop: spec.stop.clone(),
+                        max_tokens: self.opts.max_new_tokens.unwrap_or(spec.max_new_tokens),
+                        sampling: Sampling::default(),
+                        ignore_eos: false,
+                    })
+                    .collect();
+                let ids: Vec<usize> = ready.iter().map(|d| d.sample.doc_id).collect();
+                let mut on_token = |i: usize, text: &str| on_event(Event::Token { doc_id: ids[i], text });
+                // One at a time takes the engine's one-sequence path (the one-token kernels).
+                let generations = if batch == 1 {
+                    vec![engine.generate(&reqs[0], &mut |text| on_token(0, text)).await.map_err(|e| engine_err(ids[0], e))?]
+                } else {
+                    engine.generate_batch(&reqs, &mut on_token).await.map_err(|e| engine_err(ids[0], e))?
+                };
+                for (ReadyDoc { mut sample, .. }, generation) in ready.into_iter().zip(generations) {
+                    sample.truncated = generation.truncated;
+                    extract_answer(spec, &self.data.docs[sample.doc_id], &generation.text, &mut sample);
+                    sample.generation = Some(generation.text);
+                    done.push(sample);
+                }
+            }
+        }
+        for mut sample in done {
+            self.scorer.push(&mut sample)?;
+            on_event(Event::Sample(&sample));
+            self.samples.push(sample);
+        }
+        Ok(true)
+    }
+
+    /// What document `doc_id` needs: nothing (kept from an earlier run, or not scorable), or
+    /// the model, with its prompt rendered.
+    fn prepare(&self, engine: &dyn Engine, doc_id: usize) -> Result<Prepared, TaskError> {
         let spec = &self.spec;
         let doc = &self.data.docs[doc_id];
-        if let Some(done) = self.previous.remove(&doc_id) {
+        if let Some(done) = self.previous.get(&doc_id) {
             if done.native_id == doc.native_id {
-                let mut kept = done;
-                self.scorer.push(&mut kept)?;
-                self.samples.push(kept);
-                return Ok(true);
+                return Ok(Prepared::Kept(done.clone()));
             }
         }
         let target = match target(spec, doc) {
             Ok(t) => t,
-            Err(problem) => {
-                self.skipped.push(format!("document {doc_id} ({}): {problem}", doc.native_id));
-                return Ok(true);
-            }
+            Err(problem) => return Ok(Prepared::Skipped(problem)),
         };
         let prompter = Prompter::new(spec)?;
         let examples = fewshot_examples(spec, &self.data, doc_id, &self.opts);
-        let opts = &self.opts;
-        let (context, messages) = if opts.chat_template {
+        let (context, messages) = if self.opts.chat_template {
             let messages = prompter.messages(doc, doc_id, &examples)?;
             let shown = engine
                 .render_chat(&messages)
@@ -338,57 +434,11 @@ impl TaskRunner {
         } else {
             (prompter.context(doc, doc_id, &examples)?, None)
         };
-        on_event(Event::Prompt { doc_id, prompt: &context });
-        let engine_err = |error| TaskError::Engine { task: spec.name.clone(), doc_id, error };
-        let mut sample = Sample::new(&spec.name, doc_id, &doc.native_id, context.clone(), target);
+        let mut sample = Sample::new(&spec.name, doc_id, &doc.native_id, context, target);
         if gold_is_choice(spec) {
             sample.choices = spec.choices.clone();
         }
-        match spec.output {
-            Output::MultipleChoice => {
-                // lm-eval drops the delimiter when the context is a chat template's rendering.
-                let delimiter = if messages.is_some() { "" } else { spec.target_delimiter.as_str() };
-                let reqs: Vec<LogLikelihoodRequest> = spec
-                    .choices
-                    .iter()
-                    .map(|c| match &messages {
-                        Some(m) => LogLikelihoodRequest { context: String::new(), continuation: format!("{delimiter}{c}"), messages: Some(m.clone()) },
-                        None => LogLikelihoodRequest::new(context.clone(), format!("{delimiter}{c}")),
-                    })
-                    .collect();
-                let lls = engine.loglikelihood(&reqs).await.map_err(engine_err)?;
-                let loglikelihoods: Vec<f64> = lls.iter().map(|l| l.logprob).collect();
-                let metric_err =
-                    |e: crate::metrics::SampleError| TaskError::Metric { task: spec.name.clone(), problem: format!("document {doc_id}: {e}") };
-                sample.pred = Some(choose::<String>(&loglikelihoods, None, ChoiceNormalization::None).map_err(metric_err)?);
-                sample.pred_norm =
-                    Some(choose(&loglikelihoods, Some(&spec.choices[..]), ChoiceNormalization::Characters).map_err(metric_err)?);
-                sample.truncated = lls.iter().any(|l| l.truncated);
-                sample.is_greedy = Some(lls.iter().map(|l| l.is_greedy).collect());
-                sample.loglikelihoods = Some(loglikelihoods);
-            }
-            Output::Generation => {
-                let req = GenerateRequest {
-                    prompt: if messages.is_some() { String::new() } else { context.clone() },
-                    messages,
-                    stop: spec.stop.clone(),
-                    max_tokens: opts.max_new_tokens.unwrap_or(spec.max_new_tokens),
-                    sampling: Sampling::default(),
-                    ignore_eos: false,
-                };
-                let generation = engine
-                    .generate(&req, &mut |text| on_event(Event::Token { doc_id, text }))
-                    .await
-                    .map_err(engine_err)?;
-                sample.truncated = generation.truncated;
-                extract_answer(spec, doc, &generation.text, &mut sample);
-                sample.generation = Some(generation.text);
-            }
-        }
-        self.scorer.push(&mut sample)?;
-        on_event(Event::Sample(&sample));
-        self.samples.push(sample);
-        Ok(true)
+        Ok(Prepared::Ready(ReadyDoc { sample, messages }))
     }
 
     /// The run: its samples, skipped documents and scores (an error when a metric cannot be
@@ -397,6 +447,22 @@ impl TaskRunner {
         let scores = self.scorer.finish()?;
         Ok(TaskRun { samples: self.samples, skipped: self.skipped, scores })
     }
+}
+
+/// A document as [`TaskRunner::prepare`] finds it.
+enum Prepared {
+    /// Scored by an earlier run (`--resume`).
+    Kept(Sample),
+    /// Not scorable (a gold label outside the choices, ...): why.
+    Skipped(String),
+    Ready(ReadyDoc),
+}
+
+/// A document for the model: its sample so far (prompt and target), and its prompt as a
+/// conversation where the chat template is applied.
+struct ReadyDoc {
+    sample: Sample,
+    messages: Option<Vec<crate::engine::ChatMessage>>,
 }
 
 /// Scores the documents of a task, reporting progress through `on_event`.

@@ -664,6 +664,8 @@ impl Session {
             max_new_tokens: req.max_new_tokens,
             shard: None,
             sample: None,
+            // One document a step: the page pauses, cancels and shows progress between them.
+            batch: 1,
         };
         let provenance = TaskProvenance::new(&spec, dataset, &opts);
         if req.chat_template && self.engine.as_ref().is_some_and(|e| e.tokenizer().chat_template().is_none()) {

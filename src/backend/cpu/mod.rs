@@ -7,11 +7,11 @@ pub mod ops;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod peak;
 
-use super::{Backend, BackendError, Pending};
+use super::{Backend, BackendError, Pending, Segment};
 use crate::gguf::{ByteSource, Gguf, TensorInfo};
 use crate::model::lora::{Adapter, Delta, Deltas};
 use crate::model::{Activation, DecoderWeights, GateUp, ModelConfig, ModelError, Qkv, RopeLayout};
-use ops::{matmul, parallel_for, QMatrix, SharedOut};
+use ops::{parallel_for, QMatrix, SharedOut};
 
 /// A weight as the CPU keeps it.
 pub enum CpuTensor {
@@ -305,18 +305,101 @@ impl Backend for CpuBackend {
         // The CPU computes now; the future is ready when it is made.
         Box::pin(std::future::ready(self.forward_sync(tokens, n_logits)))
     }
+
+    fn max_segments(&self) -> usize {
+        self.max_logits
+    }
+
+    fn forward_segments<'a>(&'a mut self, prefix: usize, tokens: &'a [u32], segments: &'a [Segment]) -> Pending<'a, &'a [f32]> {
+        let result = on_the_pool(|| self.forward_pass(tokens, segments.len(), Placement::Segments { prefix, segments }));
+        Box::pin(std::future::ready(result.map(|rows| &self.state.logits[..rows])))
+    }
+}
+
+/// Where a batch's tokens go in the cache, and which cached keys each of them sees.
+#[derive(Clone, Copy)]
+enum Placement<'s> {
+    /// One sequence continuing the cache ([`Backend::forward`]).
+    Appended,
+    /// Sequences in their own regions after a shared prefix ([`Backend::forward_segments`]).
+    Segments { prefix: usize, segments: &'s [Segment] },
+}
+
+/// A run of a batch's tokens from one sequence: tokens `first..first + len` of the batch, at
+/// the sequence's positions `pos..` and cache positions `view.slot(pos)..`.
+struct Run {
+    first: usize,
+    len: usize,
+    pos: usize,
+    view: KeyView,
+}
+
+/// The cache positions a sequence's keys lie at: its positions `0..prefix` are the shared
+/// prefix's, the same in the cache, and from `prefix` on its own region's, which begins at
+/// cache position `own_start`. A sequence continuing the cache has no region (`CONTIGUOUS`).
+#[derive(Debug, Clone, Copy)]
+struct KeyView {
+    prefix: usize,
+    own_start: usize,
+}
+
+impl KeyView {
+    const CONTIGUOUS: KeyView = KeyView { prefix: 0, own_start: 0 };
+
+    /// The cache position of the sequence's position `pos`.
+    #[inline]
+    fn slot(self, pos: usize) -> usize {
+        if pos < self.prefix {
+            pos
+        } else {
+            self.own_start + (pos - self.prefix)
+        }
+    }
 }
 
 impl CpuBackend {
     /// [`Backend::forward`] without the future: the pass runs on one of rayon's threads, which
     /// shares its products with the others.
     pub fn forward_sync(&mut self, tokens: &[u32], n_logits: usize) -> Result<&[f32], BackendError> {
-        let rows = on_the_pool(|| self.forward_pass(tokens, n_logits))?;
+        let rows = on_the_pool(|| self.forward_pass(tokens, n_logits, Placement::Appended))?;
         Ok(&self.state.logits[..rows])
     }
 
-    /// The forward pass; returns how many logits it wrote (`n_logits * n_vocab`).
-    fn forward_pass(&mut self, tokens: &[u32], n_logits: usize) -> Result<usize, BackendError> {
+    /// The batch's runs of tokens, checked against the cache: one run continuing the cache, or
+    /// one a segment.
+    fn runs(&self, n: usize, placement: Placement) -> Result<Vec<Run>, BackendError> {
+        let full = |needed: usize| BackendError::ContextFull { needed, n_ctx: self.n_ctx };
+        match placement {
+            Placement::Appended => {
+                let p0 = self.kv.len;
+                if p0 + n > self.n_ctx {
+                    return Err(full(p0 + n));
+                }
+                Ok(vec![Run { first: 0, len: n, pos: p0, view: KeyView::CONTIGUOUS }])
+            }
+            Placement::Segments { prefix, segments } => {
+                let mut runs = Vec::with_capacity(segments.len());
+                let mut first = 0;
+                for seg in segments {
+                    let end = seg.own_start + seg.done + seg.len;
+                    if end > self.n_ctx {
+                        return Err(full(end));
+                    }
+                    // The engine lays the regions out; one that overlaps the prefix, or is empty,
+                    // is its bug.
+                    assert!(seg.len > 0 && seg.own_start >= prefix && prefix <= self.kv.len, "forward_segments: {seg:?} after a prefix of {prefix} ({} cached)", self.kv.len);
+                    runs.push(Run { first, len: seg.len, pos: prefix + seg.done, view: KeyView { prefix, own_start: seg.own_start } });
+                    first += seg.len;
+                }
+                assert_eq!(first, n, "forward_segments: the segments hold {first} tokens, the batch {n}");
+                Ok(runs)
+            }
+        }
+    }
+
+    /// The forward pass; returns how many logits it wrote (`n_logits * n_vocab`): the last
+    /// `n_logits` tokens' for one sequence, each segment's last token's for segments.
+    fn forward_pass(&mut self, tokens: &[u32], n_logits: usize, placement: Placement) -> Result<usize, BackendError> {
         let c = &self.config;
         let n = tokens.len();
         assert!(
@@ -325,10 +408,11 @@ impl CpuBackend {
             self.max_batch,
             self.max_logits
         );
-        let p0 = self.kv.len;
-        if p0 + n > self.n_ctx {
-            return Err(BackendError::ContextFull { needed: p0 + n, n_ctx: self.n_ctx });
-        }
+        let runs = self.runs(n, placement)?;
+        // Segments take the batched products for every token count, so that a token's result
+        // does not depend on its batch; one sequence keeps the one-token kernels for decode.
+        let segmented = matches!(placement, Placement::Segments { .. });
+        let matmul: Product = if segmented { ops::matmul_tiled } else { ops::matmul };
         if let Some(&id) = tokens.iter().find(|&&id| id as usize >= c.n_vocab) {
             return Err(BackendError::TokenOutOfRange { id, n_vocab: c.n_vocab });
         }
@@ -357,8 +441,7 @@ impl CpuBackend {
         // RoPE angles for this batch's positions, for full and sliding-window layers.
         let half = c.n_rot / 2;
         let factors = w.rope_freqs.as_ref().map(|f| f.vector());
-        for t in 0..n {
-            let pos = p0 + t;
+        for (t, pos) in runs.iter().flat_map(|r| (r.first..r.first + r.len).zip(r.pos..)) {
             let yarn = c.rope_yarn.as_ref();
             ops::rope_angles(pos, c.n_rot, c.rope_base, c.rope_freq_scale, factors, yarn, &mut s.rope_full[t * half..(t + 1) * half]);
             ops::rope_angles(pos, c.n_rot, c.rope_base_swa, c.rope_freq_scale_swa, factors, yarn, &mut s.rope_swa[t * half..(t + 1) * half]);
@@ -374,14 +457,14 @@ impl CpuBackend {
                     matmul(q.matrix(), &s.xb[..n * d], &mut s.q[..n * qd], n);
                     matmul(k.matrix(), &s.xb[..n * d], &mut s.k[..n * kd], n);
                     matmul(v.matrix(), &s.xb[..n * d], &mut s.v[..n * vd], n);
-                    add_deltas(&ld.q, &s.xb[..n * d], &mut s.q[..n * qd], n, &mut s.lora_ax, &mut s.lora_bax);
-                    add_deltas(&ld.k, &s.xb[..n * d], &mut s.k[..n * kd], n, &mut s.lora_ax, &mut s.lora_bax);
-                    add_deltas(&ld.v, &s.xb[..n * d], &mut s.v[..n * vd], n, &mut s.lora_ax, &mut s.lora_bax);
+                    add_deltas(matmul, &ld.q, &s.xb[..n * d], &mut s.q[..n * qd], n, &mut s.lora_ax, &mut s.lora_bax);
+                    add_deltas(matmul, &ld.k, &s.xb[..n * d], &mut s.k[..n * kd], n, &mut s.lora_ax, &mut s.lora_bax);
+                    add_deltas(matmul, &ld.v, &s.xb[..n * d], &mut s.v[..n * vd], n, &mut s.lora_ax, &mut s.lora_bax);
                 }
                 Qkv::Fused(m) => {
                     let fw = qd + kd + vd;
                     matmul(m.matrix(), &s.xb[..n * d], &mut s.fused[..n * fw], n);
-                    add_deltas(&ld.qkv, &s.xb[..n * d], &mut s.fused[..n * fw], n, &mut s.lora_ax, &mut s.lora_bax);
+                    add_deltas(matmul, &ld.qkv, &s.xb[..n * d], &mut s.fused[..n * fw], n, &mut s.lora_ax, &mut s.lora_bax);
                     for t in 0..n {
                         let row = &s.fused[t * fw..(t + 1) * fw];
                         s.q[t * qd..(t + 1) * qd].copy_from_slice(&row[..qd]);
@@ -425,35 +508,50 @@ impl CpuBackend {
             }
             // Mistral 3 scales queries with their position (its attention temperature).
             if c.attn_temp_scale != 0.0 {
-                for t in 0..n {
-                    let scale = c.query_scale(p0 + t);
+                for (t, pos) in runs.iter().flat_map(|r| (r.first..r.first + r.len).zip(r.pos..)) {
+                    let scale = c.query_scale(pos);
                     s.q[t * qd..(t + 1) * qd].iter_mut().for_each(|v| *v *= scale);
                 }
             }
-            // Append this batch's keys and values to the cache.
-            self.kv.k[il][p0 * kd..(p0 + n) * kd].copy_from_slice(&s.k[..n * kd]);
-            self.kv.v[il][p0 * vd..(p0 + n) * vd].copy_from_slice(&s.v[..n * vd]);
+            // Store this batch's keys and values in the cache.
+            for r in &runs {
+                let (slot, ts) = (r.view.slot(r.pos), r.first..r.first + r.len);
+                self.kv.k[il][slot * kd..(slot + r.len) * kd].copy_from_slice(&s.k[ts.start * kd..ts.end * kd]);
+                self.kv.v[il][slot * vd..(slot + r.len) * vd].copy_from_slice(&s.v[ts.start * vd..ts.end * vd]);
+            }
 
             // The rest of a layer is a token's own: in the last layer it feeds only that token's
-            // logits, so it runs for the tokens that return logits and no others (as llama.cpp
-            // does; a prompt's batches before its last need none of it).
-            let live = if il + 1 == c.n_layer { n - n_logits..n } else { 0..n };
+            // logits, so one sequence runs it for the tokens that return logits and no others
+            // (as llama.cpp does; a prompt's batches before its last need none of it).
+            // (Segments run it for all: their logit rows are not one block.)
+            let live = if il + 1 == c.n_layer && !segmented { n - n_logits..n } else { 0..n };
             let m = live.len();
             if m == 0 {
                 continue;
             }
             let x = &mut s.x[live.start * d..live.end * d];
 
-            // att = softmax(scale * q k^T, causal [+ sliding window]) v, per query head.
+            // att = softmax(scale * q k^T, causal [+ sliding window]) v, per query head, each
+            // run over its own sequence's keys.
             let window = if swa { c.sliding_window } else { 0 };
-            let q = &s.q[live.start * qd..live.end * qd];
-            attention(c, q, &self.kv.k[il], &self.kv.v[il], &mut s.scores, &mut s.att, p0 + live.start, m, self.n_ctx, window);
+            let av = c.n_head * c.head_dim_v;
+            for r in &runs {
+                let ts = r.first.max(live.start)..r.first + r.len;
+                if ts.is_empty() {
+                    continue;
+                }
+                let pos = r.pos + (ts.start - r.first);
+                let q = &s.q[ts.start * qd..ts.end * qd];
+                let att = &mut s.att[(ts.start - live.start) * av..(ts.end - live.start) * av];
+                let (k_cache, v_cache) = (&self.kv.k[il][..], &self.kv.v[il][..]);
+                let keys = Keys { k: k_cache, v: v_cache, view: r.view };
+                attention(c, q, keys, &mut s.scores, att, pos, ts.len(), self.n_ctx, window, segmented);
+            }
 
             // xb2 = Wo att [; rmsnorm * post_attention_norm]; x += xb2
-            let av = c.n_head * c.head_dim_v;
             let n = m; // from here on the layer's rows are the live tokens'
             matmul(l.attn_output.matrix(), &s.att[..n * av], &mut s.xb2[..n * d], n);
-            add_deltas(&ld.attn_output, &s.att[..n * av], &mut s.xb2[..n * d], n, &mut s.lora_ax, &mut s.lora_bax);
+            add_deltas(matmul, &ld.attn_output, &s.att[..n * av], &mut s.xb2[..n * d], n, &mut s.lora_ax, &mut s.lora_bax);
             if let Some(pn) = &l.post_attention_norm {
                 ops::for_each_row(&mut s.xb2[..n * d], d, |_, r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
             }
@@ -466,12 +564,12 @@ impl CpuBackend {
                 GateUp::Separate { gate, up } => {
                     matmul(gate.matrix(), &s.xb[..n * d], &mut s.gate[..n * f], n);
                     matmul(up.matrix(), &s.xb[..n * d], &mut s.up[..n * f], n);
-                    add_deltas(&ld.gate, &s.xb[..n * d], &mut s.gate[..n * f], n, &mut s.lora_ax, &mut s.lora_bax);
-                    add_deltas(&ld.up, &s.xb[..n * d], &mut s.up[..n * f], n, &mut s.lora_ax, &mut s.lora_bax);
+                    add_deltas(matmul, &ld.gate, &s.xb[..n * d], &mut s.gate[..n * f], n, &mut s.lora_ax, &mut s.lora_bax);
+                    add_deltas(matmul, &ld.up, &s.xb[..n * d], &mut s.up[..n * f], n, &mut s.lora_ax, &mut s.lora_bax);
                 }
                 GateUp::Fused(m) => {
                     matmul(m.matrix(), &s.xb[..n * d], &mut s.fused[..n * 2 * f], n);
-                    add_deltas(&ld.up, &s.xb[..n * d], &mut s.fused[..n * 2 * f], n, &mut s.lora_ax, &mut s.lora_bax);
+                    add_deltas(matmul, &ld.up, &s.xb[..n * d], &mut s.fused[..n * 2 * f], n, &mut s.lora_ax, &mut s.lora_bax);
                     for t in 0..n {
                         let row = &s.fused[t * 2 * f..(t + 1) * 2 * f];
                         s.gate[t * f..(t + 1) * f].copy_from_slice(&row[..f]);
@@ -482,23 +580,26 @@ impl CpuBackend {
             let gelu = c.activation == Activation::Gelu;
             ops::for_each_row(&mut s.gate[..n * f], f, |t, gate| ops::gated_activation(gate, &s.up[t * f..(t + 1) * f], gelu));
             matmul(l.ffn_down.matrix(), &s.gate[..n * f], &mut s.xb2[..n * d], n);
-            add_deltas(&ld.down, &s.gate[..n * f], &mut s.xb2[..n * d], n, &mut s.lora_ax, &mut s.lora_bax);
+            add_deltas(matmul, &ld.down, &s.gate[..n * f], &mut s.xb2[..n * d], n, &mut s.lora_ax, &mut s.lora_bax);
             if let Some(pn) = &l.post_ffw_norm {
                 ops::for_each_row(&mut s.xb2[..n * d], d, |_, r| ops::rms_norm_inplace(r, pn.vector(), c.rms_eps));
             }
             add_residual(x, &s.xb2[..n * d], c.residual_scale);
         }
-        self.kv.len = p0 + n;
+        if !segmented {
+            self.kv.len += n;
+        }
 
-        // logits = W_out rmsnorm(x) * output_norm, for the last n_logits tokens only.
-        let first = n - n_logits;
-        for t in first..n {
-            ops::rms_norm(&s.x[t * d..(t + 1) * d], w.output_norm.vector(), c.rms_eps, &mut s.xb[(t - first) * d..(t - first + 1) * d]);
+        // logits = W_out rmsnorm(x) * output_norm, for the last n_logits tokens only (a
+        // segment's last token each).
+        let logit_rows: Vec<usize> = if segmented { runs.iter().map(|r| r.first + r.len - 1).collect() } else { (n - n_logits..n).collect() };
+        for (i, &t) in logit_rows.iter().enumerate() {
+            ops::rms_norm(&s.x[t * d..(t + 1) * d], w.output_norm.vector(), c.rms_eps, &mut s.xb[i * d..(i + 1) * d]);
         }
         let nv = c.n_vocab;
         let logits = &mut s.logits[..n_logits * nv];
         matmul(w.output_matrix().matrix(), &s.xb[..n_logits * d], logits, n_logits);
-        add_deltas(&lora.output, &s.xb[..n_logits * d], logits, n_logits, &mut s.lora_ax, &mut s.lora_bax);
+        add_deltas(matmul, &lora.output, &s.xb[..n_logits * d], logits, n_logits, &mut s.lora_ax, &mut s.lora_bax);
         if c.logit_multiplier != 1.0 {
             logits.iter_mut().for_each(|v| *v *= c.logit_multiplier);
         }
@@ -525,9 +626,12 @@ fn on_the_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     }
 }
 
+/// A matrix product as the forward pass runs them ([`ops::matmul`] or [`ops::matmul_tiled`]).
+type Product = fn(&QMatrix, &[f32], &mut [f32], usize);
+
 /// `y += s · B (A x)` for each LoRA update of a product (`y = W x` already computed), for `n`
 /// tokens, as llama.cpp adds them: the low-rank product scaled, then added.
-fn add_deltas(deltas: &[Delta<CpuTensor>], x: &[f32], y: &mut [f32], n: usize, ax: &mut [f32], bax: &mut [f32]) {
+fn add_deltas(matmul: Product, deltas: &[Delta<CpuTensor>], x: &[f32], y: &mut [f32], n: usize, ax: &mut [f32], bax: &mut [f32]) {
     for delta in deltas {
         let (a, b) = (delta.a.matrix(), delta.b.matrix());
         let ax = &mut ax[..n * a.rows];
@@ -589,17 +693,7 @@ const VALUES_PER_TASK: usize = 64;
 /// prefilled. The work is split over keys for the scores and over value columns for the
 /// outputs, never over a sum, so the result does not depend on the number of threads.
 #[allow(clippy::too_many_arguments)]
-fn attention_one_query(
-    c: &ModelConfig,
-    q: &[f32],
-    k_cache: &[f32],
-    v_cache: &[f32],
-    scores: &mut [f32],
-    att: &mut [f32],
-    p0: usize,
-    n_ctx: usize,
-    window: usize,
-) {
+fn attention_one_query(c: &ModelConfig, q: &[f32], keys: Keys, scores: &mut [f32], att: &mut [f32], p0: usize, n_ctx: usize, window: usize) {
     let (hd, hdv) = (c.head_dim, c.head_dim_v);
     let (kd, vd) = (c.k_dim(), c.v_dim());
     let group = c.n_head / c.n_head_kv;
@@ -624,7 +718,7 @@ fn attention_one_query(
         let (j0, j1) = (start + chunk * KEYS_PER_TASK, (start + (chunk + 1) * KEYS_PER_TASK).min(p0 + 1));
         // SAFETY: task (kvh, hb, chunk) owns keys j0..j1 of the score rows of heads `hs`.
         let mut rows: Vec<&mut [f32]> = hs.clone().map(|h| unsafe { scores_out.slice(h * n_ctx + j0 - start, j1 - j0) }).collect();
-        let k_row = |j: usize| &k_cache[j * kd + kvh * hd..j * kd + (kvh + 1) * hd];
+        let k_row = |j: usize| keys.key(j, kd, kvh * hd, hd);
         let mut j = j0;
         while j < j1 {
             let nk = ops::TILE_R.min(j1 - j);
@@ -662,31 +756,47 @@ fn attention_one_query(
         let (kvh, hb, chunk) = (task / (head_blocks * value_chunks), task / value_chunks % head_blocks, task % value_chunks);
         let (s0, s1) = (chunk * VALUES_PER_TASK, ((chunk + 1) * VALUES_PER_TASK).min(hdv));
         let block = &probs[(kvh * head_blocks + hb) * n_keys..][..n_keys];
-        let v_row = |j: usize| &v_cache[(start + j) * vd + kvh * hdv..][s0..s1];
+        let v_row = |j: usize| &keys.value(start + j, vd, kvh * hdv, hdv)[s0..s1];
         // SAFETY: task (kvh, hb, chunk) owns columns s0..s1 of the outputs of heads `heads(kvh, hb)`.
         let mut outs: Vec<&mut [f32]> = heads(kvh, hb).map(|h| unsafe { att_out.slice(h * hdv + s0, s1 - s0) }).collect();
         ops::weighted_values(block, v_row, &mut outs);
     });
 }
 
+/// A layer's cached keys and values, (n_ctx, k_dim) and (n_ctx, v_dim), as one sequence sees
+/// them: its position `j`'s at cache position `view.slot(j)`.
+#[derive(Clone, Copy)]
+struct Keys<'a> {
+    k: &'a [f32],
+    v: &'a [f32],
+    view: KeyView,
+}
+
+impl<'a> Keys<'a> {
+    /// Position `j`'s key, elements `offset..offset + len` of its row of `width`.
+    #[inline]
+    fn key(&self, j: usize, width: usize, offset: usize, len: usize) -> &'a [f32] {
+        let at = self.view.slot(j) * width + offset;
+        &self.k[at..at + len]
+    }
+    /// Position `j`'s value, elements `offset..offset + len` of its row of `width`.
+    #[inline]
+    fn value(&self, j: usize, width: usize, offset: usize, len: usize) -> &'a [f32] {
+        let at = self.view.slot(j) * width + offset;
+        &self.v[at..at + len]
+    }
+}
+
 /// Causal (optionally sliding-window) attention of `n` new queries at positions `p0..p0+n`
 /// over the cache, with grouped KV heads. Masking, as llama.cpp's: query `i` sees key `j` when
 /// `j <= i` and, with a window `w > 0`, `i - j < w`.
+///
+/// Positions are the sequence's; `keys` says where in the cache each lies. With `uniform`, one
+/// query takes the same kernels as a block of them (for segments: see [`ops::matmul_tiled`]).
 #[allow(clippy::too_many_arguments)]
-fn attention(
-    c: &ModelConfig,
-    q: &[f32],
-    k_cache: &[f32],
-    v_cache: &[f32],
-    scores: &mut [f32],
-    att: &mut [f32],
-    p0: usize,
-    n: usize,
-    n_ctx: usize,
-    window: usize,
-) {
+fn attention(c: &ModelConfig, q: &[f32], keys: Keys, scores: &mut [f32], att: &mut [f32], p0: usize, n: usize, n_ctx: usize, window: usize, uniform: bool) {
     if n == 1 && c.head_dim_v % ops::VALUE_STRIP == 0 {
-        return attention_one_query(c, q, k_cache, v_cache, scores, att, p0, n_ctx, window);
+        return attention_one_query(c, q, keys, scores, att, p0, n_ctx, window);
     }
     let (hd, hdv) = (c.head_dim, c.head_dim_v);
     let (qd, kd, vd) = (c.q_dim(), c.k_dim(), c.v_dim());
@@ -699,12 +809,12 @@ fn attention(
     // Queries go in blocks of the register tile's tokens: a block's scores against each tile
     // of keys are one `dot_tile`, so every key is read once for the block rather than once a
     // query (prefill). One query (decode) takes the plain dot product.
-    let block = if n == 1 { 1 } else { ops::TILE_T };
+    let block = if n == 1 && !uniform { 1 } else { ops::TILE_T };
     let n_blocks = n.div_ceil(block);
     parallel_for(n_blocks * c.n_head, |task| {
         let (b, h) = (task / c.n_head, task % c.n_head);
         let kvh = h / group;
-        let k_row = |j: usize| &k_cache[j * kd + kvh * hd..j * kd + (kvh + 1) * hd];
+        let k_row = |j: usize| keys.key(j, kd, kvh * hd, hd);
         let (t0, t1) = (b * block, (b * block + block).min(n));
         // SAFETY: task (b, h) owns the score rows (t, h) of its queries t0..t1, each written
         // only in its first `pos + 1 - start` elements (n_ctx long rows, pos < n_ctx).
@@ -745,7 +855,7 @@ fn attention(
                 j += nk;
             }
         }
-        let v_row = |j: usize| &v_cache[j * vd + kvh * hdv..j * vd + (kvh + 1) * hdv];
+        let v_row = |j: usize| keys.value(j, vd, kvh * hdv, hdv);
         if block > 1 && hdv % ops::VALUE_STRIP == 0 {
             // The block's queries together: each key's values are read once for all of them.
             for t in t0..t1 {
@@ -815,9 +925,10 @@ mod tests {
             let (q, k, v) = (random(n * c.q_dim()), random(n_ctx * c.k_dim()), random(n_ctx * c.v_dim()));
             let av = n_head * hd;
             let (mut scores, mut att) = (vec![0f32; n * n_head * n_ctx], vec![0f32; n * av]);
-            attention(&c, &q, &k, &v, &mut scores, &mut att, 0, n, n_ctx, window);
+            let keys = Keys { k: &k, v: &v, view: KeyView::CONTIGUOUS };
+            attention(&c, &q, keys, &mut scores, &mut att, 0, n, n_ctx, window, false);
             let (mut scores1, mut att1) = (vec![0f32; n_head * n_ctx], vec![f32::NAN; av]);
-            attention(&c, &q[(n - 1) * c.q_dim()..], &k, &v, &mut scores1, &mut att1, n - 1, 1, n_ctx, window);
+            attention(&c, &q[(n - 1) * c.q_dim()..], keys, &mut scores1, &mut att1, n - 1, 1, n_ctx, window, false);
             let last = &att[(n - 1) * av..];
             for (i, (a, b)) in last.iter().zip(&att1).enumerate() {
                 assert_eq!(a.to_bits(), b.to_bits(), "{n_head} heads on {n_head_kv}, window {window}, {n} keys: value {i}: {a} vs {b}");
@@ -831,6 +942,54 @@ mod tests {
             let z: f64 = s.iter().map(|x| (x - m).exp()).sum();
             let want: f64 = s.iter().zip(start..n).map(|(x, j)| (x - m).exp() / z * f64::from(v[j * c.v_dim()])).sum();
             assert!((f64::from(att1[0]) - want).abs() < 1e-5, "{want} vs {}", att1[0]);
+        }
+    }
+
+    /// A sequence in its own region of the cache after a shared prefix (segments) attends as it
+    /// would continuing the prefix in one piece: the same outputs, bit for bit, whatever lies
+    /// between the prefix and its region, with and without a window reaching into the prefix.
+    /// And with `uniform`, one query's output is the last of a block's, bit for bit, also where
+    /// the value width is not a whole number of strips (the one-query kernel's condition).
+    #[test]
+    fn a_segment_attends_as_the_contiguous_sequence() {
+        let mut rng = crate::rng::SplitMix64::new(11);
+        for (n_head, n_head_kv, hd, prefix, own, window, nq) in
+            [(4, 1, 32, 5, 9, 0, 3), (6, 1, 32, 0, 20, 5, 7), (8, 2, 32, 40, 100, 64, 1), (3, 3, 24, 10, 3, 0, 1), (4, 2, 24, 7, 30, 12, 6)]
+        {
+            let c = ModelConfig { n_head, n_head_kv, head_dim: hd, head_dim_v: hd, attn_scale: 1.0 / (hd as f32).sqrt(), ..ModelConfig::for_tests() };
+            let (kd, vd) = (c.k_dim(), c.v_dim());
+            let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| (rng.next_f64() * 4.0 - 2.0) as f32).collect() };
+            let len = prefix + own;
+            let (k, v, q) = (random(len * kd), random(len * vd), random(nq * c.q_dim()));
+            // The same keys with 13 positions of another sequence between prefix and region.
+            let gap = 13;
+            let own_start = prefix + gap;
+            let n_ctx = own_start + own;
+            let (mut kp, mut vp) = (random(n_ctx * kd), random(n_ctx * vd));
+            kp[..prefix * kd].copy_from_slice(&k[..prefix * kd]);
+            vp[..prefix * vd].copy_from_slice(&v[..prefix * vd]);
+            kp[own_start * kd..].copy_from_slice(&k[prefix * kd..]);
+            vp[own_start * vd..].copy_from_slice(&v[prefix * vd..]);
+            let p0 = len - nq;
+            let av = n_head * hd;
+            let run = |keys: Keys, uniform: bool| {
+                let (mut scores, mut att) = (vec![0f32; nq * n_head * n_ctx], vec![f32::NAN; nq * av]);
+                attention(&c, &q, keys, &mut scores, &mut att, p0, nq, n_ctx, window, uniform);
+                att
+            };
+            let contiguous = run(Keys { k: &k, v: &v, view: KeyView::CONTIGUOUS }, true);
+            let segment = run(Keys { k: &kp, v: &vp, view: KeyView { prefix, own_start } }, true);
+            let case = format!("{n_head} heads on {n_head_kv}, width {hd}, prefix {prefix}, own {own}, window {window}, {nq} queries");
+            for (i, (a, b)) in contiguous.iter().zip(&segment).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "{case}: value {i}: {a} vs {b}");
+            }
+            // The last query alone, uniform, against the block's last.
+            let (mut scores1, mut att1) = (vec![0f32; n_head * n_ctx], vec![f32::NAN; av]);
+            let keys = Keys { k: &kp, v: &vp, view: KeyView { prefix, own_start } };
+            attention(&c, &q[(nq - 1) * c.q_dim()..], keys, &mut scores1, &mut att1, len - 1, 1, n_ctx, window, true);
+            for (i, (a, b)) in segment[(nq - 1) * av..].iter().zip(&att1).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "{case}: alone, value {i}: {a} vs {b}");
+            }
         }
     }
 }

@@ -112,6 +112,20 @@ pub(crate) const TILE_T: usize = 4;
 /// One token (decode) takes the fused dequantize-and-dot path of [`quant::dot`]; several tokens
 /// (prefill) dequantize a tile of rows once and multiply it with the tokens in register tiles.
 pub fn matmul(w: &QMatrix, x: &[f32], y: &mut [f32], n_tokens: usize) {
+    products(w, x, y, n_tokens, n_tokens == 1)
+}
+
+/// [`matmul`] by the batched path for one token too, so that a token's result is the same
+/// whichever batch it is in and however many tokens that batch has (the tiles sum each output
+/// in the same order for any token count; the one-token path sums in its own): what
+/// [`super::Backend::forward_segments`] promises.
+pub fn matmul_tiled(w: &QMatrix, x: &[f32], y: &mut [f32], n_tokens: usize) {
+    products(w, x, y, n_tokens, false)
+}
+
+/// `y = W x` for `n_tokens` tokens, by the fused dequantize-and-dot kernel (`single`) or by
+/// tiles of dequantized rows.
+fn products(w: &QMatrix, x: &[f32], y: &mut [f32], n_tokens: usize, single: bool) {
     debug_assert_eq!(x.len(), n_tokens * w.cols);
     debug_assert_eq!(y.len(), n_tokens * w.rows);
     if n_tokens == 0 {
@@ -129,7 +143,7 @@ pub fn matmul(w: &QMatrix, x: &[f32], y: &mut [f32], n_tokens: usize) {
         let out = out;
         let r0 = i * ROWS_PER_TASK;
         let r1 = (r0 + ROWS_PER_TASK).min(rows);
-        if n_tokens == 1 {
+        if single {
             for r in r0..r1 {
                 let v = dot(w.row(r), x);
                 // SAFETY: each r belongs to exactly one task; r < rows = y.len().

@@ -122,6 +122,12 @@ pub struct EvalArgs {
     /// the documents missing from it. Give the same task, model and prompt settings as before.
     #[arg(long)]
     pub resume: bool,
+    /// Generation tasks: documents generated together, each step of the model reading the
+    /// weights once for all of them (on the CPU; 1: one at a time). A document's text does not
+    /// depend on which documents share its batch; against one at a time it can differ where two
+    /// tokens tie to rounding (the batched products sum in another order).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub batch: u16,
 }
 
 #[derive(Args)]
@@ -291,7 +297,7 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
         samples_file.write_all(b"\n")?;
     }
     samples_file.flush()?;
-    let opts = RunOptions { previous, shard: args.shard, ..args.prompts.run_options() };
+    let opts = RunOptions { previous, shard: args.shard, batch: usize::from(args.batch), ..args.prompts.run_options() };
     let abort_after = abort_after();
     let mut report = RunReport::default();
     let mut all_ok = true;

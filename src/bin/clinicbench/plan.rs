@@ -214,6 +214,7 @@ pub fn job_args(plan_path: &Path, args: &EvalArgs) -> Result<EvalArgs> {
         out: Some(job.out.clone()),
         log_format: args.log_format,
         resume,
+        batch: args.batch,
     })
 }
 
