@@ -87,7 +87,8 @@ pub trait Backend {
         0
     }
     /// Runs several sequences in one batch: each continues the cache's first `prefix` positions
-    /// (shared by all of them) in its own region of the cache, as [`Segment`]s say; `tokens`
+    /// (shared by all of them, written by [`Backend::forward`] or as a segment of an earlier
+    /// call) in its own region of the cache, as [`Segment`]s say; `tokens`
     /// holds each segment's tokens in turn. Returns the logits of each segment's last token,
     /// row-major `(segments.len(), n_vocab)`. The cache's length is not changed: the caller owns
     /// the regions and forgets them with [`Backend::truncate_kv`]. A token's result does not

@@ -664,7 +664,8 @@ impl<B: Backend> LocalEngine<B> {
     }
 
     /// Greedy generation for several prompts at once, each in its own region of the cache
-    /// ([`Backend::forward_segments`]): their prompts in shared batches, then one step a token
+    /// ([`Backend::forward_segments`]) after their common beginning, which runs once: the rest
+    /// of their prompts in shared batches, then one step a token
     /// for all that are still going, so each step reads the weights once for all of them. A
     /// sequence's tokens do not depend on the others (the backend promises it), so each
     /// generation is what this request would get in any batch. Sequences go in waves of as many
@@ -679,28 +680,45 @@ impl<B: Backend> LocalEngine<B> {
         let mut out: Vec<Option<Generation>> = vec![None; reqs.len()];
         let mut next = 0;
         while next < reqs.len() {
-            // A wave: requests in order while their regions (prompt and every new token) fit.
-            let mut wave = Vec::new();
-            let mut used = 0;
-            while next < reqs.len() && wave.len() < max_segments {
-                let region = prompts[next].0.len() + reqs[next].max_tokens;
-                if used + region > n_ctx && !wave.is_empty() {
+            // A wave: requests in order while the prompts' common beginning (the shared prefix,
+            // run once) and each one's region (the rest of its prompt and every new token) fit.
+            let (first, mut members, mut prefix) = (next, 1, prompts[next].0.len() - 1);
+            while next + members < reqs.len() && members < max_segments {
+                let candidate = &prompts[next + members].0;
+                let common = prompts[first].0.iter().zip(candidate).take_while(|(a, b)| a == b).count();
+                let p = prefix.min(common).min(candidate.len() - 1);
+                let regions: usize = (first..=next + members).map(|i| prompts[i].0.len() - p + reqs[i].max_tokens).sum();
+                if p + regions > n_ctx {
                     break;
                 }
-                wave.push(Sequence { index: next, own_start: used, in_cache: 0, text: Unfolding::new(&reqs[next]) });
-                used += region;
-                next += 1;
+                prefix = p;
+                members += 1;
             }
-            // The prompts, in batches of whole or partial prompts; each prompt's last token's
-            // logits give its first new token.
+            let mut wave = Vec::with_capacity(members);
+            let mut own_start = prefix;
+            for index in first..first + members {
+                wave.push(Sequence { index, own_start, in_cache: 0, text: Unfolding::new(&reqs[index]) });
+                own_start += prompts[index].0.len() - prefix + reqs[index].max_tokens;
+            }
+            next += members;
             let started = now();
+            // The shared prefix at the cache's first positions, as a sequence of its own: its
+            // tokens' keys are what they would be as any member's first tokens.
+            let shared = &prompts[first].0[..prefix];
+            for (k, chunk) in shared.chunks(max_batch).enumerate() {
+                let at = k * max_batch;
+                self.backend.forward_segments(at, chunk, &[Segment { own_start: at, done: 0, len: chunk.len() }]).await?;
+            }
+            self.stats.prefill_tokens += prefix as u64;
+            // The rest of the prompts, in batches of whole or partial prompts; each prompt's
+            // last token's logits give its first new token.
             let mut first_tokens = vec![0u32; wave.len()];
             let mut at = 0; // the sequence whose prompt is being fed
             while at < wave.len() {
                 let (mut tokens, mut segments, mut owners) = (Vec::new(), Vec::new(), Vec::new());
                 while at < wave.len() && tokens.len() < max_batch && segments.len() < max_segments {
                     let seq = &mut wave[at];
-                    let prompt = &prompts[seq.index].0;
+                    let prompt = &prompts[seq.index].0[prefix..];
                     let len = (prompt.len() - seq.in_cache).min(max_batch - tokens.len());
                     tokens.extend_from_slice(&prompt[seq.in_cache..seq.in_cache + len]);
                     segments.push(Segment { own_start: seq.own_start, done: seq.in_cache, len });
@@ -710,7 +728,7 @@ impl<B: Backend> LocalEngine<B> {
                         at += 1;
                     }
                 }
-                let logits = self.backend.forward_segments(0, &tokens, &segments).await?;
+                let logits = self.backend.forward_segments(prefix, &tokens, &segments).await?;
                 let n_vocab = logits.len() / segments.len();
                 for (row, &(k, complete)) in logits.chunks_exact(n_vocab).zip(&owners) {
                     if complete {
@@ -738,7 +756,7 @@ impl<B: Backend> LocalEngine<B> {
                 if going.is_empty() {
                     break;
                 }
-                let logits = self.backend.forward_segments(0, &tokens, &segments).await?;
+                let logits = self.backend.forward_segments(prefix, &tokens, &segments).await?;
                 let n_vocab = logits.len() / segments.len();
                 for (row, &k) in logits.chunks_exact(n_vocab).zip(&going) {
                     next_tokens[k] = argmax(row) as u32;
@@ -759,7 +777,7 @@ impl<B: Backend> LocalEngine<B> {
 struct Sequence<'r> {
     index: usize,
     own_start: usize,
-    /// Tokens of the sequence in its region so far.
+    /// Tokens of the sequence in its region so far (after the shared prefix).
     in_cache: usize,
     text: Unfolding<'r>,
 }

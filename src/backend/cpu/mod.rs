@@ -387,7 +387,7 @@ impl CpuBackend {
                     }
                     // The engine lays the regions out; one that overlaps the prefix, or is empty,
                     // is its bug.
-                    assert!(seg.len > 0 && seg.own_start >= prefix && prefix <= self.kv.len, "forward_segments: {seg:?} after a prefix of {prefix} ({} cached)", self.kv.len);
+                    assert!(seg.len > 0 && seg.own_start >= prefix, "forward_segments: {seg:?} after a prefix of {prefix}");
                     runs.push(Run { first, len: seg.len, pos: prefix + seg.done, view: KeyView { prefix, own_start: seg.own_start } });
                     first += seg.len;
                 }
@@ -521,10 +521,21 @@ impl CpuBackend {
             }
 
             // The rest of a layer is a token's own: in the last layer it feeds only that token's
-            // logits, so one sequence runs it for the tokens that return logits and no others
-            // (as llama.cpp does; a prompt's batches before its last need none of it).
-            // (Segments run it for all: their logit rows are not one block.)
-            let live = if il + 1 == c.n_layer && !segmented { n - n_logits..n } else { 0..n };
+            // logits, so it runs for the tokens that return logits and no others (as llama.cpp
+            // does; a prompt's batches before its last need none of it).
+            let last_layer = il + 1 == c.n_layer;
+            let live = match (last_layer, segmented) {
+                (false, _) => 0..n,
+                (true, false) => n - n_logits..n,
+                // Each segment's last token, moved to the first rows.
+                (true, true) => {
+                    for (k, r) in runs.iter().enumerate() {
+                        let t = r.first + r.len - 1;
+                        s.x.copy_within(t * d..(t + 1) * d, k * d);
+                    }
+                    0..runs.len()
+                }
+            };
             let m = live.len();
             if m == 0 {
                 continue;
@@ -535,14 +546,20 @@ impl CpuBackend {
             // run over its own sequence's keys.
             let window = if swa { c.sliding_window } else { 0 };
             let av = c.n_head * c.head_dim_v;
-            for r in &runs {
-                let ts = r.first.max(live.start)..r.first + r.len;
+            for (k, r) in runs.iter().enumerate() {
+                // The run's queries and the output row of its first: all of them, or in the last
+                // layer those that return logits.
+                let (ts, out) = match (last_layer, segmented) {
+                    (false, _) => (r.first..r.first + r.len, r.first),
+                    (true, false) => (r.first.max(live.start)..r.first + r.len, r.first.max(live.start) - live.start),
+                    (true, true) => (r.first + r.len - 1..r.first + r.len, k),
+                };
                 if ts.is_empty() {
                     continue;
                 }
                 let pos = r.pos + (ts.start - r.first);
                 let q = &s.q[ts.start * qd..ts.end * qd];
-                let att = &mut s.att[(ts.start - live.start) * av..(ts.end - live.start) * av];
+                let att = &mut s.att[out * av..(out + ts.len()) * av];
                 let (k_cache, v_cache) = (&self.kv.k[il][..], &self.kv.v[il][..]);
                 let keys = Keys { k: k_cache, v: v_cache, view: r.view };
                 attention(c, q, keys, &mut s.scores, att, pos, ts.len(), self.n_ctx, window, segmented);
@@ -590,10 +607,10 @@ impl CpuBackend {
             self.kv.len += n;
         }
 
-        // logits = W_out rmsnorm(x) * output_norm, for the last n_logits tokens only (a
-        // segment's last token each).
-        let logit_rows: Vec<usize> = if segmented { runs.iter().map(|r| r.first + r.len - 1).collect() } else { (n - n_logits..n).collect() };
-        for (i, &t) in logit_rows.iter().enumerate() {
+        // logits = W_out rmsnorm(x) * output_norm, for the last n_logits tokens only (for
+        // segments each one's last token, moved to the first rows).
+        let logit_rows = if segmented { 0..runs.len() } else { n - n_logits..n };
+        for (i, t) in logit_rows.enumerate() {
             ops::rms_norm(&s.x[t * d..(t + 1) * d], w.output_norm.vector(), c.rms_eps, &mut s.xb[i * d..(i + 1) * d]);
         }
         let nv = c.n_vocab;
