@@ -138,6 +138,14 @@ fn a_plan_run_shard_by_shard_merges_into_the_unsharded_run() {
         std::fs::copy(shard("llama_q4_k_m", 0).join(f), copy.join(f)).unwrap();
     }
     fails_with(&m(&[&shard("llama_q4_k_m", 0), &copy, &shard("llama_q4_k_m", 1)]), &["shard 0/2 appears twice", "copy-of-shard-0"]);
+    // A shard generated one document at a time does not merge with one generated in batches
+    // (their sums round differently).
+    let single = dir.join("one-at-a-time");
+    let mut args = vec!["eval", "--model", s(&models[0]), "--task", "demo_entities", "--shard", "1/2", "--batch", "1", "--data-root", "/nonexistent", "--out", s(&single)];
+    args.extend(engine);
+    ok(&cli(&args, &[]), "a shard generated one document at a time");
+    let entities = |i: usize| results.join("llama_q4_k_m").join("demo_entities").join(format!("shard-{i}"));
+    fails_with(&m(&[&entities(0), &single]), &["generation batched or one at a time", "demo_entities"]);
     // A results file cut short.
     let text = std::fs::read_to_string(copy.join("results.json")).unwrap();
     std::fs::write(copy.join("results.json"), &text[..text.len() / 2]).unwrap();

@@ -150,6 +150,7 @@ fn parse_results_file(name: &str, bytes: &[u8]) -> Result<(Imported, Vec<(String
                 max_new_tokens: None,
                 shard: None,
                 sample: None,
+                batched_generation: false,
                 documents: n,
             },
         );

@@ -96,7 +96,7 @@ pub fn merge(shards: &[ShardRun], spec_of: &dyn Fn(&str) -> Option<TaskSpec>) ->
         let (s0, p0) = &list[0];
         for (s, p) in &list[1..] {
             let (a, b) = (p0.provenance, p.provenance);
-            let checks: [(&str, String, String); 8] = [
+            let checks: [(&str, String, String); 9] = [
                 ("spec hashes", a.spec_hash.clone(), b.spec_hash.clone()),
                 ("dataset files (SHA-256)", a.data_hashes().join(","), b.data_hashes().join(",")),
                 ("seeds", a.seed.to_string(), b.seed.to_string()),
@@ -105,6 +105,7 @@ pub fn merge(shards: &[ShardRun], spec_of: &dyn Fn(&str) -> Option<TaskSpec>) ->
                 ("chat template settings", a.chat_template.to_string(), b.chat_template.to_string()),
                 ("max new tokens", format!("{:?}", a.max_new_tokens), format!("{:?}", b.max_new_tokens)),
                 ("shard counts", a.shard.map_or(1, |x| x.count).to_string(), b.shard.map_or(1, |x| x.count).to_string()),
+                ("generation batched or one at a time", a.batched_generation.to_string(), b.batched_generation.to_string()),
             ];
             for (what, va, vb) in checks {
                 if va != vb {

@@ -284,6 +284,10 @@ pub struct TaskProvenance {
     /// A seeded sample of this many documents (`--sample`, drawn with `seed`), not the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<usize>,
+    /// Generation ran several documents together (`--batch` above 1: the batched products, whose
+    /// sums round otherwise than one document at a time's), not one at a time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub batched_generation: bool,
     /// Documents of the task before sharding: the dataset's, `limit` of them, or the sample's.
     pub documents: usize,
 }
@@ -303,6 +307,7 @@ impl TaskProvenance {
             max_new_tokens: opts.max_new_tokens,
             shard: opts.shard,
             sample: opts.sample,
+            batched_generation: spec.output == crate::tasks::spec::Output::Generation && opts.batch > 1,
             documents,
         }
     }

@@ -161,6 +161,7 @@ fn legacy_provenance(p: &Value) -> Provenance {
                 max_new_tokens: usize_of(p, "max_new_tokens"),
                 shard: None,
                 sample: usize_of(p, "sample"),
+                batched_generation: p.get("batched_generation").and_then(Value::as_bool).unwrap_or(false),
                 documents: usize_of(p, "sample").or(limit).map_or(records, |l| l.min(records)),
             },
         );
