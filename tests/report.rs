@@ -22,10 +22,10 @@ fn model() -> PathBuf {
 }
 
 /// An `eval` of the synthetic model on two demo tasks, into `out`.
-/// (One document at a time, as the page generates.)
+/// (Generation batched, as the page does on the CPU.)
 fn cli_run(out: &Path) {
     let o = common::run_cli(
-        &["eval", "--model", model().to_str().unwrap(), "--tasks", "demo_exam,demo_entities", "--backend", "cpu", "--batch", "1", "--data-root", "/nonexistent", "--out", out.to_str().unwrap()],
+        &["eval", "--model", model().to_str().unwrap(), "--tasks", "demo_exam,demo_entities", "--backend", "cpu", "--data-root", "/nonexistent", "--out", out.to_str().unwrap()],
         "",
     );
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));

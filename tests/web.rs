@@ -5,7 +5,7 @@ mod common;
 
 use clinicbench::engine::wait;
 use clinicbench::gguf::SliceSource;
-use clinicbench::web::{sha256_hex, FromWorker, RunRequest, Session, ToWorker};
+use clinicbench::web::{self, sha256_hex, FromWorker, RunRequest, Session, ToWorker};
 
 /// Loads a model from its bytes onto the CPU backend, as the worker does from a file.
 fn load(s: &mut Session, name: &str, bytes: Vec<u8>) -> FromWorker {
@@ -20,7 +20,7 @@ fn request(task: &str) -> RunRequest {
 #[test]
 fn messages_round_trip_as_json() {
     let m: ToWorker = serde_json::from_str(r#"{"kind": "run", "task": "demo_exam", "shots": 1}"#).unwrap();
-    assert_eq!(m, ToWorker::Run(RunRequest { task: "demo_exam".into(), data_file: None, shots: 1, limit: None, seed: 1234, max_new_tokens: None, chat_template: false, previous: vec![] }));
+    assert_eq!(m, ToWorker::Run(RunRequest { task: "demo_exam".into(), data_file: None, shots: 1, limit: None, seed: 1234, max_new_tokens: None, chat_template: false, previous: vec![], batch: None }));
     let m: ToWorker = serde_json::from_str(r#"{"kind": "load_url", "url": "models/demo.gguf"}"#).unwrap();
     assert_eq!(m, ToWorker::LoadUrl { url: "models/demo.gguf".into() });
     assert!(serde_json::from_str::<ToWorker>(r#"{"kind": "format_disk"}"#).is_err());
@@ -68,9 +68,11 @@ fn a_demo_task_runs_pauses_resumes_and_cancels() {
         }
         other => panic!("{other:?}"),
     }
-    // A generation task streams its tokens; cancelling keeps what was done.
+    // A generation task streams its tokens; cancelling keeps what was done (one document a
+    // step here: by default the page generates several together, see below).
     let mut req = request("demo_summary");
     req.limit = None;
+    req.batch = Some(1);
     assert!(matches!(s.start(&req, None), FromWorker::Started { total: 3, .. }));
     let mut out = vec![];
     assert!(wait(s.step(&mut |m| out.push(m))));
@@ -166,17 +168,30 @@ fn a_task_runs_on_the_gpu_as_on_the_cpu() {
                 _ => None,
             })
             .collect();
-        (backend, lls)
+        // A generation task: batched where the backend runs documents side by side (the
+        // CPU's), one at a time on the GPU, and the results say which.
+        let mut req = request("demo_summary");
+        req.limit = Some(2);
+        assert!(matches!(s.start(&req, None), FromWorker::Started { .. }));
+        let mut out = vec![];
+        while wait(s.step(&mut |m| out.push(m))) {}
+        let batched = match out.last() {
+            Some(FromWorker::Finished { provenance, .. }) => provenance.batched_generation,
+            other => panic!("{other:?}"),
+        };
+        (backend, lls, batched)
     };
-    let (cpu_backend, cpu) = run(None);
+    let (cpu_backend, cpu, cpu_batched) = run(None);
     assert!(cpu_backend.starts_with("cpu"));
+    assert!(cpu_batched);
     let gpu = match wait(Gpu::open(&GpuOptions::default())) {
         Ok(g) => g,
         Err(e) if !std::env::var("CI").is_ok_and(|v| v == "true") => return eprintln!("note: {e}; skipping"),
         Err(e) => panic!("{e}"),
     };
-    let (gpu_backend, on_gpu) = run(Some(gpu));
+    let (gpu_backend, on_gpu, gpu_batched) = run(Some(gpu));
     assert!(gpu_backend.starts_with("wgpu"), "{gpu_backend}");
+    assert!(!gpu_batched, "the GPU generates one document at a time");
     assert_eq!(cpu.len(), 3);
     for (a, b) in cpu.iter().zip(&on_gpu) {
         for (x, y) in a.iter().zip(b) {
@@ -340,4 +355,124 @@ fn a_hostile_chat_template_is_a_message_in_the_page() {
     let mut out = vec![];
     while wait(s.step(&mut |m| out.push(m))) {}
     assert!(out.iter().any(|m| matches!(m, FromWorker::Finished { .. })), "{out:?}");
+}
+
+/// Twelve exam questions, answered in words (the demo sets hold three documents each).
+fn questions() -> String {
+    (0..12)
+        .map(|i| serde_json::json!({"question": format!("Question {i}: which drug lowers blood pressure?"), "options": {"A": "aspirin", "B": format!("drug {i}"), "C": "lisinopril", "D": "insulin"}, "answer_idx": "C"}).to_string() + "\n")
+        .collect()
+}
+
+/// The generated texts among `messages`' samples, with the count of documents done each says.
+fn generated(messages: &[FromWorker]) -> Vec<(usize, String)> {
+    messages.iter().filter_map(|m| if let FromWorker::Sample { sample, done, .. } = m { Some((*done, sample.generation.clone().unwrap_or_default())) } else { None }).collect()
+}
+
+/// What each step of a run of `req` sent, until the run finished.
+fn steps_of(s: &mut Session, req: &RunRequest, data: &str) -> Vec<Vec<FromWorker>> {
+    assert!(matches!(s.start(req, Some(("questions.jsonl", data.as_bytes()))), FromWorker::Started { total: 12, .. }));
+    let mut steps = vec![];
+    loop {
+        let mut out = vec![];
+        let more = wait(s.step(&mut |m| out.push(m)));
+        steps.push(out);
+        if !more {
+            return steps;
+        }
+    }
+}
+
+#[test]
+fn the_page_generates_documents_together_and_reports_each_one() {
+    let mut s = Session::new();
+    assert!(matches!(load(&mut s, "llama_q4_k_m.gguf", std::fs::read(common::fixture("families/llama_q4_k_m.gguf")).unwrap()), FromWorker::ModelLoaded { .. }));
+    let questions = questions();
+    let req = |batch| RunRequest { data_file: Some("questions.jsonl".into()), limit: None, batch, ..request("medqa_4options_gen") };
+    let texts = |steps: &[Vec<FromWorker>]| -> Vec<String> {
+        steps.iter().flatten().filter_map(|m| if let FromWorker::Sample { sample, .. } = m { sample.generation.clone() } else { None }).collect()
+    };
+    let batched = |steps: &[Vec<FromWorker>]| match steps.last().and_then(|s| s.last()) {
+        Some(FromWorker::Finished { provenance, .. }) => provenance.batched_generation,
+        other => panic!("{other:?}"),
+    };
+
+    // By default a step generates PAGE_BATCH documents, and each one's sample is a message of
+    // its own, in order, counting the documents done.
+    let default = steps_of(&mut s, &req(None), &questions);
+    let mut done = 0;
+    for step in &default[..default.len() - 1] {
+        let prompts: Vec<usize> = step.iter().filter_map(|m| if let FromWorker::Prompt { doc_id, .. } = m { Some(*doc_id) } else { None }).collect();
+        let samples: Vec<(usize, usize)> =
+            step.iter().filter_map(|m| if let FromWorker::Sample { sample, done, .. } = m { Some((sample.doc_id, *done)) } else { None }).collect();
+        assert_eq!(prompts.len(), web::PAGE_BATCH.min(12 - done), "a step's documents");
+        assert_eq!(samples, prompts.iter().enumerate().map(|(i, &d)| (d, done + i + 1)).collect::<Vec<_>>());
+        // Tokens come tagged with their document, every one of this step's.
+        for m in step {
+            if let FromWorker::Token { doc_id, .. } = m {
+                assert!(prompts.contains(doc_id), "a token of document {doc_id} in a step of {prompts:?}");
+            }
+        }
+        done += prompts.len();
+    }
+    assert_eq!((done, default.len()), (12, 12usize.div_ceil(web::PAGE_BATCH) + 1));
+    assert!(batched(&default), "the results say generation was batched");
+
+    assert!(texts(&default).iter().filter(|t| !t.is_empty()).count() >= 6, "{:?}", texts(&default));
+    // Which documents share a batch does not change a document's text.
+    let by_five = steps_of(&mut s, &req(Some(5)), &questions);
+    assert_eq!(by_five.len(), 12usize.div_ceil(5) + 1);
+    assert_eq!(texts(&by_five), texts(&default));
+    assert!(batched(&by_five));
+    // One at a time: a step a document, and the results say so.
+    let one = steps_of(&mut s, &req(Some(1)), &questions);
+    assert_eq!(one.len(), 13);
+    assert!(!batched(&one));
+}
+
+#[test]
+fn a_batch_interrupted_between_steps_keeps_nothing_half_done_and_runs_again() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let mut s = Session::new();
+    assert!(matches!(load(&mut s, "llama_q4_k_m.gguf", std::fs::read(common::fixture("families/llama_q4_k_m.gguf")).unwrap()), FromWorker::ModelLoaded { .. }));
+    // The worker's question between steps, answered here: stop when `stop` says so.
+    let (asked, stop) = (Rc::new(Cell::new(0usize)), Rc::new(Cell::new(false)));
+    let (a, st) = (asked.clone(), stop.clone());
+    s.set_interrupt(Rc::new(move || {
+        a.set(a.get() + 1);
+        let stop = st.get();
+        Box::pin(async move { stop })
+    }));
+    let questions = questions();
+    let req = RunRequest { data_file: Some("questions.jsonl".into()), limit: None, batch: Some(8), ..request("medqa_4options_gen") };
+    let reference: Vec<(usize, String)> = generated(&steps_of(&mut s, &req, &questions).concat());
+    assert_eq!(reference.iter().map(|(done, _)| *done).collect::<Vec<_>>(), (1..=12).collect::<Vec<_>>());
+    assert!(asked.get() > 2, "asked between steps");
+
+    // The first batch interrupted: no sample, and the step says there is more to do.
+    assert!(matches!(s.start(&req, Some(("questions.jsonl", questions.as_bytes()))), FromWorker::Started { .. }));
+    stop.set(true);
+    let mut out = vec![];
+    assert!(wait(s.step(&mut |m| out.push(m))), "more to do");
+    assert!(generated(&out).is_empty() && !out.iter().any(|m| matches!(m, FromWorker::Error { .. })), "{out:?}");
+    // Paused there, then resumed: the batch runs again from its start, and every document's
+    // text is the uninterrupted run's, each counted once.
+    stop.set(false);
+    assert!(matches!(s.pause(), Some(FromWorker::Paused { .. })));
+    assert!(!wait(s.step(&mut |m| out.push(m))), "paused");
+    s.resume();
+    let mut rest = vec![];
+    while wait(s.step(&mut |m| rest.push(m))) {}
+    assert_eq!(generated(&rest), reference);
+    assert!(matches!(rest.last(), Some(FromWorker::Finished { result, .. }) if result.n == 12));
+
+    // Cancelled after an interrupted batch: its documents are not counted as done.
+    assert!(matches!(s.start(&req, Some(("questions.jsonl", questions.as_bytes()))), FromWorker::Started { .. }));
+    assert!(wait(s.step(&mut |_| {})));
+    stop.set(true);
+    let mut out = vec![];
+    assert!(wait(s.step(&mut |m| out.push(m))));
+    assert!(generated(&out).is_empty());
+    assert!(matches!(s.cancel(), Some(FromWorker::Cancelled { done: 8, .. })));
 }

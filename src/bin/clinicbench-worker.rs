@@ -1,7 +1,9 @@
 //! The page's worker: a [`clinicbench::web::Session`] behind `postMessage`. Messages are
 //! JavaScript values made by serde-wasm-bindgen (`ToWorker` in, `FromWorker` out); a model or
-//! dataset file comes beside the message as a `File`. One loop handles the messages in order and, while a task runs, one document at a time
-//! between them, so Pause and Cancel are heard after the current document.
+//! dataset file comes beside the message as a `File`. One loop handles the messages in order
+//! and, while a task runs, a step (one document, or a batch of documents generated together)
+//! between them. Pause and Cancel are heard after the current document, or between two steps of
+//! the model in a batch (which then runs again from its start: nothing is kept half done).
 //!
 //! A model is read from its `File` (or the browser's copy of a fetched one) a piece at a time,
 //! never whole: onto the GPU through WebGPU, or into the CPU backend.
@@ -64,6 +66,28 @@ mod worker {
     /// Lets queued messages (Pause, Cancel) arrive before the next document.
     async fn yield_to_events() {
         gloo_timers::future::TimeoutFuture::new(0).await;
+    }
+
+    thread_local! {
+        /// A Pause or Cancel came and is not handled yet.
+        static STOP_ASKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// The engine's question between the steps of documents generated together: it lets
+    /// messages arrive (a timer's turn, a few milliseconds: at most every 100 ms of work) and
+    /// says whether a Pause or Cancel came.
+    fn interrupt() -> clinicbench::engine::Interrupt {
+        let last = std::rc::Rc::new(std::cell::Cell::new(js_sys::Date::now()));
+        std::rc::Rc::new(move || {
+            let last = last.clone();
+            Box::pin(async move {
+                if js_sys::Date::now() - last.get() >= 100.0 {
+                    yield_to_events().await;
+                    last.set(js_sys::Date::now());
+                }
+                STOP_ASKED.with(|s| s.get())
+            })
+        })
     }
 
     /// A `Blob` (a picked file, a fetched or kept model) read by offset with the worker's
@@ -344,6 +368,9 @@ mod worker {
         }
 
         async fn handle(&mut self, msg: ToWorker, file: Option<Blob>) {
+            if matches!(msg, ToWorker::Pause | ToWorker::Cancel | ToWorker::Resume | ToWorker::Run(_)) {
+                STOP_ASKED.with(|s| s.set(false));
+            }
             match msg {
                 #[cfg(target_feature = "atomics")]
                 ToWorker::Threads { threads } => match super::threads::build(threads) {
@@ -476,7 +503,9 @@ mod worker {
     /// The worker's one loop: the GPU check first, then messages in order; while a task runs,
     /// a document whenever no message waits.
     async fn serve(mut inbox: UnboundedReceiver<(ToWorker, Option<Blob>)>) {
-        let mut w = Worker { session: Session::new(), choice: BackendChoice::Auto, report: None, startup_report: None, adapters: Vec::new(), model: None, parts: Vec::new() };
+        let mut session = Session::new();
+        session.set_interrupt(interrupt());
+        let mut w = Worker { session, choice: BackendChoice::Auto, report: None, startup_report: None, adapters: Vec::new(), model: None, parts: Vec::new() };
         let report = gpu_report().await;
         post(&FromWorker::GpuReport(report.clone()));
         w.startup_report = Some(report.clone());
@@ -512,6 +541,9 @@ mod worker {
             let file = js_sys::Reflect::get(&data, &"file".into()).ok().and_then(|v| v.dyn_into::<Blob>().ok());
             match serde_wasm_bindgen::from_value::<ToWorker>(msg) {
                 Ok(m) => {
+                    if matches!(m, ToWorker::Pause | ToWorker::Cancel) {
+                        STOP_ASKED.with(|s| s.set(true));
+                    }
                     let _ = outbox.unbounded_send((m, file));
                 }
                 Err(e) => error(format!("bad message: {e}")),

@@ -148,7 +148,8 @@ pub enum EngineError {
     EmptyContinuation,
     #[error("{0}")]
     Invalid(String),
-    #[error("cancelled")]
+    /// Documents generated together were interrupted between two steps ([`Interrupt`]).
+    #[error("interrupted between steps")]
     Cancelled,
 }
 
@@ -181,6 +182,11 @@ pub trait Engine {
             Ok(out)
         })
     }
+    /// Whether [`Engine::generate_batch`] runs greedy requests together (its sums then round
+    /// otherwise than one at a time's: results record it). This one runs them one after another.
+    fn generates_together(&self) -> bool {
+        false
+    }
     /// The text the model's chat template makes of `messages` with the assistant's turn opened
     /// (what a request with these messages is conditioned on), for people to read.
     fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
@@ -203,6 +209,11 @@ pub fn split_trailing_whitespace<'a>(context: &'a str, continuation: &str) -> (&
     (trimmed, format!("{moved}{continuation}"))
 }
 
+/// Asked between the steps of documents generated together, whether to stop there (the
+/// request then fails with [`EngineError::Cancelled`], having kept nothing). The page's worker
+/// answers it: awaiting it lets the worker hear Pause and Cancel in the middle of a batch.
+pub type Interrupt = std::rc::Rc<dyn Fn() -> Pin<Box<dyn Future<Output = bool>>>>;
+
 /// An [`Engine`] running a model locally on a [`Backend`].
 pub struct LocalEngine<B: Backend> {
     tokenizer: Tokenizer,
@@ -211,6 +222,7 @@ pub struct LocalEngine<B: Backend> {
     cached: Vec<u32>,
     /// Counters for `bench` and reports.
     pub stats: EngineStats,
+    interrupt: Option<Interrupt>,
 }
 
 /// Work done so far.
@@ -228,7 +240,20 @@ pub struct EngineStats {
 
 impl<B: Backend> LocalEngine<B> {
     pub fn new(tokenizer: Tokenizer, backend: B) -> Self {
-        LocalEngine { tokenizer, backend, cached: Vec::new(), stats: EngineStats::default() }
+        LocalEngine { tokenizer, backend, cached: Vec::new(), stats: EngineStats::default(), interrupt: None }
+    }
+
+    /// What documents generated together ask between their steps whether to stop.
+    pub fn set_interrupt(&mut self, interrupt: Option<Interrupt>) {
+        self.interrupt = interrupt;
+    }
+
+    /// Whether the [`Interrupt`] says to stop here.
+    async fn interrupted(&self) -> bool {
+        match &self.interrupt {
+            Some(asked) => asked().await,
+            None => false,
+        }
     }
 
     pub fn tokenizer(&self) -> &Tokenizer {
@@ -564,6 +589,10 @@ impl<B: Backend> Engine for LocalEngine<B> {
         })
     }
 
+    fn generates_together(&self) -> bool {
+        self.backend.max_segments() > 0
+    }
+
     fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
         self.tokenizer.apply_chat_template(&pairs(messages), true).map_err(chat_error)
     }
@@ -736,6 +765,9 @@ impl<B: Backend> LocalEngine<B> {
                     }
                 }
                 self.stats.prefill_tokens += tokens.len() as u64;
+                if self.interrupted().await {
+                    return Err(EngineError::Cancelled);
+                }
             }
             self.stats.prefill_seconds += now() - started;
             // Then a token a step for every sequence still going.
@@ -763,6 +795,9 @@ impl<B: Backend> LocalEngine<B> {
                 }
                 self.stats.decode_tokens += going.len() as u64;
                 self.stats.decode_seconds += now() - step;
+                if self.interrupted().await {
+                    return Err(EngineError::Cancelled);
+                }
             }
             for seq in wave {
                 let truncated = prompts[seq.index].1;

@@ -5,7 +5,7 @@ use super::importers::Doc;
 use super::prompt::Prompter;
 use super::spec::{Extract, FewshotSource, Output, TaskSpec};
 use super::{TaskData, TaskError};
-use crate::engine::{Engine, GenerateRequest, LogLikelihoodRequest, Sampling};
+use crate::engine::{Engine, EngineError, GenerateRequest, LogLikelihoodRequest, Sampling};
 use crate::metrics::classification::Labels;
 use crate::metrics::multiple_choice::{choose, ChoiceNormalization};
 use crate::metrics::{Metric, Score, ScoreOptions, Scored, Scorer};
@@ -313,6 +313,7 @@ impl TaskRunner {
             return Ok(false);
         };
         let batch = if self.spec.output == Output::Generation { self.opts.batch.max(1) } else { 1 };
+        let first = self.next;
         let mut ready = Vec::new();
         let mut at = doc_id;
         loop {
@@ -391,7 +392,15 @@ impl TaskRunner {
                 let generations = if batch == 1 {
                     vec![engine.generate(&reqs[0], &mut |text| on_token(0, text)).await.map_err(|e| engine_err(ids[0], e))?]
                 } else {
-                    engine.generate_batch(&reqs, &mut on_token).await.map_err(|e| engine_err(ids[0], e))?
+                    match engine.generate_batch(&reqs, &mut on_token).await {
+                        Ok(g) => g,
+                        // Interrupted (the page's Pause or Cancel): these documents come again.
+                        Err(EngineError::Cancelled) => {
+                            self.next = first;
+                            return Err(engine_err(ids[0], EngineError::Cancelled));
+                        }
+                        Err(e) => return Err(engine_err(ids[0], e)),
+                    }
                 };
                 for (ReadyDoc { mut sample, .. }, generation) in ready.into_iter().zip(generations) {
                     sample.truncated = generation.truncated;

@@ -7,7 +7,7 @@
 use crate::backend::cpu::CpuBackend;
 use crate::backend::wgpu::{Gpu, WgpuBackend};
 use crate::backend::Backend;
-use crate::engine::LocalEngine;
+use crate::engine::{Engine as _, Interrupt, LocalEngine};
 use crate::gguf::{ByteSource, Gguf};
 use crate::model::card::{default_context, ModelCard};
 use crate::model::lora::Adapter;
@@ -88,7 +88,16 @@ pub struct RunRequest {
     /// Samples of an earlier, interrupted run of this task to keep (a reload resumes).
     #[serde(default)]
     pub previous: Vec<Sample>,
+    /// Generation tasks: documents generated together on the CPU (`None`: [`PAGE_BATCH`]; 1:
+    /// one at a time). On the GPU, one at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
 }
+
+/// Documents a generation task generates together on the page's CPU backend unless asked
+/// otherwise (the CLI's default too). Pause and Cancel interrupt a batch between two steps of
+/// the model ([`Session::set_interrupt`]), so a larger batch costs no waiting.
+pub const PAGE_BATCH: usize = 16;
 
 fn default_seed() -> u64 {
     1234
@@ -335,6 +344,9 @@ pub struct Session {
     /// engine's clock).
     running_task: Option<(crate::report::TaskProvenance, usize, f64)>,
     paused: bool,
+    /// Asked between the steps of documents generated together (the worker's: whether Pause or
+    /// Cancel came), given to each engine loaded.
+    interrupt: Option<Interrupt>,
 }
 
 /// The largest model file the CPU backend takes in the browser: the file is read tensor by
@@ -514,6 +526,15 @@ impl Session {
         Session::default()
     }
 
+    /// What documents generated together ask between their steps whether to stop: a step so
+    /// interrupted sends nothing and its documents run again in the next.
+    pub fn set_interrupt(&mut self, interrupt: Interrupt) {
+        if let Some(engine) = self.engine.as_mut() {
+            engine.set_interrupt(Some(interrupt.clone()));
+        }
+        self.interrupt = Some(interrupt);
+    }
+
     /// Loads a model from `source` (read tensor by tensor, never whole): onto `gpu` when one is
     /// given, else into the CPU backend. A model that does not fit is refused before its
     /// weights are allocated; an error the GPU raises while loading is reported, not hidden.
@@ -593,7 +614,9 @@ impl Session {
         };
         let described = backend.describe();
         let chat_template_sha256 = tokenizer.chat_template().map(|t| sha256_hex(t.as_bytes()));
-        self.engine = Some(LocalEngine::new(tokenizer, backend));
+        let mut engine = LocalEngine::new(tokenizer, backend);
+        engine.set_interrupt(self.interrupt.clone());
+        self.engine = Some(engine);
         FromWorker::ModelLoaded {
             file_name: file_name.into(),
             sha256: sha256.into(),
@@ -664,8 +687,9 @@ impl Session {
             max_new_tokens: req.max_new_tokens,
             shard: None,
             sample: None,
-            // One document a step: the page pauses, cancels and shows progress between them.
-            batch: 1,
+            // Pause and Cancel are heard between steps: a step is one document, or a batch of
+            // generated ones where the backend runs them side by side.
+            batch: if self.engine.as_ref().is_some_and(|e| e.generates_together()) { req.batch.unwrap_or(PAGE_BATCH).clamp(1, 64) } else { 1 },
         };
         let provenance = TaskProvenance::new(&spec, dataset, &opts);
         if req.chat_template && self.engine.as_ref().is_some_and(|e| e.tokenizer().chat_template().is_none()) {
@@ -691,21 +715,23 @@ impl Session {
         let (Some(engine), Some(runner)) = (self.engine.as_mut(), self.runner.as_mut()) else { return false };
         let task = runner.spec().name.clone();
         let total = runner.total();
-        let mut last_sample = None;
+        let mut samples = Vec::new();
         let result = runner
             .step(engine, &mut |event| match event {
                 Event::Prompt { doc_id, prompt } => out(FromWorker::Prompt { task: task.clone(), doc_id, prompt: prompt.into() }),
                 Event::Token { doc_id, text } => out(FromWorker::Token { task: task.clone(), doc_id, text: text.into() }),
-                Event::Sample(s) => last_sample = Some(s.clone()),
+                Event::Sample(s) => samples.push(s.clone()),
             })
             .await;
         match result {
             Ok(true) => {
-                if let Some(sample) = last_sample {
+                // A batch's samples, in order, each with the count done once it was.
+                let done = runner.done() - samples.len();
+                for (i, sample) in samples.into_iter().enumerate() {
                     let st = &engine.stats;
                     out(FromWorker::Sample {
                         sample,
-                        done: runner.done(),
+                        done: done + i + 1,
                         total,
                         prefill_tokens_per_second: rate(st.prefill_tokens, st.prefill_seconds),
                         decode_tokens_per_second: rate(st.decode_tokens, st.decode_seconds),
@@ -726,6 +752,9 @@ impl Session {
                 }
                 false
             }
+            // Interrupted in the middle of a batch: nothing of it was kept, and the runner takes
+            // its documents again (Pause and Cancel are heard before that).
+            Err(tasks::TaskError::Engine { error: crate::engine::EngineError::Cancelled, .. }) => true,
             Err(e) => {
                 self.runner = None;
                 self.running_task = None;

@@ -111,6 +111,19 @@ try {
   const stats = await page.textContent('#stats');
   check(stats.includes('2 / 2') && /prefill [0-9.]+ tok\/s/.test(stats), `the progress line counts documents and speed (${stats})`);
 
+  // Documents generated together: the first one is shown live, and Cancel is heard between two
+  // steps of the model, not once the whole batch is done (then it would say "after 3").
+  await page.selectOption('#task', 'demo_summary');
+  await page.fill('#limit', '3');
+  await page.click('#start');
+  await page.waitForSelector('#live-text', { timeout: 120000 });
+  const together = await page.textContent('#live-together');
+  await page.click('#cancel');
+  await page.waitForFunction(() => /^Cancelled demo_summary/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 120000 });
+  const cancelled = await page.textContent('#status');
+  check(together.startsWith('3 documents generated together') && cancelled.startsWith('Cancelled demo_summary after 0 documents'),
+    `documents generated together are said so, and Cancel stops the batch between steps (${together.slice(0, 40)} | ${cancelled})`);
+
   // Hostile text in a dataset stays text.
   await page.selectOption('#task', 'medqa_4options');
   await page.setInputFiles('#data-file', { name: 'hostile.jsonl', mimeType: 'application/json', buffer: Buffer.from(hostile) });

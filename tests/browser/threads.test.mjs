@@ -1,6 +1,7 @@
 // The page's threaded engine (WebAssembly threads, scripts/build-worker-threads.sh): served
 // cross-origin isolated the page runs the model on every core; with 1, 2 and 3 threads its
-// loglikelihoods are identical to each other and within 1e-3 of the CLI's; not isolated it runs
+// loglikelihoods are identical to each other and within 1e-3 of the CLI's, and a generation task's
+// texts (documents generated together) equal to the CLI's; not isolated it runs
 // one thread and says why; a threaded engine that cannot start gives way to the plain one (and
 // the card says why); a thread worker that dies gives a clear error, not a hang. Run by
 // scripts/test.sh:
@@ -52,16 +53,27 @@ async function run(origin, threads) {
   await page.fill('#limit', '2');
   await page.click('#start');
   await page.waitForFunction(() => /^Finished demo_exam/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
+  // A generation task: its three documents generated together (the page's batches).
+  await page.selectOption('#task', 'demo_summary');
+  await page.fill('#limit', '3');
+  await page.click('#start');
+  await page.waitForFunction(() => /^Finished demo_summary/.test(document.querySelector('#status')?.textContent || '') || document.querySelector('#error'), null, { timeout: 300000 });
+  const together = (await page.locator('#live-together').count()) ? await page.textContent('#live-together') : '';
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
-  const samples = JSON.parse(fs.readFileSync(await dl.path(), 'utf8')).samples.filter((x) => x.task === 'demo_exam');
+  const all = JSON.parse(fs.readFileSync(await dl.path(), 'utf8')).samples;
+  const samples = all.filter((x) => x.task === 'demo_exam');
+  const texts = all.filter((x) => x.task === 'demo_summary').map((x) => x.generation);
   await page.close();
-  return { line, running, backend, lls: samples.map((x) => x.loglikelihoods), errors };
+  return { line, running, backend, lls: samples.map((x) => x.loglikelihoods), texts, together, errors };
 }
 
 try {
   const out = fs.mkdtempSync(path.join(tmp, 'cli-'));
   execFileSync(cli, ['eval', '--model', model, '--task', 'demo_exam', '--limit', '2', '--data-root', '/nonexistent', '--backend', 'cpu', '--out', out], { stdio: 'ignore' });
   const cliLls = fs.readFileSync(path.join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loglikelihoods);
+  const gen = fs.mkdtempSync(path.join(tmp, 'cli-gen-'));
+  execFileSync(cli, ['eval', '--model', model, '--task', 'demo_summary', '--limit', '3', '--data-root', '/nonexistent', '--backend', 'cpu', '--out', gen], { stdio: 'ignore' });
+  const cliTexts = fs.readFileSync(path.join(gen, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).generation);
 
   const runs = {};
   for (const n of [1, 2, 3]) {
@@ -75,6 +87,11 @@ try {
     `loglikelihoods with 1, 2 and 3 threads are identical (${runs[1].lls[0]} | ${runs[2].lls[0]} | ${runs[3].lls[0]})`);
   check(runs[2].lls.every((l, i) => l.every((v, k) => Math.abs(v - cliLls[i][k]) < 1e-3)),
     `the threaded page's loglikelihoods are within 1e-3 of the CLI's (${runs[2].lls[0]} vs ${cliLls[0]})`);
+  // Generation batched across documents: the same texts on 1, 2 and 3 threads as the CLI's
+  // (which batches too), and the page says the documents ran together.
+  check(cliTexts.length === 3 && [1, 2, 3].every((n) => JSON.stringify(runs[n].texts) === JSON.stringify(cliTexts)),
+    `documents generated together in the page: the same texts on 1, 2 and 3 threads as the CLI's (${JSON.stringify(runs[2].texts[0])} vs ${JSON.stringify(cliTexts[0])})`);
+  check(runs[2].together.startsWith('3 documents generated together'), `the run section says documents run together (${runs[2].together.slice(0, 60)})`);
 
   // By default: the browser's cores (two here), capped.
   const cores = await (async () => { const p = await browser.newPage(); await p.goto(`${plain.origin}/`); const c = await p.evaluate(() => navigator.hardwareConcurrency); await p.close(); return c; })();

@@ -68,6 +68,13 @@ fn task_options() -> impl IntoView {
         .collect_view()
 }
 
+/// `?batch=N`: documents a generation task generates together on the CPU (1 to 64; 1 is one at
+/// a time), instead of the engine's default.
+fn asked_batch() -> Option<usize> {
+    let query = web_sys::window()?.location().search().ok()?;
+    query.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("batch="))?.parse().ok()
+}
+
 #[component]
 pub fn BenchmarkSection() -> impl IntoView {
     let page = page();
@@ -91,6 +98,7 @@ pub fn BenchmarkSection() -> impl IntoView {
             max_new_tokens: max_new.get(),
             chat_template: chat.get(),
             previous: vec![],
+            batch: asked_batch(),
         };
         let file = if req.data_file.is_some() { DATA_FILE.with(|d| d.borrow().clone()) } else { None };
         let model = page.model.get_untracked();

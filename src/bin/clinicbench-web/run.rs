@@ -26,6 +26,11 @@ pub fn RunSection() -> impl IntoView {
             <p class="stats" id="stats">{line}</p>
             <details open>
                 <summary>"Current document"</summary>
+                <Show when=move || page.live.with(|l| l.together > 1)>
+                    <p class="muted" id="live-together" data-testid="live-together">
+                        {move || page.live.with(|l| format!("{} documents generated together (each step of the model reads the weights once for all of them); the first is shown, the others appear in Samples when the batch ends.", l.together))}
+                    </p>
+                </Show>
                 <Show when=move || page.live.with(|l| !l.prompt.is_empty()) fallback=|| view! { <p class="muted">"Nothing running."</p> }>
                     <pre class="prompt" id="live-prompt">{move || page.live.with(|l| l.prompt.clone())}</pre>
                 </Show>

@@ -50,13 +50,45 @@ pub struct PeerBench {
     pub decode_tok_s: f64,
 }
 
-/// The live view of the document being run.
+/// The live view of the document being run: of documents generated together, the first of
+/// the batch (their tokens arrive interleaved; the others' are not shown until their samples).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Live {
+    /// The document shown, while its sample has not come.
+    pub doc_id: Option<usize>,
     pub prompt: String,
     pub text: String,
+    /// Documents started together with the one shown (1 when one at a time).
+    pub together: usize,
     /// Each choice, its probability, and whether it is the gold one.
     pub probabilities: Vec<(String, f64, bool)>,
+}
+
+impl Live {
+    /// A document's prompt: shown unless the document shown is still running.
+    pub fn prompt(&mut self, doc_id: usize, prompt: String) {
+        if self.doc_id.is_some() {
+            self.together += 1;
+            return;
+        }
+        *self = Live { doc_id: Some(doc_id), prompt, together: 1, ..Live::default() };
+    }
+
+    /// New text of a document: kept if it is the one shown.
+    pub fn token(&mut self, doc_id: usize, text: &str) {
+        if self.doc_id == Some(doc_id) {
+            self.text.push_str(text);
+        }
+    }
+
+    /// A document's sample came: the one shown keeps its text and shows its choices'
+    /// probabilities, and the next prompt takes its place.
+    pub fn finished(&mut self, doc_id: usize, probabilities: impl FnOnce() -> Vec<(String, f64, bool)>) {
+        if self.doc_id == Some(doc_id) {
+            self.probabilities = probabilities();
+            self.doc_id = None;
+        }
+    }
 }
 
 /// The run's progress: documents done of total, speeds, when it started (ms, the page's clock).

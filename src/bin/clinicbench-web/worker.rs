@@ -170,14 +170,12 @@ fn heard(page: Page, choice: BackendChoice, msg: FromWorker) {
             page.running.set(true);
             page.paused.set(false);
             page.progress.set(Progress { done: 0, total, started_ms: now_ms(), ..Progress::default() });
+            page.live.set(Live::default());
             let bad = if bad_rows.is_empty() { String::new() } else { format!("; {} bad rows skipped ({})", bad_rows.len(), bad_rows[0]) };
             page.status.set(format!("Running {task}: {total} of {records} documents ({format}){bad}."));
         }
-        FromWorker::Prompt { prompt, .. } => page.live.update(|l| {
-            l.prompt = prompt;
-            l.text.clear();
-        }),
-        FromWorker::Token { text, .. } => page.live.update(|l| l.text.push_str(&text)),
+        FromWorker::Prompt { doc_id, prompt, .. } => page.live.update(|l| l.prompt(doc_id, prompt)),
+        FromWorker::Token { doc_id, text, .. } => page.live.update(|l| l.token(doc_id, &text)),
         FromWorker::Sample { sample, done, total, prefill_tokens_per_second, decode_tokens_per_second } => {
             page.progress.update(|p| {
                 p.done = done;
@@ -185,7 +183,7 @@ fn heard(page: Page, choice: BackendChoice, msg: FromWorker) {
                 p.prefill_tok_s = prefill_tokens_per_second;
                 p.decode_tok_s = decode_tokens_per_second;
             });
-            page.live.update(|l: &mut Live| l.probabilities = super::samples::probabilities(&sample));
+            page.live.update(|l: &mut Live| l.finished(sample.doc_id, || super::samples::probabilities(&sample)));
             if let Some(run) = page.current_run.get_untracked() {
                 save_sample(run.id, sample.clone(), on_error);
             }
@@ -205,6 +203,8 @@ fn heard(page: Page, choice: BackendChoice, msg: FromWorker) {
         }
         FromWorker::Paused { task } => {
             page.paused.set(true);
+            // A batch paused in the middle runs again from its start on Resume.
+            page.live.set(Live::default());
             page.status.set(format!("Paused {task}."));
         }
         FromWorker::Preview { task, data_file, format, records, bad_rows, first } => {

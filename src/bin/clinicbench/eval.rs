@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use clinicbench::backend::Backend;
-use clinicbench::engine::wait;
+use clinicbench::engine::{wait, Engine as _};
 use clinicbench::model::card::ModelCard;
 use clinicbench::report::{self, DataFile, DatasetProvenance, Host, ModelProvenance, Provenance, RunReport, TaskProvenance, TaskResult, Timings};
 use clinicbench::tasks::{self, Event, RunOptions, Sample, Shard, TaskSpec};
@@ -123,7 +123,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub resume: bool,
     /// Generation tasks: documents generated together, each step of the model reading the
-    /// weights once for all of them (on the CPU; 1: one at a time). A document's text does not
+    /// weights once for all of them (on the CPU; on the GPU and at 1, one at a time). A document's text does not
     /// depend on which documents share its batch; against one at a time it can differ where two
     /// tokens tie to rounding (the batched products sum in another order).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -297,7 +297,10 @@ pub fn eval(args: &EvalArgs) -> Result<bool> {
         samples_file.write_all(b"\n")?;
     }
     samples_file.flush()?;
-    let opts = RunOptions { previous, shard: args.shard, batch: usize::from(args.batch), ..args.prompts.run_options() };
+    // A backend that cannot run sequences side by side (the GPU's) generates one at a time, and
+    // the results say so.
+    let batch = if engine.generates_together() { usize::from(args.batch) } else { 1 };
+    let opts = RunOptions { previous, shard: args.shard, batch, ..args.prompts.run_options() };
     let abort_after = abort_after();
     let mut report = RunReport::default();
     let mut all_ok = true;
