@@ -1,5 +1,6 @@
-//! The page's worker logic, natively: a Session loads a model from bytes, runs a task one
-//! document at a time, pauses, cancels, and reports bad input as messages, never panics.
+//! The page's worker logic, natively: a Session loads a model from bytes, runs a task a document
+//! (or a batch of generated ones) a step, pauses, cancels, and reports bad input as messages,
+//! never panics.
 
 mod common;
 

@@ -1,8 +1,8 @@
 //! The page's compute side, independent of the browser: the messages between the UI and the
 //! worker ([`ToWorker`], [`FromWorker`], JSON over `postMessage`) and the [`Session`] that
-//! answers them (a model, a task run advanced one document at a time). The worker binary only
-//! moves messages and bytes between JavaScript and a `Session`, so everything here is tested
-//! natively.
+//! answers them (a model, a task run advanced a step at a time: one document, or a batch of
+//! documents generated together). The worker binary only moves messages and bytes between
+//! JavaScript and a `Session`, so everything here is tested natively.
 
 use crate::backend::cpu::CpuBackend;
 use crate::backend::wgpu::{Gpu, WgpuBackend};
