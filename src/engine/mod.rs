@@ -891,13 +891,19 @@ impl<'r> Unfolding<'r> {
     }
 }
 
-/// Length of the longest prefix of `b` that does not end inside a UTF-8 sequence.
+/// Length of the longest prefix of `b` that does not end inside a UTF-8 sequence. Invalid
+/// bytes are final (lossy decoding replaces them whatever follows), so the search goes on past
+/// them: an incomplete sequence at the end after an invalid byte is still held back.
 fn utf8_complete_prefix(b: &[u8]) -> usize {
-    match std::str::from_utf8(b) {
-        Ok(_) => b.len(),
-        Err(e) if e.error_len().is_none() => e.valid_up_to(),
-        // Invalid bytes mid-stream: lossy decoding will replace them; everything is final.
-        Err(_) => b.len(),
+    let mut at = 0;
+    loop {
+        match std::str::from_utf8(&b[at..]) {
+            Ok(_) => return b.len(),
+            Err(e) => match e.error_len() {
+                None => return at + e.valid_up_to(),
+                Some(invalid) => at += e.valid_up_to() + invalid,
+            },
+        }
     }
 }
 
@@ -952,5 +958,10 @@ mod tests {
         assert_eq!(utf8_complete_prefix(&s[..3]), 2);
         assert_eq!(floor_char_boundary(s, 3), 2);
         assert_eq!(floor_char_boundary(s, 5), 5);
+        // After an invalid byte, a character begun at the end is still held back (a model's
+        // stream of bytes can hold both; the text streamed must be the text at the end).
+        assert_eq!(utf8_complete_prefix(&[0xFF, b'a', 0xE2, 0x80]), 2);
+        assert_eq!(utf8_complete_prefix(&[0xFF, b'a', 0xE2, 0x80, 0x99]), 5);
+        assert_eq!(utf8_complete_prefix(&[b'a', 0xE2, 0x80, b'b']), 4, "an interrupted sequence is final");
     }
 }
