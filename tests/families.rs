@@ -662,7 +662,17 @@ fn generating_together_gives_each_request_what_it_gets_alone() {
         // Prompts with a long common beginning (a task's instructions), run once for the wave.
         let history = format!("{long}\nPatient history: fever and cough for three days.");
         let shared = vec![req(&format!("{history} Diagnosis:"), 6, &[], true), req(&format!("{history} Plan:"), 9, &[], true), req(&history, 4, &[], true)];
-        for (reqs, n_ctx) in [(&reqs, 1024), (&reqs, long_tokens + 40), (&shared, 1024)] {
+        // A context that holds three of these at a time: a request joins in the middle of the
+        // others' generation, into the region one that ended gave back.
+        let short = vec![
+            req("The patient presents with", 24, &[], true),
+            req("Blood pressure", 4, &[], true),
+            req("Diagnosis: acute", 16, &[], true),
+            req("A", 10, &[], true),
+            req("Heart rate", 20, &[], true),
+            req("Fever", 3, &[], true),
+        ];
+        for (reqs, n_ctx) in [(&reqs, 1024), (&reqs, long_tokens + 40), (&shared, 1024), (&short, 60)] {
             let mut together = engine(n_ctx);
             let mut streamed = vec![String::new(); reqs.len()];
             let gens = wait(together.generate_batch(&reqs, &mut |i, t| streamed[i].push_str(t))).unwrap();

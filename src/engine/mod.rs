@@ -693,12 +693,14 @@ impl<B: Backend> LocalEngine<B> {
     }
 
     /// Greedy generation for several prompts at once, each in its own region of the cache
-    /// ([`Backend::forward_segments`]) after their common beginning, which runs once: the rest
-    /// of their prompts in shared batches, then one step a token
-    /// for all that are still going, so each step reads the weights once for all of them. A
-    /// sequence's tokens do not depend on the others (the backend promises it), so each
-    /// generation is what this request would get in any batch. Sequences go in waves of as many
-    /// as the cache and the backend's segments hold.
+    /// ([`Backend::forward_segments`]) after their common beginning, which runs once. Each step
+    /// runs a token for every sequence still going and, in the room left, pieces of prompts not
+    /// yet run, so a step reads the weights once for all of them. A sequence that ends gives its
+    /// region back and the next request that shares the common beginning takes its place, so
+    /// steps stay full while the longest generation runs on. A sequence's tokens do not depend on
+    /// the others, nor on how its prompt is split over steps (the backend promises it), so each
+    /// generation is what this request would get in any batch. Requests go in waves: a wave
+    /// lasts while requests share its common beginning.
     async fn generate_together(
         &mut self,
         reqs: &[GenerateRequest],
@@ -709,8 +711,9 @@ impl<B: Backend> LocalEngine<B> {
         let mut out: Vec<Option<Generation>> = vec![None; reqs.len()];
         let mut next = 0;
         while next < reqs.len() {
-            // A wave: requests in order while the prompts' common beginning (the shared prefix,
-            // run once) and each one's region (the rest of its prompt and every new token) fit.
+            // A wave's first members: requests in order while the prompts' common beginning (the
+            // shared prefix, run once) and each one's region (the rest of its prompt and every
+            // new token) fit.
             let (first, mut members, mut prefix) = (next, 1, prompts[next].0.len() - 1);
             while next + members < reqs.len() && members < max_segments {
                 let candidate = &prompts[next + members].0;
@@ -723,85 +726,101 @@ impl<B: Backend> LocalEngine<B> {
                 prefix = p;
                 members += 1;
             }
-            let mut wave = Vec::with_capacity(members);
-            let mut own_start = prefix;
+            let shared = &prompts[first].0[..prefix];
+            let region = |i: usize| prompts[i].0.len() - prefix + reqs[i].max_tokens;
+            let joins = |i: usize| prompts[i].0.len() > prefix && prompts[i].0[..prefix] == *shared;
+            let mut free = FreeSpace(vec![(prefix, n_ctx - prefix)]);
+            let mut wave: Vec<Sequence> = Vec::with_capacity(members);
             for index in first..first + members {
-                wave.push(Sequence { index, own_start, in_cache: 0, text: Unfolding::new(&reqs[index]) });
-                own_start += prompts[index].0.len() - prefix + reqs[index].max_tokens;
+                let own_start = free.take(region(index)).expect("the wave's first members fit the context");
+                wave.push(Sequence { index, own_start, in_cache: 0, next: None, feed: None, text: Unfolding::new(&reqs[index]) });
             }
             next += members;
-            let started = now();
             // The shared prefix at the cache's first positions, as a sequence of its own: its
             // tokens' keys are what they would be as any member's first tokens.
-            let shared = &prompts[first].0[..prefix];
+            let started = now();
             for (k, chunk) in shared.chunks(max_batch).enumerate() {
                 let at = k * max_batch;
                 self.backend.forward_segments(at, chunk, &[Segment { own_start: at, done: 0, len: chunk.len() }]).await?;
             }
             self.stats.prefill_tokens += prefix as u64;
-            // The rest of the prompts, in batches of whole or partial prompts; each prompt's
-            // last token's logits give its first new token.
-            let mut first_tokens = vec![0u32; wave.len()];
-            let mut at = 0; // the sequence whose prompt is being fed
-            while at < wave.len() {
+            self.stats.prefill_seconds += now() - started;
+            loop {
+                // Each sequence's new token: taken into its text, and run unless its text ended.
+                for seq in wave.iter_mut() {
+                    if let Some(token) = seq.next.take() {
+                        if seq.text.wants_more() && seq.text.push(&self.tokenizer, token, &mut |t| on_token(seq.index, t)) {
+                            seq.feed = Some(token);
+                        } else {
+                            seq.text.stop();
+                        }
+                    }
+                }
+                // Ended sequences give their regions back; waiting requests take them.
+                let mut k = 0;
+                while k < wave.len() {
+                    if wave[k].text.ended {
+                        let seq = wave.remove(k);
+                        free.give_back(seq.own_start, region(seq.index));
+                        out[seq.index] = Some(seq.text.finish(prompts[seq.index].1, &mut |t| on_token(seq.index, t)));
+                    } else {
+                        k += 1;
+                    }
+                }
+                while next < reqs.len() && wave.len() < max_segments && joins(next) {
+                    let Some(own_start) = free.take(region(next)) else { break };
+                    wave.push(Sequence { index: next, own_start, in_cache: 0, next: None, feed: None, text: Unfolding::new(&reqs[next]) });
+                    next += 1;
+                }
+                if wave.is_empty() {
+                    break;
+                }
+                // The step: every token to run, then pieces of prompts in the room left.
+                let step = now();
                 let (mut tokens, mut segments, mut owners) = (Vec::new(), Vec::new(), Vec::new());
-                while at < wave.len() && tokens.len() < max_batch && segments.len() < max_segments {
-                    let seq = &mut wave[at];
+                for (k, seq) in wave.iter_mut().enumerate() {
+                    if tokens.len() == max_batch {
+                        break;
+                    }
+                    if let Some(token) = seq.feed.take() {
+                        tokens.push(token);
+                        segments.push(Segment { own_start: seq.own_start, done: seq.in_cache, len: 1 });
+                        seq.in_cache += 1;
+                        owners.push((k, true));
+                    }
+                }
+                let decoded = tokens.len();
+                for (k, seq) in wave.iter_mut().enumerate() {
                     let prompt = &prompts[seq.index].0[prefix..];
+                    if seq.in_cache >= prompt.len() || seq.feed.is_some() || seq.next.is_some() {
+                        continue;
+                    }
+                    if tokens.len() == max_batch || segments.len() == max_segments {
+                        break;
+                    }
                     let len = (prompt.len() - seq.in_cache).min(max_batch - tokens.len());
                     tokens.extend_from_slice(&prompt[seq.in_cache..seq.in_cache + len]);
                     segments.push(Segment { own_start: seq.own_start, done: seq.in_cache, len });
                     seq.in_cache += len;
-                    owners.push((at, seq.in_cache == prompt.len()));
-                    if seq.in_cache == prompt.len() {
-                        at += 1;
-                    }
+                    owners.push((k, seq.in_cache == prompt.len()));
                 }
                 let logits = self.backend.forward_segments(prefix, &tokens, &segments).await?;
                 let n_vocab = logits.len() / segments.len();
                 for (row, &(k, complete)) in logits.chunks_exact(n_vocab).zip(&owners) {
                     if complete {
-                        first_tokens[k] = argmax(row) as u32;
+                        wave[k].next = Some(argmax(row) as u32);
                     }
                 }
-                self.stats.prefill_tokens += tokens.len() as u64;
+                // The step's time, shared between its prompt tokens and its new ones.
+                let seconds = now() - step;
+                let prefilled = tokens.len() - decoded;
+                self.stats.prefill_tokens += prefilled as u64;
+                self.stats.prefill_seconds += seconds * prefilled as f64 / tokens.len() as f64;
+                self.stats.decode_tokens += decoded as u64;
+                self.stats.decode_seconds += seconds * decoded as f64 / tokens.len() as f64;
                 if self.interrupted().await {
                     return Err(EngineError::Cancelled);
                 }
-            }
-            self.stats.prefill_seconds += now() - started;
-            // Then a token a step for every sequence still going.
-            let mut next_tokens = first_tokens;
-            loop {
-                let step = now();
-                let (mut tokens, mut segments, mut going) = (Vec::new(), Vec::new(), Vec::new());
-                for (k, seq) in wave.iter_mut().enumerate() {
-                    if seq.text.wants_more() && seq.text.push(&self.tokenizer, next_tokens[k], &mut |t| on_token(seq.index, t)) {
-                        tokens.push(next_tokens[k]);
-                        segments.push(Segment { own_start: seq.own_start, done: seq.in_cache, len: 1 });
-                        seq.in_cache += 1;
-                        going.push(k);
-                    } else {
-                        seq.text.stop();
-                    }
-                }
-                if going.is_empty() {
-                    break;
-                }
-                let logits = self.backend.forward_segments(prefix, &tokens, &segments).await?;
-                let n_vocab = logits.len() / segments.len();
-                for (row, &k) in logits.chunks_exact(n_vocab).zip(&going) {
-                    next_tokens[k] = argmax(row) as u32;
-                }
-                self.stats.decode_tokens += going.len() as u64;
-                self.stats.decode_seconds += now() - step;
-                if self.interrupted().await {
-                    return Err(EngineError::Cancelled);
-                }
-            }
-            for seq in wave {
-                let truncated = prompts[seq.index].1;
-                out[seq.index] = Some(seq.text.finish(truncated, &mut |t| on_token(seq.index, t)));
             }
         }
         Ok(out.into_iter().map(|g| g.expect("every request is in a wave")).collect())
@@ -814,7 +833,41 @@ struct Sequence<'r> {
     own_start: usize,
     /// Tokens of the sequence in its region so far (after the shared prefix).
     in_cache: usize,
+    /// The token its last step chose, not yet taken into its text.
+    next: Option<u32>,
+    /// A token taken into its text, to run at the next step.
+    feed: Option<u32>,
     text: Unfolding<'r>,
+}
+
+/// The stretches of the cache after a wave's shared prefix that no sequence holds: `(start,
+/// len)`, in order, neighbours merged.
+struct FreeSpace(Vec<(usize, usize)>);
+
+impl FreeSpace {
+    /// The start of `len` positions, from the first stretch that holds them.
+    fn take(&mut self, len: usize) -> Option<usize> {
+        let i = self.0.iter().position(|&(_, l)| l >= len)?;
+        let (start, l) = self.0[i];
+        if l == len {
+            self.0.remove(i);
+        } else {
+            self.0[i] = (start + len, l - len);
+        }
+        Some(start)
+    }
+
+    /// A region no longer held.
+    fn give_back(&mut self, start: usize, len: usize) {
+        let i = self.0.partition_point(|&(s, _)| s < start);
+        self.0.insert(i, (start, len));
+        if i + 1 < self.0.len() && self.0[i].0 + self.0[i].1 == self.0[i + 1].0 {
+            self.0[i].1 += self.0.remove(i + 1).1;
+        }
+        if i > 0 && self.0[i - 1].0 + self.0[i - 1].1 == self.0[i].0 {
+            self.0[i - 1].1 += self.0.remove(i).1;
+        }
+    }
 }
 
 /// A generation's text as its tokens arrive: end-of-generation tokens and stop strings end
@@ -950,6 +1003,29 @@ mod tests {
         let total: f64 = (0..4).map(|t| log_softmax_at(&row, t).0.exp()).sum();
         assert!((total - 1.0).abs() < 1e-9);
         assert_eq!(log_softmax_at(&row, 0).1, 1, "ties resolve to the first maximum");
+    }
+
+    #[test]
+    fn free_space_gives_each_region_positions_no_other_holds() {
+        // After a 4-token prefix, 20 positions: regions of 5, 6 and 7, then 2 left.
+        let mut free = FreeSpace(vec![(4, 20)]);
+        let (a, b, c) = (free.take(5).unwrap(), free.take(6).unwrap(), free.take(7).unwrap());
+        assert_eq!((a, b, c), (4, 9, 15));
+        assert_eq!(free.take(3), None);
+        // The middle one given back: 6 free there and 2 at the end, not 8 anywhere.
+        free.give_back(b, 6);
+        assert_eq!(free.0, vec![(9, 6), (22, 2)]);
+        assert_eq!(free.take(7), None);
+        // Its neighbours given back merge with it: before, after, and the tail.
+        free.give_back(a, 5);
+        assert_eq!(free.0, vec![(4, 11), (22, 2)]);
+        free.give_back(c, 7);
+        assert_eq!(free.0, vec![(4, 20)]);
+        // First fit: the earliest stretch that holds the region.
+        let (x, y) = (free.take(4).unwrap(), free.take(4).unwrap());
+        free.give_back(x, 4);
+        assert_eq!((free.take(5), free.take(3)), (Some(12), Some(4)));
+        assert_eq!(y, 8);
     }
 
     #[test]
