@@ -104,8 +104,15 @@ pub(crate) const TILE_T: usize = 4;
 /// any sum: each output is summed over its row in the same order whatever the tile.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
 pub(crate) const TILE_R: usize = 3;
-#[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+#[cfg(not(any(all(target_arch = "x86_64", target_feature = "avx512f"), target_arch = "wasm32")))]
 pub(crate) const TILE_T: usize = 4;
+/// In WebAssembly 3 rows x 3 tokens: the browser's JIT keeps one of the host's sixteen vector
+/// registers for itself, so 3 x 4 (sixteen) spilled accumulators inside the inner loop. Under
+/// Node 20 (V8, as Chromium), 640-wide rows: 3 x 4 ran at 24-25 GFLOP/s a core with or without
+/// fused multiply-adds, 3 x 3 at 26 in SIMD128 and 34 with relaxed SIMD's fused ones (2 x 6, the
+/// other shape that fits, at 23 and 35).
+#[cfg(target_arch = "wasm32")]
+pub(crate) const TILE_T: usize = 3;
 
 /// `y[t, r] = sum_c w[r, c] * x[t, c]` for `t < n_tokens`: x is (n_tokens, cols), y is (n_tokens, rows).
 ///
@@ -238,8 +245,8 @@ pub(crate) fn dot_tile(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TIL
 }
 
 /// The tile in the browser: WebAssembly SIMD128 with one 4-lane register an accumulator, so
-/// the twelve accumulators, three rows and one token take sixteen registers, as many as the
-/// x86-64 host's JIT has. (The portable tile compiled to wasm kept its accumulators in linear
+/// the nine accumulators, three rows and one token take thirteen registers, fewer than the
+/// x86-64 host's JIT gives a function. (The portable tile compiled to wasm kept its accumulators in linear
 /// memory, 24 stores every step of the inner loop.) Without FMA in SIMD128, a multiply then an
 /// add, as the portable tile does there; lane sums in lane order.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
