@@ -9,8 +9,10 @@
 //! two vector registers with a few integer operations, are widened to floats four at a time,
 //! and the block's scale multiplies their sum once. Q4_K (the attention outputs and half the
 //! feed-forward outputs) the same way, `sc * sum(q x) - mn * sum(x)` per sub-block: 21-24 ns
-//! per 32 weights portable, 12.6 here. WebAssembly has no fused multiply-add, so each product is
-//! rounded before its addition, as in the portable kernels.
+//! per 32 weights portable, 12.6 here. SIMD128 has no fused multiply-add, so each product is
+//! rounded before its addition, as in the portable kernels; the page's relaxed-SIMD builds
+//! (`+relaxed-simd`, picked at load where the browser has it) multiply and add in one
+//! instruction ([`madd`]).
 //!
 //! Layouts as in ggml-common.h: `block_q8_0` is f16 `d` and 32 signed bytes (weight j =
 //! d * q_j); `block_q5_0` is f16 `d`, u32 `qh` (bit j is the fifth bit of element j) and 16
@@ -45,20 +47,36 @@ unsafe fn load4(p: *const f32) -> v128 {
     core::ptr::read_unaligned(p as *const v128)
 }
 
-/// `sum_i q_i * x_i` for sixteen signed bytes and sixteen floats, as four lane sums (each
-/// product rounded, then added in a fixed tree).
+/// `a * b + c` lane by lane: `f32x4.relaxed_madd` in the relaxed-SIMD builds, which the browser
+/// runs as one fused multiply-add where the machine has one (x86-64 with FMA3, ARM64) and as a
+/// multiply then an add elsewhere; in the SIMD128 builds always a multiply then an add. Either
+/// way the same program on the same machine gives the same bits every time, so a page's results
+/// do not depend on its thread count; between a fused and an unfused machine they differ by
+/// rounding, as the CLI's AVX kernels differ from these.
+#[inline(always)]
+pub(crate) fn madd(a: v128, b: v128, c: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        f32x4_relaxed_madd(a, b, c)
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    {
+        f32x4_add(f32x4_mul(a, b), c)
+    }
+}
+
+/// `sum_i q_i * x_i` for sixteen signed bytes and sixteen floats, as four lane sums (in a fixed
+/// tree, two of the products fused with their addition where [`madd`] fuses).
 ///
 /// # Safety
 /// `x..x + 16` is readable.
 #[inline(always)]
 unsafe fn dot16_i8(q: v128, x: *const f32) -> v128 {
     let (lo, hi) = (i16x8_extend_low_i8x16(q), i16x8_extend_high_i8x16(q));
-    let product = |w: v128, at: usize| f32x4_mul(f32x4_convert_i32x4(w), load4(x.add(at)));
-    let p0 = product(i32x4_extend_low_i16x8(lo), 0);
-    let p1 = product(i32x4_extend_high_i16x8(lo), 4);
-    let p2 = product(i32x4_extend_low_i16x8(hi), 8);
-    let p3 = product(i32x4_extend_high_i16x8(hi), 12);
-    f32x4_add(f32x4_add(p0, p1), f32x4_add(p2, p3))
+    let w = |q: v128| f32x4_convert_i32x4(q);
+    let p01 = madd(w(i32x4_extend_low_i16x8(lo)), load4(x), f32x4_mul(w(i32x4_extend_high_i16x8(lo)), load4(x.add(4))));
+    let p23 = madd(w(i32x4_extend_low_i16x8(hi)), load4(x.add(8)), f32x4_mul(w(i32x4_extend_high_i16x8(hi)), load4(x.add(12))));
+    f32x4_add(p01, p23)
 }
 
 /// `sum_i q_i * x_i` and `sum_i x_i` for sixteen unsigned bytes and sixteen floats, as four
@@ -71,8 +89,8 @@ unsafe fn dot16_u8_and_sum(q: v128, x: *const f32) -> (v128, v128) {
     let (lo, hi) = (u16x8_extend_low_u8x16(q), u16x8_extend_high_u8x16(q));
     let xs = [load4(x), load4(x.add(4)), load4(x.add(8)), load4(x.add(12))];
     let w = [u32x4_extend_low_u16x8(lo), u32x4_extend_high_u16x8(lo), u32x4_extend_low_u16x8(hi), u32x4_extend_high_u16x8(hi)];
-    let p: [v128; 4] = core::array::from_fn(|k| f32x4_mul(f32x4_convert_i32x4(w[k]), xs[k]));
-    let qx = f32x4_add(f32x4_add(p[0], p[1]), f32x4_add(p[2], p[3]));
+    let f = |k: usize| f32x4_convert_i32x4(w[k]);
+    let qx = f32x4_add(madd(f(0), xs[0], f32x4_mul(f(1), xs[1])), madd(f(2), xs[2], f32x4_mul(f(3), xs[3])));
     let sx = f32x4_add(f32x4_add(xs[0], xs[1]), f32x4_add(xs[2], xs[3]));
     (qx, sx)
 }
@@ -94,7 +112,7 @@ pub fn dot_q8_0(row: &[u8], x: &[f32]) -> f32 {
             let (q, xp) = (b.as_ptr().add(2), xs.as_ptr());
             f32x4_add(dot16_i8(load16(q), xp), dot16_i8(load16(q.add(16)), xp.add(16)))
         };
-        acc = f32x4_add(acc, f32x4_mul(f32x4_splat(d), s));
+        acc = madd(f32x4_splat(d), s, acc);
     }
     horizontal_sum(acc)
 }
@@ -121,7 +139,7 @@ pub fn dot_q5_0(row: &[u8], x: &[f32]) -> f32 {
         let q_hi = v128_or(u8x16_shr(qs, 4), v128_andnot(minus_16, fifth(spread_hi)));
         // SAFETY: the loads read xs[0..32] (32 floats).
         let s = unsafe { f32x4_add(dot16_i8(q_lo, xs.as_ptr()), dot16_i8(q_hi, xs.as_ptr().add(16))) };
-        acc = f32x4_add(acc, f32x4_mul(f32x4_splat(d), s));
+        acc = madd(f32x4_splat(d), s, acc);
     }
     horizontal_sum(acc)
 }
@@ -152,8 +170,8 @@ pub fn dot_q4_k(row: &[u8], x: &[f32]) -> f32 {
                     let xp = xs.as_ptr().add(32 * sub);
                     let (qx0, sx0) = dot16_u8_and_sum(q0, xp);
                     let (qx1, sx1) = dot16_u8_and_sum(q1, xp.add(16));
-                    acc_q = f32x4_add(acc_q, f32x4_mul(f32x4_splat(sc[sub]), f32x4_add(qx0, qx1)));
-                    acc_m = f32x4_add(acc_m, f32x4_mul(f32x4_splat(mn[sub]), f32x4_add(sx0, sx1)));
+                    acc_q = madd(f32x4_splat(sc[sub]), f32x4_add(qx0, qx1), acc_q);
+                    acc_m = madd(f32x4_splat(mn[sub]), f32x4_add(sx0, sx1), acc_m);
                 }
             }
         }

@@ -3,7 +3,10 @@
 // generation batched across documents against one at a time. A benchmark, not a test: it
 // asserts nothing about speed.
 //
-//   node tests/browser/bench_eval.mjs DIST_DIR MODEL.gguf TASK DATA_FILE LIMIT [BATCH [THREADS]]
+//   [QUERY=simd=128] node tests/browser/bench_eval.mjs DIST_DIR MODEL.gguf TASK DATA_FILE LIMIT [BATCH [THREADS]]
+//
+// QUERY adds to the page's address (simd=128: the SIMD128 build, not the relaxed-SIMD one);
+// SAMPLES_OUT=FILE keeps the exported samples (to compare answers with the CLI's).
 //
 // One JSON line: seconds from Start to Finished, documents, documents per second, the page's
 // own speed line, and the generated texts' SHA-256 (to compare batch sizes).
@@ -24,7 +27,7 @@ try {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  const query = ['backend=cpu', batch ? `batch=${batch}` : '', threads ? `threads=${threads}` : ''].filter(Boolean).join('&');
+  const query = ['backend=cpu', batch ? `batch=${batch}` : '', threads ? `threads=${threads}` : '', process.env.QUERY || ''].filter(Boolean).join('&');
   await page.goto(`${origin}/?${query}`);
   await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
   await page.setInputFiles('[data-testid=model-file]', model);
@@ -43,6 +46,7 @@ try {
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
   const samples = JSON.parse(fs.readFileSync(await dl.path(), 'utf8')).samples.filter((x) => x.task === task);
   const texts = samples.map((x) => x.generation ?? JSON.stringify(x.loglikelihoods));
+  if (process.env.SAMPLES_OUT) fs.writeFileSync(process.env.SAMPLES_OUT, JSON.stringify(samples));
   console.log(JSON.stringify({
     task,
     model: path.basename(model),

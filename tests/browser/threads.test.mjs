@@ -1,10 +1,11 @@
 // The page's threaded engine (WebAssembly threads, scripts/build-worker-threads.sh): served
-// cross-origin isolated the page runs the model on every core; with 1, 2 and 3 threads its
-// loglikelihoods are identical to each other and within 1e-3 of the CLI's, and a generation task's
-// texts (documents generated together) equal to the CLI's; not isolated it runs
-// one thread and says why; a threaded engine that cannot start gives way to the plain one (and
-// the card says why); a thread worker that dies gives a clear error, not a hang. Run by
-// scripts/test.sh:
+// cross-origin isolated the page runs the model on every core, in the relaxed-SIMD build where the
+// browser has relaxed SIMD (Chromium does); with 1, 2 and 3 threads its loglikelihoods are
+// identical to each other and within 1e-3 of the CLI's, and a generation task's texts (documents
+// generated together) equal to the CLI's; the SIMD128 build (?simd=128) gives the same answers;
+// not isolated it runs one thread and says why; a threaded engine that cannot start gives way to
+// the plain one (and the card says why); a thread worker that dies gives a clear error, not a
+// hang. Run by scripts/test.sh:
 //
 //   node tests/browser/threads.test.mjs DIST_DIR MODEL.gguf CLI
 import { launchChromium, serve } from './harness.mjs';
@@ -30,19 +31,20 @@ const broken = await serve(dist, { '/thread.js': dying }, { isolate: true });
 // A threaded engine that cannot start (here: its WebAssembly is not WebAssembly).
 const junk = path.join(tmp, 'junk.wasm');
 fs.writeFileSync(junk, 'not WebAssembly');
-const unstartable = await serve(dist, { '/clinicbench-worker-threads_bg.wasm': junk }, { isolate: true });
+const unstartable = await serve(dist, { '/clinicbench-worker-threads_bg.wasm': junk, '/clinicbench-worker-threads-relaxed_bg.wasm': junk }, { isolate: true });
 
 const browser = await launchChromium({ webgpu: false });
 const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`); };
 const ready = (page) => page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Ready'), null, { timeout: 60000 });
 
-// The demo exam's loglikelihoods on `threads` threads (0: the page's own choice).
-async function run(origin, threads) {
+// The demo exam's loglikelihoods on `threads` threads (0: the page's own choice); `query` adds to
+// the page's address.
+async function run(origin, threads, query = '') {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${origin}/?backend=cpu${threads ? `&threads=${threads}` : ''}`);
+  await page.goto(`${origin}/?backend=cpu${threads ? `&threads=${threads}` : ''}${query}`);
   await ready(page);
   await page.setInputFiles('[data-testid=model-file]', model);
   await page.waitForSelector('[data-testid=model-card]', { timeout: 60000 });
@@ -81,8 +83,14 @@ try {
     runs[n] = r;
     check(r.running === n && r.backend.startsWith(n === 1 ? 'cpu (1 thread)' : `cpu (${n} threads)`) && r.errors.length === 0,
       `?threads=${n} on a cross-origin isolated page runs ${n} thread(s) (${r.line} | ${r.backend})`);
+    check(r.line.includes('WebAssembly threads, relaxed SIMD, fused multiply-add'),
+      `?threads=${n}: the threaded build with relaxed SIMD, as this browser has it (${r.line})`);
   }
   const same = (a, b) => a.length === 2 && JSON.stringify(a) === JSON.stringify(b);
+  // Loglikelihoods of another arithmetic (fused or not): within 1e-3, and the same answer chosen.
+  const argmax = (l) => l.indexOf(Math.max(...l));
+  const close = (a, b) => a.length === b.length && a.length > 0
+    && a.every((l, i) => argmax(l) === argmax(b[i]) && l.every((v, k) => Math.abs(v - b[i][k]) < 1e-3));
   check(same(runs[1].lls, runs[2].lls) && same(runs[1].lls, runs[3].lls),
     `loglikelihoods with 1, 2 and 3 threads are identical (${runs[1].lls[0]} | ${runs[2].lls[0]} | ${runs[3].lls[0]})`);
   check(runs[2].lls.every((l, i) => l.every((v, k) => Math.abs(v - cliLls[i][k]) < 1e-3)),
@@ -92,6 +100,13 @@ try {
   check(cliTexts.length === 3 && [1, 2, 3].every((n) => JSON.stringify(runs[n].texts) === JSON.stringify(cliTexts)),
     `documents generated together in the page: the same texts on 1, 2 and 3 threads as the CLI's (${JSON.stringify(runs[2].texts[0])} vs ${JSON.stringify(cliTexts[0])})`);
   check(runs[2].together.startsWith('3 documents generated together'), `the run section says documents run together (${runs[2].together.slice(0, 60)})`);
+
+  // The SIMD128 threaded build, asked for: the same answers, and the card says which build.
+  const simd128 = await run(isolated.origin, 2, '&simd=128');
+  check(simd128.running === 2 && simd128.line.includes('SIMD128, as ?simd=128 asks') && simd128.errors.length === 0,
+    `?simd=128 runs the SIMD128 threaded build and says so (${simd128.line})`);
+  check(close(simd128.lls, runs[2].lls) && JSON.stringify(simd128.texts) === JSON.stringify(cliTexts),
+    `the SIMD128 build's answers equal the relaxed build's, loglikelihoods within 1e-3 (${simd128.lls[0]} | ${runs[2].lls[0]}), texts equal to the CLI's`);
 
   // By default: the browser's cores (two here), capped.
   const cores = await (async () => { const p = await browser.newPage(); await p.goto(`${plain.origin}/`); const c = await p.evaluate(() => navigator.hardwareConcurrency); await p.close(); return c; })();
@@ -108,7 +123,7 @@ try {
 
   // A threaded engine that cannot start: the plain engine runs instead, and the card says why.
   const fallback = await run(unstartable.origin, 2);
-  check(fallback.running === 1 && /threaded engine did not start/.test(fallback.line) && same(fallback.lls, runs[1].lls),
+  check(fallback.running === 1 && /threaded engine did not start/.test(fallback.line) && close(fallback.lls, runs[1].lls),
     `a threaded engine that cannot start falls back to one thread and says why, with the same answers (${fallback.line})`);
 
   // A thread worker that dies: the page says so, in bounded time, instead of waiting forever.

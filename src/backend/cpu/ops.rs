@@ -247,8 +247,9 @@ pub(crate) fn dot_tile(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TIL
 /// The tile in the browser: WebAssembly SIMD128 with one 4-lane register an accumulator, so
 /// the nine accumulators, three rows and one token take thirteen registers, fewer than the
 /// x86-64 host's JIT gives a function. (The portable tile compiled to wasm kept its accumulators in linear
-/// memory, 24 stores every step of the inner loop.) Without FMA in SIMD128, a multiply then an
-/// add, as the portable tile does there; lane sums in lane order.
+/// memory, 24 stores every step of the inner loop.) Each step `acc + w * x` through
+/// [`crate::quant::wasm::madd`]: one fused multiply-add in the relaxed-SIMD builds on a machine
+/// that has one, a multiply then an add otherwise; lane sums in lane order.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
 fn dot_tile_simd128(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R]; TILE_T] {
@@ -265,7 +266,7 @@ fn dot_tile_simd128(w: &[&[f32]; TILE_R], x: &[&[f32]; TILE_T]) -> [[f32; TILE_R
         for k in 0..TILE_T {
             let xv = unsafe { v128_load(x[k].as_ptr().add(c) as *const v128) };
             for j in 0..TILE_R {
-                acc[k][j] = f32x4_add(acc[k][j], f32x4_mul(wv[j], xv));
+                acc[k][j] = crate::quant::wasm::madd(wv[j], xv, acc[k][j]);
             }
         }
         c += L;

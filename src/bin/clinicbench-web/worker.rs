@@ -71,16 +71,16 @@ fn now_ms() -> f64 {
 /// Starts the worker and routes what it says into `page`.
 pub fn start(page: Page, choice: BackendChoice) {
     let plan = super::threads::plan();
-    let threaded = plan.threaded();
+    let loader = plan.loader();
+    let threaded = plan.threaded;
     page.threads.set(plan);
-    start_engine(page, choice, threaded);
+    start_engine(page, choice, loader, threaded);
 }
 
-/// Starts the engine's worker: the threaded build or the plain one. A threaded engine that dies
-/// before its first word (a browser that cannot reserve its shared memory, say) is replaced by
-/// the plain one, and the card says why; messages queued for `Ready` wait for that one.
-fn start_engine(page: Page, choice: BackendChoice, threaded: bool) {
-    let loader = if threaded { "./clinicbench-worker-threads_loader.js" } else { "./clinicbench-worker_loader.js" };
+/// Starts the engine's worker from `loader`: a threaded build or the plain one. A threaded engine
+/// that dies before its first word (a browser that cannot reserve its shared memory, say) is
+/// replaced by the plain one, and the card says why; messages queued for `Ready` wait for that one.
+fn start_engine(page: Page, choice: BackendChoice, loader: &'static str, threaded: bool) {
     ENGINE_SPOKE.with(|s| s.set(false));
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
         ENGINE_SPOKE.with(|s| s.set(true));
@@ -104,8 +104,10 @@ fn start_engine(page: Page, choice: BackendChoice, threaded: bool) {
                 if threaded && !ENGINE_SPOKE.with(|s| s.get()) {
                     WORKER.with(|w| w.borrow_mut().take().map(|w| w.terminate()));
                     let why = format!("the threaded engine did not start in this browser ({})", ev.message());
-                    page.threads.set(super::threads::CpuThreads { planned: 1, running: None, why_one: Some(why) });
-                    return start_engine(page, choice, false);
+                    let plain = super::threads::CpuThreads::plain(why);
+                    let loader = plain.loader();
+                    page.threads.set(plain);
+                    return start_engine(page, choice, loader, false);
                 }
                 page.running.set(false);
                 page.fail(format!("The engine stopped ({}). Completed samples are kept; reload the page to go on.", ev.message()));

@@ -28,9 +28,14 @@ pub fn is_thread_worker() -> bool {
         .unwrap_or(false)
 }
 
-/// `{ clinicbenchThreads: { module, memory } }`: what the page passes to each thread worker.
+/// This build's wasm-bindgen glue, which a thread worker loads to run this module
+/// (`scripts/build-worker-threads.sh` names the two threaded builds).
+const GLUE: &str = if cfg!(target_feature = "relaxed-simd") { "./clinicbench-worker-threads-relaxed.js" } else { "./clinicbench-worker-threads.js" };
+
+/// `{ clinicbenchThreads: { module, memory, glue } }`: what the page passes to each thread worker.
 pub fn offer() -> js_sys::Object {
     let inner = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&inner, &"glue".into(), &GLUE.into());
     let _ = js_sys::Reflect::set(&inner, &"module".into(), &wasm_bindgen::module());
     let _ = js_sys::Reflect::set(&inner, &"memory".into(), &wasm_bindgen::memory());
     let outer = js_sys::Object::new();
