@@ -305,13 +305,18 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Quant
         }
         #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
         GgmlType::Q5_0 => x86::dequantize_q5_0(src, dst),
-        #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        GgmlType::Q5_0 => wasm::dequantize_q5_0(src, dst),
+        #[cfg(not(any(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"), all(target_arch = "wasm32", target_feature = "simd128"))))]
         GgmlType::Q5_0 => {
             dequantize_blocks::<22, 32>(src, dst, |b| blocks::BlockQ5_0::from_bytes(b).weights())
         }
         GgmlType::Q5_1 => {
             dequantize_blocks::<24, 32>(src, dst, |b| blocks::BlockQ5_1::from_bytes(b).weights())
         }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        GgmlType::Q8_0 => wasm::dequantize_q8_0(src, dst),
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         GgmlType::Q8_0 => {
             dequantize_blocks::<34, 32>(src, dst, |b| blocks::BlockQ8_0::from_bytes(b).weights())
         }
