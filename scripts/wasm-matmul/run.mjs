@@ -1,5 +1,6 @@
 // Times the page's batched product in V8 (Node, the JIT Chromium runs): each build given, every
-// format, alternating builds, GFLOP/s on one core. A benchmark: it asserts nothing.
+// format, alternating builds, GFLOP/s on one core; and the one-token product (decode), in ns a
+// block of 32 weights. A benchmark: it asserts nothing.
 //
 //   node --experimental-wasm-relaxed-simd scripts/wasm-matmul/run.mjs NAME=FILE.wasm ...
 import fs from 'node:fs';
@@ -37,8 +38,10 @@ for (const round of [1, 2]) {
       e.matmul();
       const mm = seconds(e.matmul);
       const dq = seconds(e.dequantize);
+      for (let i = 0; i < 200; i++) e.matvec();
+      const mv = seconds(e.matvec);
       const gflops = (2 * rows * cols * tokens) / mm / 1e9;
-      console.log(JSON.stringify({ round, format, build: name, rows, cols, tokens, matmul_ms: +(mm * 1e3).toFixed(3), gflop_s: +gflops.toFixed(1), dequantize_share: +(dq / mm).toFixed(3) }));
+      console.log(JSON.stringify({ round, format, build: name, rows, cols, tokens, matmul_ms: +(mm * 1e3).toFixed(3), gflop_s: +gflops.toFixed(1), dequantize_share: +(dq / mm).toFixed(3), one_token_ns_per_32: +(mv * 1e9 / (rows * cols / 32)).toFixed(1) }));
     }
   }
 }

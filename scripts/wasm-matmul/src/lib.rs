@@ -1,8 +1,8 @@
 //! The CPU backend's batched product (`ops::matmul_tiled`, the page's prefill and batched decode)
-//! and its row dequantization, exported bare for `run.mjs` to time in V8. One matrix at a time:
+//! with its row dequantization, and the one-token product (decode), exported bare for `run.mjs` to time in V8. One matrix at a time:
 //! `setup` makes it (random blocks, as the kernel check's), `matmul` and `dequantize` run it.
 
-use clinicbench::backend::cpu::ops::{matmul_tiled, QMatrix};
+use clinicbench::backend::cpu::ops::{self, matmul_tiled, QMatrix};
 use clinicbench::quant::GgmlType;
 use std::cell::RefCell;
 
@@ -42,6 +42,18 @@ pub extern "C" fn matmul() -> f32 {
         let mut c = c.borrow_mut();
         let Some(c) = c.as_mut() else { return f32::NAN };
         matmul_tiled(&c.w, &c.x, &mut c.y, c.tokens);
+        c.y[0]
+    })
+}
+
+/// The first token alone through the one-token kernels (`quant::dot`: decode one at a time).
+#[no_mangle]
+pub extern "C" fn matvec() -> f32 {
+    CASE.with(|c| {
+        let mut c = c.borrow_mut();
+        let Some(c) = c.as_mut() else { return f32::NAN };
+        let (rows, cols) = (c.w.rows, c.w.cols);
+        ops::matmul(&c.w, &c.x[..cols], &mut c.y[..rows], 1);
         c.y[0]
     })
 }
